@@ -1,0 +1,192 @@
+"""IAM-UNet (Improved Attention MobileU-Net), the project's reference reconstruction.
+
+Parameter count of the ``paper`` preset (``IAMUNet()`` with its defaults):
+
+=====================================================================  =========
+PyTorch ``sum(p.numel() for p in model.parameters())`` (= Keras "Trainable params")  571,731
+Keras ``count_params()`` (adds BatchNorm moving mean/variance, 2 per BN channel)     588,483
+The paper (convention unstated)                                                       574,579
+=====================================================================  =========
+
+Ours is within 0.5 % of the paper's number (trainable convention) but not equal. The paper's
+figures are lost and no code is public; the count pins the deepest width (256, hence base width
+16) and a bottleneck ratio of about 4 to 8, but not the rest. Every choice below that the paper
+does not state is an assumption, listed here and marked ``[assumption]`` in ``blocks.py``:
+
+1. Every conv and linear layer has a bias (Keras' default).
+2. The sandglass bottleneck width is ``m = max(1, cin // t)`` with ``t = 4`` (t is never given).
+3. The skip block is iResNet's projection: MaxPool 3x3/2 -> 1x1 conv -> BN.
+4. Block A has the skip block when it downsamples, an identity shortcut when shapes match, and no
+   shortcut in the first block (3 -> 16 channels at stride 1).
+5. The decoder's shortcut is ConvTranspose2d(kernel 2, stride 2) -> BN; its upsampling before the
+   last depthwise conv is nearest-neighbour x2.
+6. Attention "start" sits after the block's first depthwise conv + BN + ReLU; "end" after the last
+   depthwise conv, before the residual add.
+7. The bridge is A(128 -> 256, stride 2) followed by ``bridge_blocks`` B blocks (no closing C).
+8. The head is a 1x1 conv with bias; it returns logits (sigmoid only at inference).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import (
+    ATTENTION_POSITIONS,
+    AttentionPosition,
+    SandglassA,
+    SandglassB,
+    SandglassC,
+    TransposedSandglassC,
+)
+
+DEPTH = 4
+#: H and W must be multiples of this: the encoder halves the resolution ``DEPTH`` times.
+SIZE_MULTIPLE = 2**DEPTH
+
+
+class EncoderLevel(nn.Sequential):
+    """One encoder level: A (downsamples unless it is the first level), B, C."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        stride: int,
+        t: int,
+        attention_position: AttentionPosition,
+        attention_ratio: int,
+    ) -> None:
+        super().__init__()
+        self.a = SandglassA(cin, cout, stride=stride, t=t)
+        self.b = SandglassB(cout, t, attention_position, attention_ratio)
+        self.c = SandglassC(cout, t, attention_position, attention_ratio)
+
+
+class Bridge(nn.Sequential):
+    """The bottleneck: A (stride 2, widths double) followed by ``n`` B blocks; optionally a closing C."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        n: int,
+        t: int,
+        attention_position: AttentionPosition,
+        attention_ratio: int,
+        final_c: bool = False,
+    ) -> None:
+        super().__init__()
+        self.a = SandglassA(cin, cout, stride=2, t=t)
+        for i in range(n):
+            self.add_module(f"b{i + 1}", SandglassB(cout, t, attention_position, attention_ratio))
+        if final_c:
+            self.c = SandglassC(cout, t, attention_position, attention_ratio)
+
+
+class IAMUNet(nn.Module):
+    """Improved Attention MobileU-Net: a sandglass U-Net of depth 4 with SE channel attention.
+
+    Args:
+        in_channels: image channels (3 for RGB).
+        out_channels: output channels; the network returns logits, apply a sigmoid for probabilities.
+        base_width: filters of level 0; each level doubles them (16 -> 256 in the bridge).
+        t: sandglass reduction ratio, bottleneck width ``max(1, cin // t)``.
+        attention_position: ``"start"``, ``"end"`` or ``"none"``: where blocks B and C put SE.
+        attention_ratio: SE reduction ratio r (hidden width ``channels // r``).
+        bridge_blocks: number n of B blocks after the bridge's A.
+        bridge_final_c: close the bridge with a C block (an alternative reading, not the paper preset).
+
+    The defaults are the ``paper`` preset: 571,731 parameters (PyTorch convention); see the module
+    docstring for why the paper's 574,579 differs.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        base_width: int = 16,
+        t: int = 4,
+        attention_position: AttentionPosition = "start",
+        attention_ratio: int = 8,
+        bridge_blocks: int = 3,
+        bridge_final_c: bool = False,
+    ) -> None:
+        super().__init__()
+        if attention_position not in ATTENTION_POSITIONS:
+            raise ValueError(
+                f"attention_position must be one of {ATTENTION_POSITIONS}, got {attention_position!r}"
+            )
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("base_width", base_width),
+            ("t", t),
+            ("attention_ratio", attention_ratio),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if bridge_blocks < 0:
+            raise ValueError(f"bridge_blocks must be >= 0, got {bridge_blocks}")
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            base_width=base_width,
+            t=t,
+            attention_position=attention_position,
+            attention_ratio=attention_ratio,
+            bridge_blocks=bridge_blocks,
+            bridge_final_c=bridge_final_c,
+        )
+        widths = [base_width * 2**i for i in range(DEPTH + 1)]  # 16, 32, 64, 128, 256
+        attn = (attention_position, attention_ratio)
+
+        self.encoder = nn.ModuleList()
+        cin = in_channels
+        for level, width in enumerate(widths[:DEPTH]):
+            self.encoder.append(EncoderLevel(cin, width, 1 if level == 0 else 2, t, *attn))
+            cin = width
+        self.bridge = Bridge(widths[DEPTH - 1], widths[DEPTH], bridge_blocks, t, *attn, bridge_final_c)
+
+        # Each decoder stage upsamples to the next encoder level's width, then the concatenation
+        # with that level's output doubles the channels again.
+        self.decoder = nn.ModuleList()
+        cin = widths[DEPTH]
+        for width in reversed(widths[:DEPTH]):
+            self.decoder.append(TransposedSandglassC(cin, width, t=t))
+            cin = 2 * width
+        self.head = nn.Conv2d(cin, out_channels, 1, bias=True)
+
+    def check_input_size(self, x: torch.Tensor) -> None:
+        """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H and W multiples of 16."""
+        if x.dim() != 4:
+            raise ValueError(f"expected a 4-D batch (B, C, H, W), got shape {tuple(x.shape)}")
+        c, h, w = x.shape[1], x.shape[2], x.shape[3]
+        if c != self.config["in_channels"]:
+            raise ValueError(
+                f"expected {self.config['in_channels']} input channels, got {c} (shape {tuple(x.shape)})"
+            )
+        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+            raise ValueError(
+                f"input size {h}x{w} is not supported: height and width must be multiples of "
+                f"{SIZE_MULTIPLE} (the encoder halves them {DEPTH} times); resize or pad, e.g. to "
+                f"{_round_up(h)}x{_round_up(w)}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (B, out_channels, H, W)."""
+        # Shape checks are Python-side; tracing for export sees symbolic sizes, so skip them there.
+        if not (torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            self.check_input_size(x)
+        skips = []
+        for level in self.encoder:
+            x = level(x)
+            skips.append(x)
+        x = self.bridge(x)
+        for stage, skip in zip(self.decoder, reversed(skips)):
+            x = torch.cat([stage(x), skip], dim=1)
+        return self.head(x)
+
+
+def _round_up(n: int) -> int:
+    return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE

@@ -1,0 +1,42 @@
+"""``python -m polypnet.models summary``: the readable layer table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from polypnet.models import create_model
+from polypnet.models.__main__ import main
+from polypnet.models.summary import summarize
+
+
+def test_summary_rows_cover_every_block_and_sum_to_total() -> None:
+    model = create_model("iam_unet")
+    rows = summarize(model, (256, 256))
+    assert len(rows) == 4 * 3 + 4 + 4 + 1  # encoder, bridge A + 3 B, decoder, head
+    assert sum(r.params for r in rows) == 571_731
+    assert rows[0].output_shape == (1, 16, 256, 256)
+    assert next(r for r in rows if r.name == "bridge.a").output_shape == (1, 256, 16, 16)
+    assert rows[-1].name == "head" and rows[-1].output_shape == (1, 1, 256, 256)
+    assert rows[1].attention == "SE start 16->2"
+
+
+def test_summary_command_prints_both_totals() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "polypnet.models", "summary", "iam_unet"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "571,731" in out and "588,483" in out
+    assert "decoder.3" in out and "32 x 256 x 256" not in out.splitlines()[0]
+
+
+def test_summary_overrides_and_errors(capsys) -> None:
+    assert main(["summary", "iam_unet", "--set", "attention_position=none", "--size", "64", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "SE " not in out and "attention_position=none" in out
+    assert main(["summary", "iam_unet", "--size", "100", "100"]) == 2
+    assert "multiples of 16" in capsys.readouterr().err
+    assert main(["summary", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["list"]) == 0
+    assert "iam_unet" in capsys.readouterr().out
