@@ -1,0 +1,83 @@
+"""Lightning callbacks: training curves as PNG, per-epoch seeding for exact resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+#: (metric key in trainer.callback_metrics, label) pairs drawn by ``CurvePlot``.
+CURVES: tuple[tuple[str, str], ...] = (
+    ("train/loss_epoch", "train loss"),
+    ("val/loss", "val loss"),
+    ("train/dice_global", "train Dice"),
+    ("val/dice_global", "val Dice"),
+)
+
+
+class CurvePlot(L.Callback):
+    """Draws train/val loss and Dice per epoch (like the paper's figures 8-9) to ``curves.png``.
+
+    The history is part of the checkpoint (``state_dict``), so a resumed run draws whole curves,
+    and the PNG is redrawn after every epoch, so a crash loses nothing.
+    """
+
+    def __init__(self, filename: str = "curves.png") -> None:
+        self.filename = filename
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": float(trainer.current_epoch)}
+        for key, _ in CURVES:
+            value = trainer.callback_metrics.get(key)
+            if value is not None:
+                row[key] = float(value)
+        self.history = [h for h in self.history if h["epoch"] != row["epoch"]] + [row]
+        if trainer.is_global_zero and trainer.log_dir:
+            self.draw(Path(trainer.log_dir) / self.filename)
+
+    def draw(self, path: Path) -> None:
+        """Write the figure to ``path``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
+        epochs = [h["epoch"] + 1 for h in self.history]
+        for (key, label), ax in zip(CURVES, (ax_loss, ax_loss, ax_dice, ax_dice)):
+            ys = [h.get(key, float("nan")) for h in self.history]
+            ax.plot(epochs, ys, marker="o", markersize=3, label=label)
+        ax_loss.set(title="Loss", xlabel="epoch", ylabel="loss")
+        ax_dice.set(title="Dice (global F1)", xlabel="epoch", ylabel="Dice", ylim=(0, 1))
+        for ax in (ax_loss, ax_dice):
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
+
+
+class EpochSeed(L.Callback):
+    """Reseeds every RNG at the start of each training epoch from (seed, epoch).
+
+    The shuffle order, the augmentations and the worker seeds of epoch e then depend only on the
+    seed and e, so a run resumed from the checkpoint of epoch e - 1 replays epoch e exactly as an
+    uninterrupted run does (the DataLoader iterator is created after this hook).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        L.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)

@@ -1,0 +1,1 @@
+"""Command logic behind ``scripts/*.py``; nothing inside polypnet imports this package."""

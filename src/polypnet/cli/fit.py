@@ -1,0 +1,200 @@
+"""``scripts/fit.py``: LightningCLI training with short Trainer flags, run directories and resume.
+
+    python scripts/fit.py                                  # quickstart: bundled sample, CPU, ~1 min
+    python scripts/fit.py --config configs/paper_kvasir.yaml --accelerator gpu --devices 1
+    python scripts/fit.py --accelerator tpu --devices 8    # the design card's command line
+    python scripts/fit.py --config configs/paper_cvc.yaml --ckpt_path last   # resume a killed run
+
+Every Trainer argument is accepted both as ``--trainer.NAME`` and as the short ``--NAME``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+from ..callbacks import CurvePlot, EpochSeed
+from ..data import PolypDataModule
+from ..module import PolypSegModule
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "quickstart.yaml"
+MONITOR = "val/dice_global"
+
+
+def trainer_argument_names() -> set[str]:
+    """Names of ``lightning.Trainer.__init__`` arguments, which get short ``--NAME`` flags."""
+    return {n for n in inspect.signature(L.Trainer.__init__).parameters if n != "self"}
+
+
+def expand_short_flags(argv: list[str]) -> list[str]:
+    """Rewrite ``--accelerator tpu`` / ``--devices=8`` into ``--trainer.accelerator ...``."""
+    names = trainer_argument_names()
+    out = []
+    for token in argv:
+        if token.startswith("--") and not token.startswith("--trainer."):
+            key, sep, value = token[2:].partition("=")
+            if key in names:
+                token = f"--trainer.{key}{sep}{value}"
+        out.append(token)
+    return out
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """Value of ``--name X`` or ``--name=X`` in argv (last one wins), else None."""
+    value = None
+    for i, token in enumerate(argv):
+        if token == f"--{name}" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif token.startswith(f"--{name}="):
+            value = token.split("=", 1)[1]
+    return value
+
+
+def resolve_run_dir(argv: list[str], runs_root: Path = Path("runs")) -> Path:
+    """Where this run writes: ``--run_dir``, or the folder of ``--ckpt_path``, or a new one.
+
+    ``--ckpt_path last`` without ``--run_dir`` picks the newest run of the same experiment name,
+    so a killed run continues in its own folder.
+    """
+    explicit = _option(argv, "run_dir")
+    if explicit:
+        return Path(explicit)
+    ckpt = _option(argv, "ckpt_path")
+    config = _option(argv, "config")
+    name = _option(argv, "name") or (Path(config).stem if config else "quickstart")
+    if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
+        path = Path(ckpt)
+        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    if ckpt == "last":
+        candidates = sorted(p for p in (runs_root / name).glob("*") if (p / "checkpoints").is_dir())
+        if not candidates:
+            raise FileNotFoundError(
+                f"--ckpt_path last: no earlier run of {name!r} with checkpoints under {runs_root / name}"
+            )
+        return candidates[-1]
+    return runs_root / name / time.strftime("%Y%m%d-%H%M%S")
+
+
+class PolypCLI(LightningCLI):
+    """LightningCLI with the run-level options ``--name``, ``--run_dir`` and ``--ckpt_path``."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--name", type=str, default=None,
+                            help="experiment name (default: the config file's stem, or 'quickstart')")
+        parser.add_argument("--run_dir", type=str, default=None,
+                            help="run folder (default: runs/NAME/TIMESTAMP)")
+        parser.add_argument("--ckpt_path", type=str, default=None,
+                            help="resume from a checkpoint path, or 'last' (the newest run of NAME)")
+        parser.add_argument("--test_after_fit", type=bool, default=True,
+                            help="evaluate the best checkpoint on the test split after training")
+
+
+def build_trainer_defaults(run_dir: Path, seed: int) -> dict[str, Any]:
+    """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them)."""
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best-epoch{epoch:03d}-dice{val/dice_global:.4f}",
+        auto_insert_metric_name=False,
+        monitor=MONITOR,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        # At the very end of each epoch, after the train metrics and the curves: a resumed run
+        # starts cleanly at the next epoch.
+        save_on_train_epoch_end=True,
+    )
+    return {
+        "default_root_dir": str(run_dir),
+        "logger": [
+            CSVLogger(save_dir=str(run_dir), name="", version=""),
+            TensorBoardLogger(save_dir=str(run_dir), name="", version="", sub_dir="tensorboard"),
+        ],
+        "callbacks": [
+            checkpoint,
+            CurvePlot(),
+            EpochSeed(seed),
+            LearningRateMonitor(logging_interval="epoch"),
+            RichProgressBar(leave=True),
+        ],
+        "log_every_n_steps": 10,
+    }
+
+
+def _seed_from_argv(argv: list[str], default: int = 42) -> int:
+    value = _option(argv, "seed_everything")
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train (then test the best checkpoint); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _option(argv, "config") is None and not any(a in ("-h", "--help") for a in argv):
+        argv = ["--config", str(DEFAULT_CONFIG), *argv]
+    argv = expand_short_flags(argv)
+    try:
+        run_dir = resolve_run_dir(argv)
+        seed = _seed_from_argv(argv)
+        cli = PolypCLI(
+            PolypSegModule,
+            PolypDataModule,
+            run=False,
+            args=argv,
+            seed_everything_default=42,
+            trainer_defaults=build_trainer_defaults(run_dir, seed),
+            save_config_kwargs={"overwrite": True},
+        )
+    except (MisconfigurationException, FileNotFoundError) as err:
+        print(f"error: {_one_sentence(err, argv)}", file=sys.stderr)
+        return 2
+    cfg = cli.config
+    ckpt_path = cfg.get("ckpt_path")
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+    if cfg.get("test_after_fit", True):
+        results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best")
+        if cli.trainer.is_global_zero and results:
+            path = run_dir / "test_metrics.json"
+            best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
+            path.write_text(json.dumps({"checkpoint": best, "metrics": results[0]}, indent=2) + "\n")
+    _report(cli.trainer, run_dir)
+    return 0
+
+
+def _one_sentence(err: Exception, argv: list[str]) -> str:
+    """The error as one line; a missing accelerator becomes one plain sentence."""
+    text = " ".join(str(err).split())
+    requested = _option(argv, "trainer.accelerator")
+    if requested and "accelerator is not available" in text:
+        hint = " (install the 'tpu' extra on a TPU VM)" if requested.lower() in ("tpu", "xla") else ""
+        return (
+            f"--accelerator {requested} was requested but no {requested.upper()} is available on this "
+            f"machine{hint}; run with --accelerator cpu or auto instead."
+        )
+    return text
+
+
+def _report(trainer: L.Trainer, run_dir: Path) -> None:
+    ckpt = trainer.checkpoint_callback
+    lines = [
+        f"run folder:   {run_dir}",
+        f"checkpoints:  {getattr(ckpt, 'best_model_path', '') or '-'} (best), "
+        f"{getattr(ckpt, 'last_model_path', '') or '-'} (last)",
+        f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}",
+        f"curves:       {run_dir / 'curves.png'}",
+        f"config/split: {run_dir / 'config.yaml'}, {run_dir / 'split.json'}",
+    ]
+    if trainer.is_global_zero:
+        print("\n".join(lines))
