@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 .PHONY: help venv run summary test clean
 
 help:
-	@echo "make run    model summary of the paper preset (the training quickstart once it lands)"
+	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
+	@echo "make summary  the layer table of the paper preset"
 	@echo "make test   the test suite"
 	@echo "make venv   only create $(VENV) and install polypnet[dev] into it"
 
@@ -20,7 +21,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-run: summary
+run: $(STAMP)
+	$(PY) scripts/fit.py
 
 summary: $(STAMP)
 	$(PY) -m polypnet.models summary iam_unet

@@ -41,10 +41,13 @@ def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: di
         raise FileNotFoundError(f"checkpoint not found: {path}")
     # Our own training checkpoints hold hyperparameters and loop state, not only tensors.
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    hparams: dict[str, Any] = dict(blob.get("hyper_parameters", {})) if isinstance(blob, dict) else {}
-    state = blob.get("state_dict", blob) if isinstance(blob, dict) else blob
-    if "state_dict" in blob:
-        state = {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
+    if not isinstance(blob, dict):
+        raise CheckpointMismatchError(f"{path} is neither a Lightning checkpoint nor a state dict")
+    if "state_dict" in blob:  # Lightning: the network's weights sit under "net."
+        hparams: dict[str, Any] = dict(blob.get("hyper_parameters") or {})
+        state = {k[len("net."):]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}
+    else:
+        hparams, state = {}, blob
     name = hparams.get("model")
     if model is not None and name is not None and model != name:
         raise CheckpointMismatchError(

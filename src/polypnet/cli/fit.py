@@ -100,7 +100,7 @@ class PolypCLI(LightningCLI):
                             help="evaluate the best checkpoint on the test split after training")
 
 
-def build_trainer_defaults(run_dir: Path, seed: int) -> dict[str, Any]:
+def build_trainer_defaults(run_dir: Path, seed: int, progress_bar: bool = True) -> dict[str, Any]:
     """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them)."""
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -125,10 +125,15 @@ def build_trainer_defaults(run_dir: Path, seed: int) -> dict[str, Any]:
             CurvePlot(),
             EpochSeed(seed),
             LearningRateMonitor(logging_interval="epoch"),
-            RichProgressBar(leave=True),
+            *([RichProgressBar(leave=True)] if progress_bar else []),
         ],
         "log_every_n_steps": 10,
     }
+
+
+def _progress_bar_wanted(argv: list[str]) -> bool:
+    # Lightning refuses a progress-bar callback together with enable_progress_bar=False.
+    return (_option(argv, "trainer.enable_progress_bar") or "true").lower() not in ("false", "0", "no")
 
 
 def _seed_from_argv(argv: list[str], default: int = 42) -> int:
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             run=False,
             args=argv,
             seed_everything_default=42,
-            trainer_defaults=build_trainer_defaults(run_dir, seed),
+            trainer_defaults=build_trainer_defaults(run_dir, seed, _progress_bar_wanted(argv)),
             save_config_kwargs={"overwrite": True},
         )
     except (MisconfigurationException, FileNotFoundError) as err:

@@ -1,0 +1,165 @@
+"""``scripts/evaluate.py``: score a checkpoint on a split or a folder of image/mask pairs.
+
+    python scripts/evaluate.py --checkpoint runs/paper_cvc/RUN/checkpoints/best-....ckpt
+    python scripts/evaluate.py --checkpoint CKPT --data other/dataset --split all --original-resolution
+    python scripts/evaluate.py --model iam_unet --weights state_dict.pt --data pairs/ --split all
+
+A checkpoint inside a run folder brings its own defaults: the data root, image size and the
+``split.json`` of that run, so ``--checkpoint`` alone scores the run's own test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from ..data import DataError, PolypDataset, find_pairs, load_split
+from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, load_checkpoint, overlay_grid
+from ..models import create_model
+
+SPLITS = ("test", "val", "train", "all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of evaluate.py."""
+    p = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_argument_group("model")
+    src.add_argument("--checkpoint", type=Path, help="Lightning checkpoint of scripts/fit.py")
+    src.add_argument("--model", help="registered model name (with --weights, or to check the checkpoint)")
+    src.add_argument("--weights", type=Path, help="plain state dict for --model")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", help="dataset root, 'sample', or a folder of image/mask pairs "
+                                     "(default: the checkpoint run's data root)")
+    data.add_argument("--split", choices=SPLITS, default="test", help="side of the split, or all pairs (default: test)")
+    data.add_argument("--split-file", type=Path, help="split JSON (default: the checkpoint run's split.json)")
+    data.add_argument("--image-size", type=int, help="network input size (default: the run's, else 256)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, help="output folder (default: RUN/eval-SPLIT, else eval-SPLIT)")
+    out.add_argument("--original-resolution", action="store_true",
+                     help="also score predictions resized back to each image's own size")
+    out.add_argument("--save-masks", action="store_true", help="write predicted masks as PNG")
+    out.add_argument("--grid", type=int, default=6, metavar="N",
+                     help="overlay figure of the N/2 worst and N/2 best images (0: none; default 6)")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def _run_dir_of(checkpoint: Path) -> Path | None:
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    return run if (run / "config.yaml").is_file() else None
+
+
+def _run_config(run_dir: Path | None) -> dict[str, Any]:
+    if run_dir is None:
+        return {}
+    return yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+
+
+def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, Any]]:
+    if args.checkpoint is not None:
+        return load_checkpoint(args.checkpoint, model=args.model)
+    if args.model is None:
+        raise SystemExit("error: pass --checkpoint, or --model (with --weights)")
+    if args.weights is not None:
+        return load_checkpoint(args.weights, model=args.model)
+    print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
+    return create_model(args.model).eval(), {"model": args.model}
+
+
+def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, Any]) -> tuple[PolypDataset, dict[str, Any]]:
+    data_cfg = config.get("data") or {}
+    root = args.data or data_cfg.get("root")
+    if root is None:
+        raise SystemExit("error: no data: pass --data ROOT")
+    image_size = args.image_size or int(data_cfg.get("image_size") or 256)
+    ids = None
+    split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
+    if args.split != "all":
+        if split_file is None:
+            raise SystemExit(
+                f"error: --split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
+                "inside its run folder, or use --split all for every pair under --data"
+            )
+        ids = load_split(split_file)[args.split]
+    found = find_pairs(root)
+    dataset = PolypDataset.from_root(found.root, ids=ids, image_size=image_size, cache=False)
+    info = {
+        "data": str(found.root),
+        "layout": found.layout,
+        "split": args.split,
+        "split_file": str(split_file) if split_file else None,
+        "image_size": image_size,
+    }
+    return dataset, info
+
+
+def _print_table(result: EvalResult, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("at input size", justify="right")
+    has_orig = any(k.endswith("_orig") for k in result.summary)
+    if has_orig:
+        table.add_column("at original size", justify="right")
+    for name in ("dice_global", "iou_global", "precision_global", "recall_global", "dice_per_image", "iou_per_image"):
+        cells = [name, f"{result.summary[name]:.4f}"]
+        if has_orig:
+            cells.append(f"{result.summary[name + '_orig']:.4f}")
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate; returns the exit code (2 on bad input, with one clear line)."""
+    args = build_parser().parse_args(argv)
+    try:
+        model, hparams = _load_model(args)
+        run_dir = _run_dir_of(args.checkpoint) if args.checkpoint else None
+        dataset, info = _dataset(args, run_dir, _run_config(run_dir))
+    except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or ((run_dir or Path(".")) / f"eval-{args.split}")
+    result = evaluate(
+        model,
+        dataset,
+        batch_size=args.batch_size,
+        device=args.device,
+        threshold=args.threshold,
+        original_resolution=args.original_resolution,
+        masks_dir=out / "masks" if args.save_masks else None,
+    )
+    extra = {
+        **info,
+        "model": hparams.get("model"),
+        "model_kwargs": hparams.get("model_kwargs") or {},
+        "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+        "weights": str(args.weights) if args.weights else None,
+        "threshold": args.threshold,
+    }
+    json_path, csv_path = result.save(out, extra)
+    _print_table(result, f"{info['split']} split of {info['data']} ({len(result.per_image)} images)")
+    lines = [f"metrics: {json_path}", f"per image: {csv_path}"]
+    if args.grid > 0 and result.per_image:
+        ranked = sorted(result.per_image, key=lambda r: r["dice"])
+        half = max(1, args.grid // 2)
+        names = [r["name"] for r in ranked[:half]] + [r["name"] for r in ranked[-half:] if r not in ranked[:half]]
+        grid = overlay_grid(dataset, model, names, out / "overlays.png", device=args.device)
+        lines.append(f"overlays (worst {half}, best {half}): {grid}")
+    if args.save_masks:
+        lines.append(f"masks: {out / 'masks'}")
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,108 @@
+"""scripts/fit.py: short Trainer flags, run folders, the TPU message, a quickstart run and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from polypnet.cli.fit import expand_short_flags, resolve_run_dir
+
+REPO = Path(__file__).resolve().parents[2]
+FIT = [sys.executable, str(REPO / "scripts" / "fit.py")]
+# A fast variant of the quickstart: 64x64 sample images, one repeat.
+FAST = ["--data.image_size", "64", "--data.repeats", "1", "--enable_progress_bar", "false",
+        "--trainer.deterministic", "true"]
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([*FIT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_short_flags_map_to_the_trainer() -> None:
+    argv = ["--accelerator", "tpu", "--devices=8", "--precision", "bf16-true", "--max_epochs", "3",
+            "--config", "x.yaml", "--data.batch_size", "2", "--trainer.devices", "1"]
+    assert expand_short_flags(argv) == [
+        "--trainer.accelerator", "tpu", "--trainer.devices=8", "--trainer.precision", "bf16-true",
+        "--trainer.max_epochs", "3", "--config", "x.yaml", "--data.batch_size", "2", "--trainer.devices", "1",
+    ]
+
+
+def test_run_dir_resolution(tmp_path: Path) -> None:
+    assert resolve_run_dir(["--run_dir", "a/b"], tmp_path) == Path("a/b")
+    new = resolve_run_dir(["--config", "configs/paper_cvc.yaml"], tmp_path)
+    assert new.parent == tmp_path / "paper_cvc"
+    ckpt = tmp_path / "x" / "run1" / "checkpoints" / "last.ckpt"
+    assert resolve_run_dir(["--ckpt_path", str(ckpt)], tmp_path) == ckpt.parent.parent
+    with pytest.raises(FileNotFoundError, match="no earlier run of 'quickstart'"):
+        resolve_run_dir(["--ckpt_path", "last"], tmp_path)
+    for stamp in ("20260101-000000", "20260102-000000"):
+        (tmp_path / "quickstart" / stamp / "checkpoints").mkdir(parents=True)
+    assert resolve_run_dir(["--ckpt_path", "last"], tmp_path).name == "20260102-000000"
+
+
+def test_tpu_command_fails_with_one_clear_sentence(tmp_path: Path) -> None:
+    proc = _run(["--accelerator", "tpu", "--devices", "8"], tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "TPU" in error_lines[0] and "--accelerator tpu" in error_lines[0]
+
+
+def test_help_lists_short_and_model_options(tmp_path: Path) -> None:
+    proc = _run(["--help"], tmp_path, timeout=120)
+    assert proc.returncode == 0
+    assert "--trainer.accelerator" in proc.stdout and "--model.loss" in proc.stdout
+    assert "--ckpt_path" in proc.stdout and "--data.root" in proc.stdout
+
+
+def _run_dir_contents_ok(run_dir: Path) -> None:
+    for name in ("config.yaml", "split.json", "metrics.csv", "curves.png", "test_metrics.json",
+                 "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), f"{name} missing in {run_dir}: {sorted(p.name for p in run_dir.rglob('*'))}"
+    assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_quickstart_run_writes_everything(tmp_path: Path) -> None:
+    proc = _run([*FAST, "--max_epochs", "2", "--run_dir", str(tmp_path / "run")], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _run_dir_contents_ok(tmp_path / "run")
+    assert "run folder:" in proc.stdout and "curves.png" in proc.stdout
+    metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())["metrics"]
+    assert 0.0 <= metrics["test/dice_global"] <= 1.0
+    assert {"test/iou_global", "test/dice_per_image", "test/iou_per_image"} <= set(metrics)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
+    epochs = ["--max_epochs", "4"]
+    straight = _run([*FAST, *epochs, "--run_dir", str(tmp_path / "straight")], tmp_path)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    killed_dir = tmp_path / "runs" / "quickstart" / "20260101-000000"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([*FIT, *FAST, *epochs, "--run_dir", str(killed_dir)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    last = killed_dir / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 240
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert last.exists() and proc.poll() is None, "the run finished or failed before it could be killed"
+    time.sleep(0.3)  # into the next epoch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed_dir / "test_metrics.json").exists()
+
+    resumed = _run([*FAST, *epochs, "--ckpt_path", "last"], tmp_path)  # finds runs/quickstart/<newest>
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = json.loads((tmp_path / "straight" / "test_metrics.json").read_text())["metrics"]
+    b = json.loads((killed_dir / "test_metrics.json").read_text())["metrics"]
+    assert a == pytest.approx(b, rel=1e-6, abs=1e-7)
