@@ -1,4 +1,4 @@
-"""Lightning callbacks: training curves as PNG, per-epoch seeding for exact resumes."""
+"""Lightning callbacks: training curves as PNG."""
 
 from __future__ import annotations
 
@@ -66,18 +66,3 @@ class CurvePlot(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
-
-
-class EpochSeed(L.Callback):
-    """Reseeds every RNG at the start of each training epoch from (seed, epoch).
-
-    The shuffle order, the augmentations and the worker seeds of epoch e then depend only on the
-    seed and e, so a run resumed from the checkpoint of epoch e - 1 replays epoch e exactly as an
-    uninterrupted run does (the DataLoader iterator is created after this hook).
-    """
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        L.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)

@@ -68,6 +68,10 @@ class PolypSegModule(L.LightningModule):
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,
                  batch_size=images.shape[0], sync_dist=stage != "train")
+        # Metric objects: Lightning computes, syncs and resets them at epoch end, before any
+        # callback reads callback_metrics (the curves need this epoch's values, not the last).
+        for name, metric in metrics.items():
+            self.log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("dice_global"))
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -81,21 +85,6 @@ class PolypSegModule(L.LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return torch.sigmoid(self(batch["image"]))
-
-    def _log_epoch_metrics(self, stage: str) -> None:
-        metrics = getattr(self, f"{stage}_metrics")
-        for name, value in metrics.compute().items():
-            self.log(name, value, prog_bar=name.endswith("dice_global"))
-        metrics.reset()
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch_metrics("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(

@@ -23,8 +23,8 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..callbacks import CurvePlot, EpochSeed
-from ..data import PolypDataModule
+from ..callbacks import CurvePlot
+from ..data import DataError, PolypDataModule
 from ..module import PolypSegModule
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -100,7 +100,7 @@ class PolypCLI(LightningCLI):
                             help="evaluate the best checkpoint on the test split after training")
 
 
-def build_trainer_defaults(run_dir: Path, seed: int, progress_bar: bool = True) -> dict[str, Any]:
+def build_trainer_defaults(run_dir: Path, progress_bar: bool = True) -> dict[str, Any]:
     """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them)."""
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -123,25 +123,16 @@ def build_trainer_defaults(run_dir: Path, seed: int, progress_bar: bool = True) 
         "callbacks": [
             checkpoint,
             CurvePlot(),
-            EpochSeed(seed),
             LearningRateMonitor(logging_interval="epoch"),
             *([RichProgressBar(leave=True)] if progress_bar else []),
         ],
-        "log_every_n_steps": 10,
+        "log_every_n_steps": 5,
     }
 
 
 def _progress_bar_wanted(argv: list[str]) -> bool:
     # Lightning refuses a progress-bar callback together with enable_progress_bar=False.
     return (_option(argv, "trainer.enable_progress_bar") or "true").lower() not in ("false", "0", "no")
-
-
-def _seed_from_argv(argv: list[str], default: int = 42) -> int:
-    value = _option(argv, "seed_everything")
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,28 +143,31 @@ def main(argv: list[str] | None = None) -> int:
     argv = expand_short_flags(argv)
     try:
         run_dir = resolve_run_dir(argv)
-        seed = _seed_from_argv(argv)
         cli = PolypCLI(
             PolypSegModule,
             PolypDataModule,
             run=False,
             args=argv,
             seed_everything_default=42,
-            trainer_defaults=build_trainer_defaults(run_dir, seed, _progress_bar_wanted(argv)),
+            trainer_defaults=build_trainer_defaults(run_dir, _progress_bar_wanted(argv)),
             save_config_kwargs={"overwrite": True},
         )
-    except (MisconfigurationException, FileNotFoundError) as err:
+    except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError) as err:
         print(f"error: {_one_sentence(err, argv)}", file=sys.stderr)
         return 2
     cfg = cli.config
     ckpt_path = cfg.get("ckpt_path")
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
-    if cfg.get("test_after_fit", True):
-        results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best")
-        if cli.trainer.is_global_zero and results:
-            path = run_dir / "test_metrics.json"
-            best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
-            path.write_text(json.dumps({"checkpoint": best, "metrics": results[0]}, indent=2) + "\n")
+    try:
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+        if cfg.get("test_after_fit", True):
+            results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best")
+            if cli.trainer.is_global_zero and results:
+                path = run_dir / "test_metrics.json"
+                best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
+                path.write_text(json.dumps({"checkpoint": best, "metrics": results[0]}, indent=2) + "\n")
+    except DataError as err:  # found at setup, before any training: the list of bad files
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     _report(cli.trainer, run_dir)
     return 0
 
@@ -182,7 +176,8 @@ def _one_sentence(err: Exception, argv: list[str]) -> str:
     """The error as one line; a missing accelerator becomes one plain sentence."""
     text = " ".join(str(err).split())
     requested = _option(argv, "trainer.accelerator")
-    if requested and "accelerator is not available" in text:
+    missing_xla = isinstance(err, ModuleNotFoundError) and "torch_xla" in text
+    if requested and ("accelerator is not available" in text or missing_xla):
         hint = " (install the 'tpu' extra on a TPU VM)" if requested.lower() in ("tpu", "xla") else ""
         return (
             f"--accelerator {requested} was requested but no {requested.upper()} is available on this "

@@ -1,0 +1,49 @@
+"""scripts/check_data.py (polypnet.data.check): report and exit status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polypnet.data.check import main
+
+from .conftest import MakeDataset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sample_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample"]) == 0
+    out = capsys.readouterr().out
+    assert "layout:      kvasir-seg (images/ + masks/), dataset kvasir-seg" in out
+    assert "pairs:       16" in out and "image size:  width 320..320" in out
+    assert "foreground:  min" in out and "problems:    none" in out
+
+
+def test_problems_are_listed_and_exit_non_zero(
+    make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_dataset(n=4)
+    (root / "masks" / "s00.png").unlink()
+    (root / "images" / "s01.jpg").write_bytes(b"junk")
+    assert main([str(root), "--headers-only"]) == 1
+    out = capsys.readouterr().out
+    assert "problems:    2" in out
+    assert f"{root / 'images' / 's00.jpg'}: image without mask" in out
+    assert f"{root / 'images' / 's01.jpg'}: unreadable image" in out
+
+
+def test_missing_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nope")]) == 1
+    assert "root folder not found" in capsys.readouterr().out
+
+
+def test_script_runs(make_dataset: MakeDataset) -> None:
+    root = make_dataset(n=2)
+    script = REPO / "scripts" / "check_data.py"
+    result = subprocess.run([sys.executable, str(script), str(root)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "layout:      generic" in result.stdout
