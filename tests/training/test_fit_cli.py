@@ -80,6 +80,17 @@ def test_quickstart_run_writes_everything(tmp_path: Path) -> None:
     assert 0.0 <= metrics["test/dice_global"] <= 1.0
     assert {"test/iou_global", "test/dice_per_image", "test/iou_per_image"} <= set(metrics)
 
+    # evaluate.py on the best checkpoint alone: the run folder supplies data root, size and split,
+    # and its test split scores as the Trainer's test did.
+    from polypnet.cli.evaluate import main as evaluate_main
+
+    best = next((tmp_path / "run" / "checkpoints").glob("best-*.ckpt"))
+    assert evaluate_main(["--checkpoint", str(best), "--grid", "0"]) == 0
+    evaluated = json.loads((tmp_path / "run" / "eval-test" / "metrics.json").read_text())
+    assert evaluated["split"] == "test" and evaluated["image_size"] == 64
+    for name in ("dice_global", "iou_global", "dice_per_image", "iou_per_image"):
+        assert evaluated["metrics"][name] == pytest.approx(metrics[f"test/{name}"], abs=1e-6)
+
 
 @pytest.mark.slow
 def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:

@@ -108,3 +108,20 @@ def test_learning_happens_on_synthetic_discs() -> None:
     result = trainer.validate(module, datamodule=dm, verbose=False)[0]
     assert result["val/dice_global"] > 0.8, result
     assert set(result) >= {f"val/{m}" for m in ("dice_global", "iou_global", "dice_per_image", "iou_per_image")}
+
+
+def test_overfits_eight_real_sample_images() -> None:
+    """Learning happens on real polyps: 8 bundled Kvasir-SEG images, memorised at 64x64."""
+    from torch.utils.data import DataLoader
+
+    from polypnet.data import PolypDataset, find_pairs
+
+    L.seed_everything(0, verbose=False)
+    pairs = find_pairs("sample").pairs[:8]
+    train = PolypDataset(pairs, image_size=64, train=False)
+    trainer = _trainer(max_epochs=60, num_sanity_val_steps=0, check_val_every_n_epoch=60)
+    module = PolypSegModule(lr=3e-3, milestones=[50])
+    trainer.fit(module, DataLoader(train, batch_size=4, shuffle=True, drop_last=True),
+                DataLoader(train, batch_size=8))
+    result = trainer.validate(module, DataLoader(train, batch_size=8), verbose=False)[0]
+    assert result["val/dice_global"] > 0.8, result

@@ -25,6 +25,10 @@ from ..models import create_model
 SPLITS = ("test", "val", "train", "all")
 
 
+class UsageError(Exception):
+    """Arguments that cannot work together; reported as one ``error:`` line, exit code 2."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of evaluate.py."""
     p = argparse.ArgumentParser(
@@ -70,7 +74,7 @@ def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, An
     if args.checkpoint is not None:
         return load_checkpoint(args.checkpoint, model=args.model)
     if args.model is None:
-        raise SystemExit("error: pass --checkpoint, or --model (with --weights)")
+        raise UsageError("pass --checkpoint, or --model (with --weights)")
     if args.weights is not None:
         return load_checkpoint(args.weights, model=args.model)
     print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
@@ -81,14 +85,14 @@ def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, A
     data_cfg = config.get("data") or {}
     root = args.data or data_cfg.get("root")
     if root is None:
-        raise SystemExit("error: no data: pass --data ROOT")
+        raise UsageError("no data: pass --data ROOT")
     image_size = args.image_size or int(data_cfg.get("image_size") or 256)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
     if args.split != "all":
         if split_file is None:
-            raise SystemExit(
-                f"error: --split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
+            raise UsageError(
+                f"--split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
                 "inside its run folder, or use --split all for every pair under --data"
             )
         ids = load_split(split_file)[args.split]
@@ -129,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         model, hparams = _load_model(args)
         run_dir = _run_dir_of(args.checkpoint) if args.checkpoint else None
         dataset, info = _dataset(args, run_dir, _run_config(run_dir))
-    except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError, UsageError) as err:
+        message = err.args[0] if isinstance(err, KeyError) else err
+        print(f"error: {message}", file=sys.stderr)
         return 2
     out = args.out or ((run_dir or Path(".")) / f"eval-{args.split}")
     result = evaluate(
