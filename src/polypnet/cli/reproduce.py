@@ -1,0 +1,179 @@
+"""``scripts/reproduce.py``: train the paper's protocol, evaluate on the test split, record results.
+
+    python scripts/reproduce.py --protocol paper --data-dir ../shared/data              # accelerator
+    python scripts/reproduce.py --protocol cpu --datasets cvc-clinicdb --data-dir ../shared/data
+    python scripts/reproduce.py --protocol cpu --datasets cvc-clinicdb --from-run runs/cpu_cvc/seed42
+
+For each dataset and seed it runs ``scripts/fit.py`` with ``configs/<protocol>_<dataset>.yaml``,
+scores the best checkpoint with the evaluation of ``scripts/evaluate.py`` (at the network's input
+size and at the original resolution), and writes ``results/<protocol>/<dataset>_seed<k>.json``
+plus ``results/<protocol>/README.md``, a table of ours vs the paper. ``--from-run`` records a run
+that was already trained with the same config instead of training again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from ..evaluation import load_checkpoint
+from ..models import count_parameters
+from . import evaluate as evaluate_cli
+from . import fit as fit_cli
+
+REPO_ROOT = fit_cli.REPO_ROOT
+CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
+#: The paper's test results (random 80/10/10 split), in percent.
+PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
+PAPER_PARAMS = 574_579
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of reproduce.py."""
+    p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--protocol", choices=("paper", "cpu"), default="paper",
+                   help="paper: 256 px, 40 epochs (needs an accelerator); cpu: the 128 px variant")
+    p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[42])
+    p.add_argument("--split", choices=("random", "sequence"), default="random",
+                   help="random: the paper's 80/10/10; sequence: CVC-ClinicDB by video sequence")
+    p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+                   help="folder holding kvasir-seg/ and cvc-clinicdb/")
+    p.add_argument("--accelerator", default="auto")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "results")
+    p.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "reproduce")
+    p.add_argument("--from-run", type=Path, help="record this finished run instead of training (one dataset, one seed)")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further fit.py arguments, e.g. --extra --trainer.max_epochs 2 (ends the command line)")
+    return p
+
+
+def git_commit() -> str:
+    """The commit of the working tree (with ``-dirty`` when it has changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def device_name(accelerator: str) -> str:
+    """A human name of the device that trained: the GPU's, else the CPU's with its core count."""
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argparse.Namespace) -> float:
+    """Run fit.py; returns the wall time in seconds."""
+    argv = ["--config", str(config), "--data.root", str(data_root), "--seed_everything", str(seed),
+            "--run_dir", str(run_dir), "--trainer.accelerator", args.accelerator]
+    if args.split != "random":
+        argv += ["--data.split", args.split]
+    start = time.time()
+    code = fit_cli.main([*argv, *args.extra])
+    if code != 0:
+        raise SystemExit(f"error: training failed (exit {code}); see {run_dir}")
+    return time.time() - start
+
+
+def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path) -> dict[str, Any]:
+    """Evaluate the run's best checkpoint on its test split and write the result JSON."""
+    best = sorted((run_dir / "checkpoints").glob("best-*.ckpt"))
+    if not best:
+        raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
+    eval_dir = run_dir / "eval-test"
+    code = evaluate_cli.main(["--checkpoint", str(best[-1]), "--original-resolution", "--out", str(eval_dir)])
+    if code != 0:
+        raise SystemExit(f"error: evaluation failed (exit {code})")
+    evaluated = json.loads((eval_dir / "metrics.json").read_text())
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    net, _ = load_checkpoint(best[-1])
+    result = {
+        "dataset": dataset,
+        "protocol": protocol,
+        "seed": seed,
+        "split": config["data"]["split"],
+        "image_size": config["data"]["image_size"],
+        "epochs": config["trainer"]["max_epochs"],
+        "batch_size": config["data"]["batch_size"],
+        "repeats": config["data"]["repeats"],
+        "model": config["model"]["model"],
+        "model_kwargs": config["model"].get("model_kwargs") or {},
+        "params": count_parameters(net),
+        "checkpoint": str(best[-1]),
+        "accelerator": device_name(str(config["trainer"].get("accelerator", "auto"))),
+        "wall_time_s": None if wall_s is None else round(wall_s, 1),
+        "git_commit": git_commit(),
+        "test_images": int(evaluated["metrics"]["images"]),
+        "metrics": evaluated["metrics"],
+        "paper": {**PAPER[dataset], "params": PAPER_PARAMS},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{dataset}_seed{seed}{'' if result['split'] == 'random' else '_' + result['split']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"recorded {path}")
+    return result
+
+
+def write_table(out: Path) -> Path:
+    """``out/README.md``: every result JSON of the folder against the paper's numbers."""
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    lines = [
+        f"# Results: `{out.name}` protocol",
+        "",
+        "Written by `scripts/reproduce.py` from the JSON files beside this one. F1 = Dice. *global*:",
+        "over all test pixels pooled (the F1 of the paper); *per image*: mean over test images.",
+        "*orig*: predictions resized back to each image's original size before scoring.",
+        "",
+        "| dataset | split | seed | size | epochs | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        m = r["metrics"]
+        wall = "-" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
+        lines.append(
+            f"| {r['dataset']} | {r['split']} | {r['seed']} | {r['image_size']} | {r['epochs']} | {r['params']:,} "
+            f"| {100 * m['dice_global']:.2f} | {100 * m['iou_global']:.2f} | {100 * m['dice_per_image']:.2f} "
+            f"| {100 * m['iou_per_image']:.2f} | {100 * m['dice_global_orig']:.2f} | {100 * m['iou_global_orig']:.2f} "
+            f"| {r['paper']['f1']:.2f} / {r['paper']['iou']:.2f} | {r['accelerator']} | {wall} | `{r['git_commit'][:12]}` |"
+        )
+    path = out / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train and record each (dataset, seed); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    out = args.out / args.protocol
+    if args.from_run is not None:
+        if len(args.datasets) != 1 or len(args.seeds) != 1:
+            print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)
+            return 2
+        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, None, out)
+    else:
+        for dataset in args.datasets:
+            data_root = args.data_dir / dataset
+            if not data_root.is_dir():
+                print(f"error: {data_root} not found (--data-dir holds kvasir-seg/ and cvc-clinicdb/)", file=sys.stderr)
+                return 2
+            config = REPO_ROOT / "configs" / f"{args.protocol}_{CONFIG_STEMS[dataset]}.yaml"
+            for seed in args.seeds:
+                run_dir = args.runs / args.protocol / f"{dataset}_{args.split}_seed{seed}"
+                wall = train(config, data_root, seed, run_dir, args)
+                record(run_dir, dataset, seed, args.protocol, wall, out)
+    print(f"table: {write_table(out)}")
+    return 0
