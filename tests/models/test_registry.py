@@ -73,3 +73,22 @@ def test_smp_baseline_plugs_into_the_registry() -> None:
     model = create_model("smp_unet_mobilenet_v2").eval()
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 1, 64, 64)
+
+
+def test_pretrained_unknown_tag_names_what_is_shipped() -> None:
+    with pytest.raises(ValueError, match="no shipped weights 'nowhere' for model 'iam_unet'"):
+        create_model("iam_unet", pretrained="nowhere")
+
+
+def test_every_shipped_weight_loads_offline() -> None:
+    from polypnet.models import list_pretrained
+    from polypnet.models.pretrained import pretrained_info
+
+    for name, tags in list_pretrained().items():
+        for tag in tags:
+            info = pretrained_info(name, tag)
+            model = create_model(name, pretrained=tag).eval()
+            size = info["image_size"]
+            with torch.no_grad():
+                assert model(torch.zeros(1, 3, size, size)).shape == (1, 1, size, size)
+            assert 0.0 <= info["test_dice_global"] <= 1.0 and info["command"].startswith("python scripts/")

@@ -9,7 +9,7 @@ from polypnet.cli.reproduce import main
 from polypnet.data import sample_root
 
 
-def test_reproduce_trains_evaluates_and_tabulates(tmp_path: Path) -> None:
+def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypatch) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "kvasir-seg").symlink_to(sample_root(), target_is_directory=True)
@@ -27,3 +27,26 @@ def test_reproduce_trains_evaluates_and_tabulates(tmp_path: Path) -> None:
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     table = (out / "paper" / "README.md").read_text()
     assert "| kvasir-seg | random | 42 | 32 | 1 | 571,731 |" in table
+
+    # Ship the run's weights into a temporary weights folder and load them by name, offline.
+    import torch
+
+    from polypnet.cli import ship_weights
+    from polypnet.evaluation import load_checkpoint
+    from polypnet.models import create_model, pretrained
+
+    weights_dir = tmp_path / "weights"
+    monkeypatch.setattr(ship_weights, "WEIGHTS_DIR", weights_dir)
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", weights_dir)
+    pretrained._index.cache_clear()
+    try:
+        assert ship_weights.main([str(out / "paper" / "kvasir-seg_seed42.json")]) == 0
+        info = pretrained.pretrained_info("iam_unet", "kvasir-seg")
+        assert info["protocol"] == "paper" and info["test_dice_global"] == result["metrics"]["dice_global"]
+        shipped = create_model("iam_unet", pretrained="kvasir-seg").eval()
+        trained, _ = load_checkpoint(result["checkpoint"])
+        x = torch.rand(1, 3, 32, 32)
+        with torch.no_grad():
+            assert torch.equal(shipped(x), trained(x))
+    finally:
+        pretrained._index.cache_clear()

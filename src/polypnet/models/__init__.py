@@ -14,6 +14,7 @@ from .blocks import (
     TransposedSandglassC,
 )
 from .iam_unet import SIZE_MULTIPLE, IAMUNet
+from .pretrained import list_pretrained
 from .registry import count_parameters, create_model, list_models, model_entry, register_model
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "count_parameters",
     "create_model",
     "list_models",
+    "list_pretrained",
     "model_entry",
     "register_model",
 ]

@@ -60,13 +60,31 @@ def model_entry(name: str) -> ModelEntry:
         ) from None
 
 
-def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build the registered model ``name`` with keyword overrides of its defaults."""
+def create_model(name: str, pretrained: str | None = None, **kwargs: Any) -> nn.Module:
+    """Build the registered model ``name`` with keyword overrides of its defaults.
+
+    ``pretrained`` names shipped weights (e.g. ``"cvc-clinicdb"``, see ``list_pretrained()``),
+    loaded offline from the package; their model keywords are applied first, and keywords that
+    change the structure then fail the strict load with a clear error.
+    """
     entry = model_entry(name)
+    if pretrained:
+        from .pretrained import load_pretrained, pretrained_info
+
+        kwargs = {**pretrained_info(name, pretrained).get("model_kwargs", {}), **kwargs}
     try:
-        return entry.factory(**kwargs)
+        model = entry.factory(**kwargs)
     except TypeError as err:
         raise TypeError(f"create_model({name!r}): {err}") from err
+    if pretrained:
+        try:
+            load_pretrained(model, name, pretrained)
+        except RuntimeError as err:
+            raise ValueError(
+                f"create_model({name!r}, pretrained={pretrained!r}): the weights do not fit these "
+                f"keywords {kwargs}: {' '.join(str(err).split())[:300]}"
+            ) from None
+    return model
 
 
 # BatchNorm's running statistics are weights in Keras ("non-trainable params") but buffers in

@@ -1,0 +1,61 @@
+"""``scripts/ship_weights.py``: copy a recorded run's weights into the package, with provenance.
+
+    python scripts/ship_weights.py results/cpu/cvc-clinicdb_seed42.json
+
+Reads a result JSON written by ``scripts/reproduce.py``, saves the network's state dict (fp32)
+to ``src/polypnet/models/resources/weights/<model>__<dataset>.pt`` and records in ``index.json``
+the protocol, split, seed, input size, test scores and the command that made them, so that
+``create_model(model, pretrained=dataset)`` loads them offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from ..evaluation import load_checkpoint
+from ..models.pretrained import WEIGHTS_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Ship the weights of one result JSON; returns the exit code."""
+    p = argparse.ArgumentParser(prog="ship_weights.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("result", type=Path, help="results/<protocol>/<dataset>_seed<k>.json")
+    p.add_argument("--tag", help="name to load them by (default: the dataset)")
+    args = p.parse_args(argv)
+    result = json.loads(args.result.read_text())
+    net, _ = load_checkpoint(result["checkpoint"])
+    tag = args.tag or result["dataset"]
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    filename = f"{result['model']}__{tag}.pt"
+    torch.save({k: v.float().contiguous() for k, v in net.state_dict().items()}, WEIGHTS_DIR / filename)
+    index_path = WEIGHTS_DIR / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    metrics = result["metrics"]
+    index.setdefault(result["model"], {})[tag] = {
+        "file": filename,
+        "model_kwargs": result["model_kwargs"],
+        "dataset": result["dataset"],
+        "protocol": result["protocol"],
+        "split": result["split"],
+        "seed": result["seed"],
+        "image_size": result["image_size"],
+        "epochs": result["epochs"],
+        "test_images": result["test_images"],
+        "test_dice_global": metrics["dice_global"],
+        "test_iou_global": metrics["iou_global"],
+        "test_dice_per_image": metrics["dice_per_image"],
+        "test_iou_per_image": metrics["iou_per_image"],
+        "git_commit": result["git_commit"],
+        "result_file": str(args.result),
+        "command": f"python scripts/reproduce.py --protocol {result['protocol']} --datasets {result['dataset']} --seeds {result['seed']}",
+    }
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    size = (WEIGHTS_DIR / filename).stat().st_size / 2**20
+    print(f"shipped {WEIGHTS_DIR / filename} ({size:.1f} MiB) as {result['model']!r}, pretrained={tag!r}")
+    return 0
