@@ -29,6 +29,7 @@ does not state is an assumption, listed here and marked ``[assumption]`` in ``bl
 from __future__ import annotations
 
 import torch
+import torch.fx
 from torch import nn
 
 from .blocks import (
@@ -175,8 +176,7 @@ class IAMUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B, out_channels, H, W)."""
-        # Shape checks are Python-side; tracing for export sees symbolic sizes, so skip them there.
-        if not (torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()):
+        if not _tracing():
             self.check_input_size(x)
         skips = []
         for level in self.encoder:
@@ -186,6 +186,23 @@ class IAMUNet(nn.Module):
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = torch.cat([stage(x), skip], dim=1)
         return self.head(x)
+
+
+def _tracing() -> bool:
+    # Shape checks are Python-side; tracers (TorchScript, torch.export/compile, FX) see symbolic
+    # sizes, so the check is skipped there.
+    return (
+        torch.jit.is_scripting()
+        or torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or _fx_symbolic_tracing()
+    )
+
+
+def _fx_symbolic_tracing() -> bool:
+    fx = torch.fx._symbolic_trace
+    check = getattr(fx, "is_fx_symbolic_tracing", None) or fx.is_fx_tracing
+    return bool(check())
 
 
 def _round_up(n: int) -> int:
