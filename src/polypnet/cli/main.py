@@ -65,9 +65,12 @@ COMMANDS: dict[str, Command] = {
          "polypnet prepare-data cvc-clinicdb --from-archive CVC-ClinicDB.zip",
          "polypnet prepare-data kvasir-seg --verify-only"),
     ),
-    # "benchmark" plugs in here once scripts/benchmark.py exists (its own issue), as
-    #   "benchmark": Command("polypnet.cli.benchmark:main", "scripts/benchmark.py", "...", (...)),
-    # Until then it is not listed: `polypnet benchmark` answers "unknown command".
+    "benchmark": Command(
+        "polypnet.cli.benchmark:main", "scripts/benchmark.py",
+        "speed and memory of IAM-UNet against smp peers in one run, with ratios",
+        ("polypnet benchmark --out docs/benchmark_cpu.json",
+         "polypnet benchmark --quick"),
+    ),
 }
 
 

@@ -1,0 +1,136 @@
+"""Speed measurements: FLOPs, latency, throughput, training speed, memory, and the machine's limits.
+
+Each measurement runs the same way for every model so that ratios against a peer in the same run
+mean something; absolute numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .inference import Segmenter, fold_batchnorm
+
+
+def flops_per_image(model: nn.Module, size: int = 256) -> int:
+    """Forward FLOPs for one (1, 3, size, size) image (a multiply-add counts 2)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.eval()(torch.zeros(1, 3, size, size))
+    return int(counter.get_total_flops())
+
+
+def activation_bytes(model: nn.Module, size: int = 256) -> int:
+    """Bytes written by the leaf modules in one forward pass of one image: a lower bound of the
+    memory traffic (each written tensor is read at least once more)."""
+    total = 0
+
+    def hook(_m: nn.Module, _i: Any, out: Any) -> None:
+        nonlocal total
+        if isinstance(out, torch.Tensor):
+            total += out.numel() * out.element_size()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, size, size))
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def time_calls(fn: Callable[[], Any], warmup: int, runs: int) -> list[float]:
+    """Wall seconds of ``runs`` calls of ``fn`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summarize_times(times: list[float]) -> dict[str, float]:
+    """Median and 90th percentile in milliseconds."""
+    ordered = sorted(times)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"median_ms": 1000 * statistics.median(ordered), "p90_ms": 1000 * p90}
+
+
+def inference_modes(model: nn.Module, onnx: bool = True) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The inference variants compared: eager NCHW, channels_last, BN folded + channels_last, ONNX Runtime."""
+    eager = model.eval()
+    cl = fold_free_channels_last(model)
+    modes: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "eager_nchw": lambda x: eager(x),
+        "channels_last": lambda x: cl(x.contiguous(memory_format=torch.channels_last)),
+        "bn_folded_channels_last": Segmenter(model, backend="torch").logits,
+    }
+    if onnx:
+        modes["onnxruntime"] = Segmenter(model, backend="onnxruntime").logits
+    return modes
+
+
+def fold_free_channels_last(model: nn.Module) -> nn.Module:
+    """A channels_last eval copy of ``model`` (no folding), for the channels_last-only row."""
+    import copy
+
+    return copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
+
+
+def latency(fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, warmup: int, runs: int) -> dict[str, float]:
+    """Latency statistics of ``fn`` on a (batch, 3, size, size) input, plus images per second."""
+    x = torch.rand(batch, 3, size, size)
+    with torch.inference_mode():
+        stats = summarize_times(time_calls(lambda: fn(x), warmup, runs))
+    stats["images_per_s"] = batch / (stats["median_ms"] / 1000)
+    return stats
+
+
+def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool) -> float:
+    """Training images per second (forward, Dice-like loss, backward, Adam step)."""
+    model = model.train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, 3, size, size)
+    y = (torch.rand(batch, 1, size, size) > 0.5).float()
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def step() -> None:
+        p = torch.sigmoid(model(x))
+        loss = 1 - 2 * (p * y).sum() / (p.sum() + y.sum() + 1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    times = time_calls(step, warmup=1, runs=steps)
+    return batch / statistics.median(times)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_gflops(n: int = 2048, runs: int = 5) -> float:
+    """This CPU's reachable fp32 compute: GFLOP/s of an n x n matmul (median of ``runs``)."""
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    times = time_calls(lambda: a @ b, warmup=2, runs=runs)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def copy_gbps(mib: int = 256, runs: int = 5) -> float:
+    """This machine's memory bandwidth: GB/s moved by a large tensor copy (read + write)."""
+    src = torch.rand(mib * 2**20 // 4)
+    dst = torch.empty_like(src)
+    times = time_calls(lambda: dst.copy_(src), warmup=1, runs=runs)
+    return 2 * src.numel() * 4 / statistics.median(times) / 1e9

@@ -1,0 +1,184 @@
+"""``scripts/benchmark.py``: IAM-UNet against smp peers in ONE run, ratios to the peer.
+
+    python scripts/benchmark.py                       # full run at 256 (several minutes on 2 cores)
+    python scripts/benchmark.py --quick               # few repetitions, to check it works
+    python scripts/benchmark.py --out docs/benchmark.json
+
+Each model is measured in its own subprocess (so that peak memory is its own): parameters,
+FLOPs per 256x256 image, batch-1 latency (median, p90) in each inference mode (eager NCHW,
+channels_last, BatchNorm folded + channels_last, ONNX Runtime), batch-16 throughput, training
+images/s at 256 and 128, peak resident memory. The same run measures the CPU's matmul GFLOP/s and
+copy bandwidth, so each model's achieved GFLOP/s can be read against the machine's limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import benchmark as bench
+from ..models import count_parameters, create_model
+
+MODELS = ("iam_unet", "smp_unet_mobilenet_v2", "smp_unet_resnet34")
+PEER = "smp_unet_mobilenet_v2"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of benchmark.py."""
+    p = argparse.ArgumentParser(prog="benchmark.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--peer", default=PEER, help=f"the model ratios refer to (default {PEER})")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--runs", type=int, default=30, help="timed batch-1 calls per mode (default 30)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime mode (its export takes ~30 s a model)")
+    p.add_argument("--no-train", action="store_true", help="skip the training-speed rows")
+    p.add_argument("--quick", action="store_true", help="3 runs, size 64, no training, no ONNX: a smoke test")
+    p.add_argument("--out", type=Path, help="write the results as JSON")
+    return p
+
+
+def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Every figure for one model (runs in a child process)."""
+    torch.set_num_threads(args["threads"])
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    size, runs = args["size"], args["runs"]
+    row: dict[str, Any] = {
+        "model": name,
+        "params": count_parameters(model),
+        "gflops_per_image": bench.flops_per_image(model, size) / 1e9,
+        "activation_mib_per_image": bench.activation_bytes(model, size) / 2**20,
+        "latency_b1": {},
+    }
+    for mode, fn in bench.inference_modes(model, onnx=args["onnx"]).items():
+        row["latency_b1"][mode] = bench.latency(fn, 1, size, warmup=3, runs=runs)
+    best = min(row["latency_b1"], key=lambda m: row["latency_b1"][m]["median_ms"])
+    row["best_mode"] = best
+    modes = bench.inference_modes(model, onnx=False)
+    row["throughput_b16"] = {
+        m: bench.latency(modes[m], 16, size, warmup=1, runs=max(3, runs // 10))["images_per_s"]
+        for m in ("eager_nchw", "bn_folded_channels_last")
+    }
+    if args["train"]:
+        row["train_images_per_s"] = {
+            f"{s}_{fmt}": bench.training_speed(create_model(name), 16, s, steps=3, channels_last=fmt == "channels_last")
+            for s in (size, size // 2)
+            for fmt in ("nchw", "channels_last")
+        }
+    b1 = row["latency_b1"][best]["median_ms"] / 1000
+    row["achieved_gflops_b1"] = row["gflops_per_image"] / b1
+    row["achieved_gbps_b1_lower_bound"] = 2 * row["activation_mib_per_image"] * 2**20 / b1 / 1e9
+    row["peak_rss_mib"] = bench.peak_rss_mib()
+    return row
+
+
+def _child(name: str, args: dict[str, Any], queue: mp.Queue) -> None:
+    try:
+        queue.put(measure_model(name, args))
+    except Exception as err:  # reported in the table, the other models still run
+        queue.put({"model": name, "error": f"{type(err).__name__}: {err}"})
+
+
+def run_isolated(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``measure_model`` in a fresh process: its peak memory is that model's alone."""
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(name, args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def ratios(rows: list[dict[str, Any]], peer: str) -> None:
+    """Add ``speedup_vs_peer`` (peer time / model time; > 1 is faster) and ``params_ratio``."""
+    ref = next((r for r in rows if r["model"] == peer and "error" not in r), None)
+    if ref is None:
+        return
+    for r in rows:
+        if "error" in r:
+            continue
+        r["params_vs_peer"] = r["params"] / ref["params"]
+        r["gflops_vs_peer"] = r["gflops_per_image"] / ref["gflops_per_image"]
+        r["speedup_b1_vs_peer"] = {
+            m: ref["latency_b1"][m]["median_ms"] / v["median_ms"]
+            for m, v in r["latency_b1"].items() if m in ref["latency_b1"]
+        }
+        r["speedup_best_b1_vs_peer_best"] = (
+            ref["latency_b1"][ref["best_mode"]]["median_ms"] / r["latency_b1"][r["best_mode"]]["median_ms"]
+        )
+        if "train_images_per_s" in r:
+            r["train_speedup_vs_peer"] = {k: v / ref["train_images_per_s"][k] for k, v in r["train_images_per_s"].items()}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A plain-text table of the main figures."""
+    lines = [
+        f"threads {result['threads']}, input {result['size']}x{result['size']}, {result['cpu']}; "
+        f"matmul {result['matmul_gflops']:.1f} GFLOP/s, copy {result['copy_gbps']:.1f} GB/s; ratios vs {result['peer']}",
+    ]
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"{r['model']}: FAILED {r['error']}")
+            continue
+        lines.append(
+            f"\n{r['model']}: {r['params']:,} params ({r.get('params_vs_peer', float('nan')):.2f}x), "
+            f"{r['gflops_per_image']:.2f} GFLOP/image ({r.get('gflops_vs_peer', float('nan')):.2f}x), "
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB"
+        )
+        for mode, v in r["latency_b1"].items():
+            speed = r.get("speedup_b1_vs_peer", {}).get(mode)
+            lines.append(
+                f"  batch 1 {mode:26s} median {v['median_ms']:7.1f} ms  p90 {v['p90_ms']:7.1f} ms  "
+                f"{v['images_per_s']:6.1f} img/s" + (f"  {speed:.2f}x peer" if speed else "")
+            )
+        lines.append("  batch 16 " + ", ".join(f"{m} {v:.1f} img/s" for m, v in r["throughput_b16"].items()))
+        if "train_images_per_s" in r:
+            lines.append("  training " + ", ".join(f"{k} {v:.1f} img/s" for k, v in r["train_images_per_s"].items()))
+        lines.append(
+            f"  best mode {r['best_mode']}: {r['achieved_gflops_b1']:.1f} GFLOP/s "
+            f"({100 * r['achieved_gflops_b1'] / result['matmul_gflops']:.0f}% of matmul), >= "
+            f"{r['achieved_gbps_b1_lower_bound']:.1f} GB/s of activations "
+            f"({100 * r['achieved_gbps_b1_lower_bound'] / result['copy_gbps']:.0f}% of copy bandwidth)"
+            + (f"; {r['speedup_best_b1_vs_peer_best']:.2f}x the peer's best" if "speedup_best_b1_vs_peer_best" in r else "")
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every model in one run; print the table, optionally write JSON."""
+    a = build_parser().parse_args(argv)
+    if a.quick:
+        a.runs, a.size, a.no_train, a.no_onnx = 3, 64, True, True
+    torch.set_num_threads(a.threads)
+    args = {"size": a.size, "runs": a.runs, "threads": a.threads, "onnx": not a.no_onnx, "train": not a.no_train}
+    result: dict[str, Any] = {
+        "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "threads": a.threads,
+        "size": a.size,
+        "peer": a.peer,
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "matmul_gflops": bench.matmul_gflops(runs=3 if a.quick else 5),
+        "copy_gbps": bench.copy_gbps(mib=64 if a.quick else 256),
+        "rows": [],
+    }
+    for name in a.models:
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        result["rows"].append(run_isolated(name, args))
+    ratios(result["rows"], a.peer)
+    print(format_table(result))
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nJSON: {a.out}")
+    return 0 if all("error" not in r for r in result["rows"]) else 1

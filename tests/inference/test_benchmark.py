@@ -1,0 +1,38 @@
+"""scripts/benchmark.py: a quick run measures every model and writes ratios against the peer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from polypnet import benchmark as bench
+from polypnet.cli.benchmark import main
+from polypnet.models import create_model
+
+
+def test_flops_count_a_known_convolution() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    # 2 FLOPs per multiply-add: 2 * out(8 * 16 * 16) * in(3 * 3 * 3)
+    with torch.no_grad():
+        assert bench.flops_per_image(torch.nn.Sequential(conv), size=16) == 2 * 8 * 16 * 16 * 27
+
+
+def test_iam_unet_flops_at_256() -> None:
+    gflops = bench.flops_per_image(create_model("iam_unet"), 256) / 1e9
+    assert 0.9 < gflops < 1.4  # ~1.1 GFLOP per 256x256 forward for the paper preset
+
+
+def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
+    pytest.importorskip("segmentation_models_pytorch")
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--runs", "2", "--models", "iam_unet", "smp_unet_mobilenet_v2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["peer"] == "smp_unet_mobilenet_v2" and result["matmul_gflops"] > 0
+    rows = {r["model"]: r for r in result["rows"]}
+    assert rows["iam_unet"]["params"] == 571_731
+    assert set(rows["iam_unet"]["latency_b1"]) == {"eager_nchw", "channels_last", "bn_folded_channels_last"}
+    assert rows["smp_unet_mobilenet_v2"]["speedup_b1_vs_peer"]["eager_nchw"] == pytest.approx(1.0)
+    assert rows["iam_unet"]["params_vs_peer"] < 0.2
