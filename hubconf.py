@@ -30,8 +30,8 @@ def _load(name: str, pretrained: bool | str, weights: str | None, kwargs: dict[s
         raise ValueError("pass pretrained=NAME or weights=PATH, not both")
     if pretrained is True:
         raise ValueError(
-            f"pretrained=True is ambiguous: name the training data, e.g. pretrained='kvasir-seg' "
-            f"or 'cvc-clinicdb' (polypnet.models.list_pretrained() lists what is shipped)"
+            "pretrained=True is ambiguous: name the training data, e.g. pretrained='kvasir-seg' "
+            "or 'cvc-clinicdb' (polypnet.models.list_pretrained() lists what is shipped)"
         )
     if pretrained:
         # The registry loads shipped weights offline and names the available ones otherwise.

@@ -14,6 +14,7 @@ import inspect
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if _option(argv, "config") is None and not any(a in ("-h", "--help") for a in argv):
         argv = ["--config", str(DEFAULT_CONFIG), *argv]
     argv = expand_short_flags(argv)
+    # We hand LightningCLI the rewritten sys.argv on purpose; its warning about args beside a
+    # non-empty sys.argv does not apply.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     try:
         run_dir = resolve_run_dir(argv)
         cli = PolypCLI(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
-import warnings
 from dataclasses import dataclass
 
 from .. import __version__
@@ -103,9 +102,6 @@ def _run(name: str, argv: list[str]) -> int:
     cmd = COMMANDS[name]
     module_name, function = cmd.target.split(":")
     entry = getattr(importlib.import_module(module_name), function)
-    # LightningCLI warns when it gets args while sys.argv has some too, which is always the case
-    # here; sys.argv itself must stay as it is (DDP launchers re-run it in each process).
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     if cmd.own_prog:
         return int(entry(argv, prog=f"polypnet {name}") or 0)
     if not any(a in ("-h", "--help") for a in argv):
