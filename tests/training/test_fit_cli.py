@@ -75,6 +75,10 @@ def test_quickstart_run_writes_everything(tmp_path: Path) -> None:
     proc = _run([*FAST, "--max_epochs", "2", "--run_dir", str(tmp_path / "run")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _run_dir_contents_ok(tmp_path / "run")
+    import torch
+
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 1  # refreshed after every epoch, not only when validation improves
     assert "run folder:" in proc.stdout and "curves.png" in proc.stdout
     metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())["metrics"]
     assert 0.0 <= metrics["test/dice_global"] <= 1.0

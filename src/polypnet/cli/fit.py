@@ -103,17 +103,26 @@ class PolypCLI(LightningCLI):
 
 def build_trainer_defaults(run_dir: Path, progress_bar: bool = True) -> dict[str, Any]:
     """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them)."""
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best-epoch{epoch:03d}-dice{val/dice_global:.4f}",
         auto_insert_metric_name=False,
         monitor=MONITOR,
         mode="max",
         save_top_k=1,
-        save_last=True,
-        # At the very end of each epoch, after the train metrics and the curves: a resumed run
-        # starts cleanly at the next epoch.
         save_on_train_epoch_end=True,
+    )
+    # Lightning refreshes a monitored callback's last.ckpt only when the monitor improves; a
+    # callback without a monitor writes it after every epoch, so a crash loses one epoch at most.
+    # It runs at the very end of each epoch, after the train metrics and the curves, so a resumed
+    # run starts cleanly at the next epoch.
+    last = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
     )
     return {
         "default_root_dir": str(run_dir),
@@ -122,7 +131,8 @@ def build_trainer_defaults(run_dir: Path, progress_bar: bool = True) -> dict[str
             TensorBoardLogger(save_dir=str(run_dir), name="", version="", sub_dir="tensorboard"),
         ],
         "callbacks": [
-            checkpoint,
+            best,  # first: trainer.checkpoint_callback, whose best_model_path "best" means
+            last,
             CurvePlot(),
             LearningRateMonitor(logging_interval="epoch"),
             *([RichProgressBar(leave=True)] if progress_bar else []),
@@ -195,7 +205,7 @@ def _report(trainer: L.Trainer, run_dir: Path) -> None:
     lines = [
         f"run folder:   {run_dir}",
         f"checkpoints:  {getattr(ckpt, 'best_model_path', '') or '-'} (best), "
-        f"{getattr(ckpt, 'last_model_path', '') or '-'} (last)",
+        f"{run_dir / 'checkpoints' / 'last.ckpt'} (last)",
         f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}",
         f"curves:       {run_dir / 'curves.png'}",
         f"config/split: {run_dir / 'config.yaml'}, {run_dir / 'split.json'}",
