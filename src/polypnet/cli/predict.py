@@ -39,6 +39,7 @@ from typing import Any
 
 from ..evaluation import CheckpointMismatchError
 from ..models import list_pretrained
+from ..models.registry import parse_model_kwargs
 from ..predict import Predictor, collect_inputs, load_model, resolve_device, run
 
 DEFAULT_IMAGE_SIZE = 256
@@ -61,19 +62,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--image-size", type=int, metavar="N",
                        help=f"network input size (default: the checkpoint's training size, else {DEFAULT_IMAGE_SIZE}; "
                             "IAM-UNet needs a multiple of 16)")
-
-
-def parse_model_kwargs(pairs: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` to keywords, values read as YAML (``2`` -> int, ``none`` -> "none")."""
-    import yaml
-
-    kwargs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        kwargs[key.replace("-", "_")] = yaml.safe_load(value)
-    return kwargs
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any], int]:

@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
-
 from . import create_model, list_models, model_entry
+from .registry import parse_model_kwargs
 from .summary import format_summary, summarize
-
-
-def _parse_kwargs(pairs: list[str]) -> dict[str, object]:
-    kwargs: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: --set expects KEY=VALUE, got {pair!r}")
-        kwargs[key.replace("-", "_")] = yaml.safe_load(value)
-    return kwargs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:28s} {model_entry(name).description}")
         return 0
     try:
-        kwargs = _parse_kwargs(args.kwargs)
+        kwargs = parse_model_kwargs(args.kwargs)
         model = create_model(args.name, **kwargs)
         in_channels = int(kwargs.get("in_channels", 3))
         rows = summarize(model, tuple(args.size), in_channels)

@@ -87,6 +87,20 @@ def create_model(name: str, pretrained: str | None = None, **kwargs: Any) -> nn.
     return model
 
 
+def parse_model_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` (the ``--set`` flags of the commands) to keywords for ``create_model``;
+    values are read as YAML (``2`` -> int, ``none`` -> "none"); ValueError on a malformed pair."""
+    import yaml
+
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        kwargs[key.replace("-", "_")] = yaml.safe_load(value)
+    return kwargs
+
+
 # BatchNorm's running statistics are weights in Keras ("non-trainable params") but buffers in
 # PyTorch; the paper's TensorFlow count may include them, so both conventions are offered.
 _KERAS_BN_STATS = ("running_mean", "running_var")
