@@ -5,19 +5,35 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.polypnet-installed
 PYTEST_ARGS ?=
+# A second environment with the `tpu` extra (torch 2.9.1 + torch_xla 2.9.0) for tests/xla, which
+# runs the Lightning XLA path on torch_xla's CPU device. XLA_PIP_ARGS: e.g. an --index-url.
+XLA_VENV ?= .venv-xla
+XLA_PY := $(XLA_VENV)/bin/python
+XLA_STAMP := $(XLA_VENV)/.polypnet-installed
+XLA_PIP_ARGS ?=
+XLA_PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: help venv run summary test clean
+.PHONY: help venv run summary test clean venv-xla test-xla
 
 help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
 	@echo "make summary  the layer table of the paper preset"
 	@echo "make test   the test suite"
 	@echo "make venv   only create $(VENV) and install polypnet[dev] into it"
+	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
+	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -e '.[dev]'
 	@touch $(STAMP)
+
+$(XLA_STAMP): setup.cfg pyproject.toml
+	@test -x $(XLA_PY) || $(PYTHON) -m venv $(XLA_VENV)
+	$(XLA_PY) -m pip install $(XLA_PIP_ARGS) -e '.[tpu,dev]'
+	@touch $(XLA_STAMP)
+
+venv-xla: $(XLA_STAMP)
 
 venv: $(STAMP)
 
@@ -30,6 +46,13 @@ summary: $(STAMP)
 # pytest exits 5 when it collects no test: say so and fail, rather than pass silently.
 test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
+	exit $$rc
+
+# torch_xla must import there (tests/xla would skip silently otherwise); slow tests left out.
+test-xla: $(XLA_STAMP)
+	@PJRT_DEVICE=CPU $(XLA_PY) -c "import torch_xla" || { echo "torch_xla does not import in $(XLA_VENV)"; exit 1; }
+	@PJRT_DEVICE=CPU $(XLA_PY) -m pytest tests/xla $(XLA_PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
 	exit $$rc
 

@@ -36,8 +36,9 @@ class CurvePlot(L.Callback):
             if value is not None:
                 row[key] = float(value)
         self.history = [h for h in self.history if h["epoch"] != row["epoch"]] + [row]
-        if trainer.is_global_zero and trainer.log_dir:
-            self.draw(Path(trainer.log_dir) / self.filename)
+        log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask, not only rank 0
+        if trainer.is_global_zero and log_dir:
+            self.draw(Path(log_dir) / self.filename)
 
     def draw(self, path: Path) -> None:
         """Write the figure to ``path``."""

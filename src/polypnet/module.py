@@ -66,13 +66,48 @@ class PolypSegModule(L.LightningModule):
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(binarize(logits), masks.long())
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True,
+        # On XLA the progress bar would fetch the step loss after every step (a host transfer that
+        # stalls the asynchronous device): there the bar shows epoch values only.
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True,
+                 prog_bar=not (on_step and _on_xla(loss)),
                  batch_size=images.shape[0], sync_dist=stage != "train")
         # Metric objects: Lightning computes, syncs and resets them at epoch end, before any
         # callback reads callback_metrics (the curves need this epoch's values, not the last).
         for name, metric in metrics.items():
             self.log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("dice_global"))
         return loss
+
+    def setup(self, stage: str) -> None:
+        # Lightning's XLAStrategy (one process or thread per TPU core) starts no torch.distributed
+        # group, so torchmetrics would compute each core's metrics alone: gather through XLA.
+        from lightning.pytorch.strategies import XLAStrategy
+
+        if isinstance(self.trainer.strategy, XLAStrategy) and self.trainer.world_size > 1:
+            for collection in (self.train_metrics, self.val_metrics, self.test_metrics):
+                for metric in collection.values():
+                    metric.dist_sync_fn = _xla_gather
+                    metric.distributed_available_fn = _always
+
+    # XLA: cut the lazy graph at the same places every epoch, so that each step reuses one compiled
+    # program (per-batch evaluation graphs instead of one graph of a whole epoch; the epoch-end
+    # metric resets as their own small graph instead of a new first-step graph). No-ops elsewhere.
+    def on_train_epoch_start(self) -> None:
+        _xla_sync(self.device)
+
+    def on_validation_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        _xla_sync(self.device)
+
+    def on_test_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        _xla_sync(self.device)
+
+    def on_predict_batch_end(
+        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        _xla_sync(self.device)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
@@ -94,3 +129,25 @@ class PolypSegModule(L.LightningModule):
             optimizer, milestones=self.milestones, gamma=self.hparams.gamma
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def _on_xla(tensor: torch.Tensor) -> bool:
+    return tensor.device.type == "xla"
+
+
+def _xla_sync(device: torch.device) -> None:
+    if device.type == "xla":
+        import torch_xla
+
+        torch_xla.sync()
+
+
+def _always() -> bool:
+    return True
+
+
+def _xla_gather(tensor: torch.Tensor, group: Any = None) -> list[torch.Tensor]:
+    """torchmetrics ``dist_sync_fn`` over XLA collectives: the state of every core, as a list."""
+    import torch_xla.core.xla_model as xm
+
+    return list(xm.all_gather(tensor.unsqueeze(0), dim=0).unbind(0))

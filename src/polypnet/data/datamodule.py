@@ -8,8 +8,9 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch.utils.data import DataLoader, Sampler
 
 from .cache import CACHE_DIR_ENV, DecodeCache
 from .dataset import PolypDataset
@@ -124,7 +125,7 @@ class PolypDataModule(L.LightningDataModule):
         self.val_set = PolypDataset(found.select(split["val"]), size, False, 1, cache)
         self.test_set = PolypDataset(found.select(split["test"]), size, False, 1, cache)
 
-    def _loader(self, dataset: PolypDataset | None, sampler: EpochSeededSampler | None = None) -> DataLoader:
+    def _loader(self, dataset: PolypDataset | None, sampler: Sampler | None = None) -> DataLoader:
         if dataset is None:
             raise RuntimeError("PolypDataModule: call setup() before asking for a dataloader")
         workers = self.hparams.num_workers
@@ -132,7 +133,7 @@ class PolypDataModule(L.LightningDataModule):
             dataset,
             batch_size=self.hparams.batch_size,
             sampler=sampler,
-            drop_last=sampler is not None,
+            drop_last=isinstance(sampler, EpochSeededSampler),
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
@@ -152,11 +153,34 @@ class PolypDataModule(L.LightningDataModule):
         sampler = EpochSeededSampler(len(self.train_set), torch.initial_seed(), epoch)
         return self._loader(self.train_set, sampler)
 
+    def _eval_sampler(self, dataset: PolypDataset | None) -> Sampler | None:
+        """On several processes, each sample on exactly one of them (no padding, no drop_last).
+
+        Lightning's own distributed sampler pads the split to a multiple of the world size, so
+        a few samples would count twice and the metrics would differ from one process's; it
+        leaves a ``DistributedSampler`` given here alone. Shards differ by at most one sample:
+        the evaluation steps hold no collective, the metrics sync once at epoch end.
+        """
+        trainer = self.trainer
+        kwargs = trainer.distributed_sampler_kwargs if trainer is not None else None
+        if dataset is None or not kwargs or kwargs.get("num_replicas", 1) <= 1:
+            return None
+        replicas = kwargs["num_replicas"]
+        if len(dataset) < replicas:
+            rank_zero_warn(
+                f"polypnet.data: {len(dataset)} evaluation samples for {replicas} processes: Lightning "
+                "pads the split so that every process gets one, and the padded samples count twice"
+            )
+            return None
+        return UnrepeatedDistributedSampler(
+            dataset, num_replicas=replicas, rank=kwargs["rank"], shuffle=False
+        )
+
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        return self._loader(self.val_set, self._eval_sampler(self.val_set))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.test_set, self._eval_sampler(self.test_set))
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.test_set, self._eval_sampler(self.test_set))
