@@ -1,4 +1,4 @@
-"""Registered models: the IAM-UNet presets and segmentation-models-pytorch baselines.
+"""Registered models: the IAM-UNet presets, the baselines of ``baselines.py`` and smp baselines.
 
 One function per name. IAM-UNet presets differ from ``iam_unet`` (the ``paper`` preset) only in
 their defaults, and every knob can still be overridden by keyword.
@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from .baselines import ResUNet, ResUNetPlusPlus, UNet
 from .iam_unet import IAMUNet
 from .registry import register_model
 
@@ -30,6 +31,24 @@ def iam_unet_t6(**kwargs: Any) -> IAMUNet:
 def iam_unet_bridge_c(**kwargs: Any) -> IAMUNet:
     """IAM-UNet with a bridge of A + n x B + C, like the encoder levels."""
     return IAMUNet(**{"bridge_final_c": True, **kwargs})
+
+
+@register_model("unet", "U-Net, Ronneberger et al. 2015, original widths + BN")
+def unet(**kwargs: Any) -> UNet:
+    """U-Net with widths 64-1024, padded convs and BatchNorm (31,037,633 parameters)."""
+    return UNet(**kwargs)
+
+
+@register_model("resunet", "ResUNet, Zhang, Liu, Wang 2018 (deep residual U-Net), widths 64-512")
+def resunet(**kwargs: Any) -> ResUNet:
+    """ResUNet with pre-activation residual units (8,223,809 parameters; paper 7.8M)."""
+    return ResUNet(**kwargs)
+
+
+@register_model("resunet_plusplus", "ResUNet++, Jha et al. 2019, widths 16-256 as the authors' code")
+def resunet_plusplus(**kwargs: Any) -> ResUNetPlusPlus:
+    """ResUNet++ with SE, ASPP and attention (4,062,993 parameters; Keras count 4,070,385 = paper 4.07M)."""
+    return ResUNetPlusPlus(**kwargs)
 
 
 def _smp(arch: str, encoder: str, in_channels: int, out_channels: int, **kwargs: Any) -> nn.Module:
