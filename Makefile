@@ -13,7 +13,7 @@ XLA_STAMP := $(XLA_VENV)/.polypnet-installed
 XLA_PIP_ARGS ?=
 XLA_PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: help venv run summary test clean venv-xla test-xla
+.PHONY: help venv run summary test clean venv-xla test-xla gpu-bundle
 
 help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
@@ -22,6 +22,7 @@ help:
 	@echo "make venv   only create $(VENV) and install polypnet[dev] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
 	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
+	@echo "make gpu-bundle  .gpu/: packed datasets + wheels for the GPU machine (docs/gpu.md)"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ test-xla: $(XLA_STAMP)
 	@PJRT_DEVICE=CPU $(XLA_PY) -m pytest tests/xla $(XLA_PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
 	exit $$rc
+
+# .gpu/ for the lent GPU machine (docs/gpu.md): both datasets packed at 256 px from DATA_DIR
+# (default ../shared/data) plus the wheels that machine lacks; fails over 60 MiB.
+gpu-bundle: $(STAMP)
+	PYTHON=$(PY) bash scripts/gpu_bundle.sh
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -22,7 +22,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
     assert result["params"] == 571_731 and result["epochs"] == 1 and result["image_size"] == 32
-    assert result["test_images"] == 2
+    assert result["test_images"] == 2 and result["precision"] == "32-true"
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     table = (out / "paper" / "README.md").read_text()
@@ -50,3 +50,17 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
             assert torch.equal(shipped(x), trained(x))
     finally:
         pretrained._index.cache_clear()
+
+
+def test_num_workers_and_precision_reach_fit(tmp_path: Path, monkeypatch) -> None:
+    from polypnet.cli import reproduce
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(reproduce.fit_cli, "main", lambda argv: seen.append(argv) or 0)
+    args = reproduce.build_parser().parse_args(["--num-workers", "8", "--precision", "bf16-mixed"])
+    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, tmp_path / "run", args)
+    argv = seen[0]
+    assert argv[argv.index("--data.num_workers") + 1] == "8"
+    assert argv[argv.index("--trainer.precision") + 1] == "bf16-mixed"
+    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, tmp_path / "run", reproduce.build_parser().parse_args([]))
+    assert "--data.num_workers" not in seen[1] and "--trainer.precision" not in seen[1]

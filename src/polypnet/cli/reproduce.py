@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
                    help="folder holding kvasir-seg/ and cvc-clinicdb/")
     p.add_argument("--accelerator", default="auto")
+    p.add_argument("--num-workers", type=int, help="DataLoader worker processes (default: the config's, 4)")
+    p.add_argument("--precision", help="Trainer precision, e.g. bf16-mixed (default: the config's, 32-true)")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "results")
     p.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "reproduce")
     p.add_argument("--from-run", type=Path, help="record this finished run instead of training (one dataset, one seed)")
@@ -82,6 +84,10 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
             "--run_dir", str(run_dir), "--trainer.accelerator", args.accelerator]
     if args.split != "random":
         argv += ["--data.split", args.split]
+    if args.num_workers is not None:
+        argv += ["--data.num_workers", str(args.num_workers)]
+    if args.precision is not None:
+        argv += ["--trainer.precision", args.precision]
     start = time.time()
     code = fit_cli.main([*argv, *args.extra])
     if code != 0:
@@ -109,6 +115,7 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         "image_size": config["data"]["image_size"],
         "epochs": config["trainer"]["max_epochs"],
         "batch_size": config["data"]["batch_size"],
+        "precision": str(config["trainer"].get("precision", "32-true")),
         "repeats": config["data"]["repeats"],
         "model": config["model"]["model"],
         "model_kwargs": config["model"].get("model_kwargs") or {},

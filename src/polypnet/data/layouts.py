@@ -12,6 +12,9 @@ layout                 folders                                                  
 ``generic``            any image folder + mask folder (names below), pairs by file stem  -
 =====================  ==============================================================  ========
 
+A pre-resized copy written by :mod:`polypnet.data.pack` (``pack.json`` beside its ``images/`` +
+``masks/``) is recognised as the dataset it was made from, whatever its image size.
+
 Folder names are matched case-insensitively (:data:`IMAGE_DIRS`, :data:`MASK_DIRS`); a pair is an
 image and a mask with the same file stem, whatever their formats. A new layout is one more name
 in those tuples or one more rule in :func:`_dataset_of`.
@@ -19,6 +22,7 @@ in those tuples or one more rule in :func:`_dataset_of`.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections import defaultdict
@@ -42,6 +46,8 @@ DATA_DIR_ENV = "POLYPNET_DATA_DIR"
 # Archive debris and OS files that are never data.
 _JUNK = {"__macosx", "thumbs.db", "desktop.ini"}
 CVC_SIZE = (288, 384)
+#: Manifest that ``polypnet.data.pack`` writes beside ``images/`` + ``masks/`` of a resized copy.
+PACK_MANIFEST = "pack.json"
 
 
 @dataclass(frozen=True)
@@ -196,11 +202,21 @@ def _list_images(folder: Path) -> tuple[dict[str, list[Path]], list[Path]]:
     return stems, ignored
 
 
-def _dataset_of(ids: list[str], first_size: tuple[int, int] | None) -> str | None:
+def _packed_dataset(folder: Path) -> str | None:
+    """The dataset named by a pack manifest in ``folder`` (a pre-resized copy), else None."""
+    try:
+        dataset = json.loads((folder / PACK_MANIFEST).read_text()).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dataset if isinstance(dataset, str) else None
+
+
+def _dataset_of(ids: list[str], first_size: tuple[int, int] | None, packed: str | None = None) -> str | None:
     if ids and set(ids) <= kvasir_ids():
         return KVASIR
-    # Numbers 1..612 alone would match any numbered folder; the 384x288 frame size pins CVC.
-    if ids and set(ids) <= cvc_sequences().keys() and first_size in (None, CVC_SIZE):
+    # Numbers 1..612 alone would match any numbered folder; the 384x288 frame size pins CVC,
+    # or, for a resized copy, the manifest that polypnet.data.pack wrote from the original.
+    if ids and set(ids) <= cvc_sequences().keys() and (first_size in (None, CVC_SIZE) or packed == CVC):
         return CVC
     return None
 
@@ -264,7 +280,7 @@ def scan_pairs(
             if image:
                 sizes[pair.id] = (image.height, image.width)
     first_size = sizes.get(ids[0]) if ids else None
-    dataset = _dataset_of(ids, first_size)
+    dataset = _dataset_of(ids, first_size, _packed_dataset(image_dir.parent))
     if dataset == KVASIR:
         layout = KVASIR
     elif dataset == CVC:
