@@ -116,6 +116,27 @@ def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels
     return batch / statistics.median(times)
 
 
+def profile_ops(fn: Callable[[torch.Tensor], torch.Tensor], size: int, runs: int = 10, top: int = 12) -> list[dict[str, Any]]:
+    """Where batch-1 time goes: the ``top`` operators by self CPU time, in ms per call and percent."""
+    from torch.profiler import ProfilerActivity, profile
+
+    x = torch.rand(1, 3, size, size)
+    with torch.inference_mode():
+        for _ in range(2):
+            fn(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(runs):
+                fn(x)
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [
+        {"op": e.key, "calls_per_image": e.count / runs, "ms_per_image": e.self_cpu_time_total / runs / 1000,
+         "percent": 100 * e.self_cpu_time_total / total}
+        for e in events[:top]
+    ]
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -67,7 +67,7 @@ class PerImageScores(Metric):
             num, den = inter, total - inter
         # Both empty: the prediction is right, score 1.
         score = torch.where(den > 0, num / den.clamp_min(1), torch.ones_like(den))
-        self.total += score.sum().double()
+        self.total += score.double().sum()  # summed in float64: equal for any batch split across devices
         self.count += p.shape[0]
 
     def compute(self) -> torch.Tensor:

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime mode (its export takes ~30 s a model)")
     p.add_argument("--no-train", action="store_true", help="skip the training-speed rows")
     p.add_argument("--quick", action="store_true", help="3 runs, size 64, no training, no ONNX: a smoke test")
+    p.add_argument("--no-profile", action="store_true", help="skip the operator profile of the first model's best mode")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     return p
 
@@ -77,6 +78,10 @@ def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
     b1 = row["latency_b1"][best]["median_ms"] / 1000
     row["achieved_gflops_b1"] = row["gflops_per_image"] / b1
     row["achieved_gbps_b1_lower_bound"] = 2 * row["activation_mib_per_image"] * 2**20 / b1 / 1e9
+    if args.get("profile"):
+        fn = bench.inference_modes(model, onnx=False).get(best, bench.inference_modes(model, onnx=False)["bn_folded_channels_last"])
+        row["profile_b1"] = {"mode": best if best != "onnxruntime" else "bn_folded_channels_last",
+                             "ops": bench.profile_ops(fn, size)}
     row["peak_rss_mib"] = bench.peak_rss_mib()
     return row
 
@@ -151,6 +156,10 @@ def format_table(result: dict[str, Any]) -> str:
             f"({100 * r['achieved_gbps_b1_lower_bound'] / result['copy_gbps']:.0f}% of copy bandwidth)"
             + (f"; {r['speedup_best_b1_vs_peer_best']:.2f}x the peer's best" if "speedup_best_b1_vs_peer_best" in r else "")
         )
+        if "profile_b1" in r:
+            lines.append(f"  profile, batch 1, {r['profile_b1']['mode']} (self CPU time per image):")
+            lines += [f"    {op['op']:36s} {op['ms_per_image']:7.2f} ms {op['percent']:5.1f}%  x{op['calls_per_image']:.0f}"
+                      for op in r["profile_b1"]["ops"]]
     return "\n".join(lines)
 
 
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     """Measure every model in one run; print the table, optionally write JSON."""
     a = build_parser().parse_args(argv)
     if a.quick:
-        a.runs, a.size, a.no_train, a.no_onnx = 3, 64, True, True
+        a.runs, a.size, a.no_train, a.no_onnx, a.no_profile = 3, 64, True, True, True
     torch.set_num_threads(a.threads)
     args = {"size": a.size, "runs": a.runs, "threads": a.threads, "onnx": not a.no_onnx, "train": not a.no_train}
     result: dict[str, Any] = {
@@ -172,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         "copy_gbps": bench.copy_gbps(mib=64 if a.quick else 256),
         "rows": [],
     }
-    for name in a.models:
+    for i, name in enumerate(a.models):
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        result["rows"].append(run_isolated(name, args))
+        result["rows"].append(run_isolated(name, {**args, "profile": i == 0 and not a.no_profile}))
     ratios(result["rows"], a.peer)
     print(format_table(result))
     if a.out:
