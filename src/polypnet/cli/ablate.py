@@ -1,0 +1,194 @@
+"""``scripts/ablate.py``: run the paper's ablation studies and the baseline comparison.
+
+    python scripts/ablate.py attention_position                      # CPU protocol, seed 42
+    python scripts/ablate.py loss --seeds 42 43 44                   # mean ± std over seeds
+    python scripts/ablate.py all --protocol paper --accelerator gpu  # the paper's protocol
+    python scripts/ablate.py baselines --latency                     # + FLOPs and CPU latency
+    python scripts/ablate.py bridge_blocks --summarize-only          # redraw from finished runs
+
+A study is ``configs/ablations/<study>.yaml`` (or a path): arms of fit.py overrides applied on one
+base config (``--protocol cpu``: ``configs/ablation_cpu_cvc.yaml``; ``paper``:
+``configs/paper_cvc.yaml``), so every arm shares the split, seed and schedule. Each arm and seed
+trains into ``runs/ablate/<protocol>/<study>/<arm>_seed<k>``, except the arm with no overrides
+(the base config = the paper's choice), which all studies share in ``runs/ablate/<protocol>/base``;
+a finished run is reused and an interrupted one resumes from its ``last.ckpt``. After every run the study's table
+(``results/ablations/<protocol>/<study>.md`` and ``.json``) and figure (``<study>.png``:
+validation loss and Dice over all epochs and the last 5, like the paper's figures 4-7) are
+rewritten. Arms are compared by validation Dice: loss values of different loss functions measure
+different things, so the paper's comparison by validation loss is drawn but not meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..benchmark import flops_per_image, latency
+from ..models import create_model
+from ..studies import RunResult, Study, StudyError, arm_argv, arm_model, load_study, read_run, summarize_arm, table_markdown
+from ..study_plots import draw_study
+from . import fit as fit_cli
+
+REPO_ROOT = fit_cli.REPO_ROOT
+STUDY_DIR = REPO_ROOT / "configs" / "ablations"
+BASE_RUN = "base"
+BASE_CONFIGS = {
+    "cpu": REPO_ROOT / "configs" / "ablation_cpu_cvc.yaml",
+    "paper": REPO_ROOT / "configs" / "paper_cvc.yaml",
+}
+
+
+def available_studies() -> list[str]:
+    """Names of the study files in ``configs/ablations``."""
+    return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ablate.py."""
+    p = argparse.ArgumentParser(prog="ablate.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("studies", nargs="+", metavar="STUDY",
+                   help=f"'all', a study name ({', '.join(available_studies())}) or a study YAML path")
+    p.add_argument("--protocol", choices=sorted(BASE_CONFIGS), default="cpu",
+                   help="cpu: the short 128 px protocol of configs/ablation_cpu_cvc.yaml; paper: configs/paper_cvc.yaml")
+    p.add_argument("--base", type=Path, help="another base config (replaces the protocol's)")
+    p.add_argument("--arms", nargs="+", help="run only these arms (default: all of the study)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[42])
+    p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
+                   help="folder holding cvc-clinicdb/ (the paper ran its studies on CVC-ClinicDB)")
+    p.add_argument("--dataset", default="cvc-clinicdb", help="dataset folder under --data-dir")
+    p.add_argument("--accelerator", default="auto")
+    p.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "ablate")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "ablations")
+    p.add_argument("--summarize-only", action="store_true", help="train nothing; tabulate and plot finished runs")
+    p.add_argument("--latency", action="store_true",
+                   help="add GFLOPs and CPU batch-1 latency at 256x256 per arm's model to the table")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="further fit.py arguments for every run (ends the command line)")
+    return p
+
+
+def resolve_studies(names: list[str]) -> list[Study]:
+    """Study objects for names, paths or 'all'."""
+    if "all" in names:
+        names = available_studies()
+    studies = []
+    for name in names:
+        path = Path(name)
+        if not path.suffix:
+            path = STUDY_DIR / f"{name}.yaml"
+        if not path.is_file():
+            raise StudyError(f"{name}: no such study; choose from {', '.join(available_studies())} or give a YAML path")
+        studies.append(load_study(path))
+    return studies
+
+
+def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int) -> Path:
+    """Where an arm trains. An arm without overrides is the base config itself: every study
+    shares that one run (the paper's choice in each of the four studies)."""
+    if not study.arms[arm]:
+        return runs_root / BASE_RUN / f"seed{seed}"
+    return runs_root / study.name / f"{arm}_seed{seed}"
+
+
+def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: argparse.Namespace) -> None:
+    """Train one arm and seed (resuming an interrupted run) unless it already finished."""
+    if (run_dir / "test_metrics.json").is_file():
+        print(f"{study.name}/{arm} seed {seed}: finished earlier, reusing {run_dir}")
+        return
+    argv = ["--config", str(base), "--data.root", str(args.data_dir / args.dataset),
+            "--seed_everything", str(seed), "--run_dir", str(run_dir),
+            "--trainer.accelerator", args.accelerator, *arm_argv(study.arms[arm])]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        print(f"{study.name}/{arm} seed {seed}: resuming from {last}")
+        argv += ["--ckpt_path", str(last)]
+    print(f"{study.name}/{arm} seed {seed}: training into {run_dir}", flush=True)
+    code = fit_cli.main([*argv, *args.extra])
+    if code != 0:
+        raise SystemExit(f"error: {study.name}/{arm} seed {seed} failed (exit {code}); see {run_dir}")
+
+
+def model_costs(name: str, kwargs: dict[str, Any]) -> dict[str, str]:
+    """GFLOPs per 256x256 image and batch-1 eager CPU latency (median of 10 after 2 warm-ups)."""
+    model = create_model(name, **kwargs).eval()
+    stats = latency(model, batch=1, size=256, warmup=2, runs=10)
+    return {"GFLOPs@256": f"{flops_per_image(model) / 1e9:.2f}", "CPU ms@256": f"{stats['median_ms']:.1f}"}
+
+
+def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[int], costs: bool) -> Path:
+    """Write the study's table (Markdown + JSON) and figure from whatever runs have finished."""
+    base_config = yaml.safe_load(base.read_text())
+    runs_by_arm: dict[str, list[RunResult]] = {
+        arm: [read_run(arm_run_dir(runs_root, study, arm, s), arm, s) for s in seeds] for arm in study.arms
+    }
+    rows = [summarize_arm(study, arm, runs, base_config) for arm, runs in runs_by_arm.items()]
+    extra = {}
+    if costs:
+        cache: dict[str, dict[str, str]] = {}
+        for arm in study.arms:
+            name, kwargs = arm_model(base_config, study.arms[arm])
+            key = json.dumps([name, kwargs], sort_keys=True)
+            extra[arm] = cache.setdefault(key, model_costs(name, kwargs))
+    out.mkdir(parents=True, exist_ok=True)
+    figure = draw_study(study, runs_by_arm, out / f"{study.name}.png")
+    ranked = [r for r in rows if not math.isnan(r["best_val_dice"])]
+    best = max(ranked, key=lambda r: r["best_val_dice"])["arm"] if ranked else "-"
+    text = [
+        f"# {study.title}",
+        "",
+        f"Base config `{base.relative_to(REPO_ROOT) if base.is_relative_to(REPO_ROOT) else base}`, "
+        f"study `{study.path.relative_to(REPO_ROOT) if study.path and study.path.is_relative_to(REPO_ROOT) else study.path}`. "
+        f"One split for every arm and seed (the base config's); seeds change initialisation, order and "
+        f"augmentation. Percent; mean ± std over seeds where several ran.",
+        "",
+        table_markdown(study, rows, extra),
+        "",
+        f"Best validation Dice: **{best}**. Arms are ranked by validation Dice, not by validation loss:",
+        "losses of different loss functions are not comparable. Differences smaller than the seed",
+        "spread of the paper arm are noise.",
+        "",
+        f"![{study.title}]({figure.name})",
+    ]
+    if study.note:
+        text[2:2] = [study.note, ""]
+    (out / f"{study.name}.md").write_text("\n".join(text) + "\n")
+    (out / f"{study.name}.json").write_text(json.dumps({"study": study.name, "title": study.title,
+                                                       "rows": rows, "costs": extra}, indent=2) + "\n")
+    return out / f"{study.name}.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or summarise) the requested studies; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        studies = resolve_studies(args.studies)
+    except StudyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    base = args.base or BASE_CONFIGS[args.protocol]
+    protocol = args.base.stem if args.base else args.protocol
+    runs_root, out = args.runs / protocol, args.out / protocol
+    if not args.summarize_only and not (args.data_dir / args.dataset).is_dir():
+        print(f"error: {args.data_dir / args.dataset} not found (--data-dir, --dataset)", file=sys.stderr)
+        return 2
+    for study in studies:
+        arms = args.arms or list(study.arms)
+        unknown = [a for a in arms if a not in study.arms]
+        if unknown:
+            print(f"error: {study.name} has no arm {', '.join(unknown)}; arms: {', '.join(study.arms)}", file=sys.stderr)
+            return 2
+        if not args.summarize_only:
+            # The shared base run first: every study needs it, and it anchors the comparison.
+            for arm in sorted(arms, key=lambda a: bool(study.arms[a])):
+                for seed in args.seeds:
+                    run_arm(study, arm, seed, arm_run_dir(runs_root, study, arm, seed), base, args)
+                    summarize(study, base, runs_root, out, args.seeds, costs=False)
+        print(f"table: {summarize(study, base, runs_root, out, args.seeds, costs=args.latency)}")
+    return 0

@@ -1,0 +1,78 @@
+"""scripts/ablate.py: study files, arm arguments, a two-arm study end to end on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polypnet.cli import ablate
+from polypnet.data import sample_root
+from polypnet.studies import StudyError, arm_argv, load_study, read_run
+
+
+def test_every_shipped_study_loads_and_names_a_real_arm_as_the_papers() -> None:
+    names = ablate.available_studies()
+    assert {"attention_position", "attention_ratio", "bridge_blocks", "loss", "baselines"} <= set(names)
+    for study in ablate.resolve_studies(["all"]):
+        assert study.paper_choice in study.arms
+    arms = {s.name: list(s.arms) for s in ablate.resolve_studies(["all"])}
+    assert arms["bridge_blocks"] == ["n1", "n2", "n3", "n4"]
+    assert arms["attention_ratio"] == ["r2", "r4", "r8"]
+
+
+def test_arm_argv_passes_mappings_as_json() -> None:
+    argv = arm_argv({"model.model_kwargs": {"attention_position": "none"}, "model.loss": "tversky"})
+    assert argv == ["--model.model_kwargs", '{"attention_position": "none"}', "--model.loss", "tversky"]
+
+
+def test_bad_study_files_name_the_file_and_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("study: x\narms: {a: {}}\npaper_choice: b\n")
+    with pytest.raises(StudyError, match=r"broken\.yaml.*paper_choice 'b'"):
+        load_study(path)
+    path.write_text("study: x\n")
+    with pytest.raises(StudyError, match=r"broken\.yaml.*'arms'"):
+        load_study(path)
+    with pytest.raises(StudyError, match="no such study"):
+        ablate.resolve_studies(["no_such_study"])
+
+
+def test_two_arm_study_trains_tabulates_plots_and_reuses_finished_runs(tmp_path: Path, capsys) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "cvc-clinicdb").symlink_to(sample_root(), target_is_directory=True)
+    study = tmp_path / "tiny.yaml"
+    study.write_text(
+        "study: tiny\ntitle: Tiny\npaper_choice: start\narms:\n"
+        "  start: {}\n"
+        "  none: {model.model_kwargs: {attention_position: none}}\n"
+    )
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    args = [str(study), "--data-dir", str(data_dir), "--accelerator", "cpu", "--out", str(out), "--runs", str(runs),
+            "--extra", "--trainer.max_epochs", "2", "--data.image_size", "32", "--data.num_workers", "0",
+            "--trainer.enable_progress_bar", "false", "--data.repeats", "1", "--data.batch_size", "4"]
+    assert ablate.main(args) == 0
+
+    summary = json.loads((out / "cpu" / "tiny.json").read_text())
+    rows = {r["arm"]: r for r in summary["rows"]}
+    # SE blocks carry parameters: the arm without attention must be smaller than the paper preset.
+    assert rows["start"]["params"] == 571_731 and rows["none"]["params"] < 571_731
+    assert rows["none"]["model_kwargs"] == {"attention_position": "none"}
+    for row in rows.values():
+        assert row["seeds"] == [42] and row["epochs"] == 2
+        assert 0.0 <= row["test_f1"] <= 1.0 and 0.0 <= row["best_val_dice"] <= 1.0
+    assert (runs / "cpu" / "base" / "seed42" / "test_metrics.json").is_file()  # the no-override arm: shared
+    run = read_run(runs / "cpu" / "tiny" / "none_seed42", "none", 42)
+    assert run.epochs == [0, 1] and len(run.val_loss) == 2 and run.finished
+    config = (runs / "cpu" / "tiny" / "none_seed42" / "config.yaml").read_text()
+    assert "attention_position: none" in config
+    table = (out / "cpu" / "tiny.md").read_text()
+    assert "**start** (paper) | 571,731 |" in table and "![Tiny](tiny.png)" in table
+    assert (out / "cpu" / "tiny.png").stat().st_size > 10_000
+
+    # A second call trains nothing: both runs finished.
+    capsys.readouterr()
+    assert ablate.main(args) == 0
+    assert capsys.readouterr().out.count("finished earlier") == 2
