@@ -79,9 +79,15 @@ def load_model(
         return net, info
     name = model or "iam_unet"
     if pretrained:
+        from .models.pretrained import pretrained_info
+
         # The registry loads shipped weights and says which exist when these do not.
-        return create_model(name, pretrained=pretrained, **kwargs).eval(), {
-            "model": name, "model_kwargs": kwargs, "source": f"pretrained:{pretrained}"}
+        net = create_model(name, pretrained=pretrained, **kwargs).eval()
+        info = {"model": name, "model_kwargs": kwargs, "source": f"pretrained:{pretrained}"}
+        size = pretrained_info(name, pretrained).get("image_size")
+        if size:  # run at the size the weights were trained at (the CPU protocol's is 128)
+            info["image_size"] = int(size)
+        return net, info
     if model is None:
         raise ValueError("no model: pass a checkpoint, a model name (with weights), or pretrained weights")
     return create_model(name, **kwargs).eval(), {"model": name, "model_kwargs": kwargs, "source": "untrained"}
