@@ -47,7 +47,10 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
                                     color=line.get_color(), alpha=0.15)
                 span = "all epochs" if col == 0 else f"last {LAST_EPOCHS} epochs"
                 ax.set(title=f"{name}, {span}", xlabel="epoch", ylabel=name)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
