@@ -56,14 +56,10 @@ class ExportResult:
 
 def size_multiple(model: nn.Module) -> int:
     """What H and W must be multiples of: the model's own ``size_multiple`` (IAM-UNet, the
-    baselines), IAM-UNet's 16, an smp encoder's output stride, else 32."""
-    from .models import SIZE_MULTIPLE, IAMUNet
-
+    baselines), an smp encoder's output stride, else 32."""
     own = getattr(model, "size_multiple", None)
     if isinstance(own, int) and own > 0:
         return own
-    if isinstance(model, IAMUNet):
-        return SIZE_MULTIPLE
     stride = getattr(getattr(model, "encoder", None), "output_stride", None)
     return int(stride) if isinstance(stride, int) and stride > 0 else 32
 

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .iam_unet import _tracing
+from .input_checks import check_input_batch, tracing
 
 UpsampleMode = Literal["nearest", "bilinear"]
 
@@ -39,22 +39,11 @@ class _SizeChecked(nn.Module):
 
     def check_input_size(self, x: torch.Tensor) -> None:
         """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H, W multiples of ``size_multiple``."""
-        if x.dim() != 4:
-            raise ValueError(f"expected a 4-D batch (B, C, H, W), got shape {tuple(x.shape)}")
-        c, h, w = x.shape[1], x.shape[2], x.shape[3]
-        if c != self.in_channels:
-            raise ValueError(f"expected {self.in_channels} input channels, got {c} (shape {tuple(x.shape)})")
-        m = self.size_multiple
-        if h % m or w % m:
-            raise ValueError(
-                f"{type(self).__name__}: input size {h}x{w} is not supported: height and width must be "
-                f"multiples of {m} (the encoder halves them {self.depth} times); resize or pad, e.g. to "
-                f"{-(-h // m) * m}x{-(-w // m) * m}"
-            )
+        check_input_batch(x, self.in_channels, self.depth, owner=type(self).__name__)
 
     def _check(self, x: torch.Tensor) -> None:
-        # Python-side shape checks would fail or be baked in under tracers (see iam_unet._tracing).
-        if not _tracing():
+        # Python-side shape checks would fail or be baked in under tracers.
+        if not tracing():
             self.check_input_size(x)
 
 

@@ -29,7 +29,6 @@ does not state is an assumption, listed here and marked ``[assumption]`` in ``bl
 from __future__ import annotations
 
 import torch
-import torch.fx
 from torch import nn
 
 from .blocks import (
@@ -40,6 +39,7 @@ from .blocks import (
     SandglassC,
     TransposedSandglassC,
 )
+from .input_checks import check_input_batch, tracing
 
 DEPTH = 4
 #: H and W must be multiples of this: the encoder halves the resolution ``DEPTH`` times.
@@ -158,25 +158,18 @@ class IAMUNet(nn.Module):
             cin = 2 * width
         self.head = nn.Conv2d(cin, out_channels, 1, bias=True)
 
+    @property
+    def size_multiple(self) -> int:
+        """What H and W must be multiples of (16: the encoder halves them four times)."""
+        return SIZE_MULTIPLE
+
     def check_input_size(self, x: torch.Tensor) -> None:
         """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H and W multiples of 16."""
-        if x.dim() != 4:
-            raise ValueError(f"expected a 4-D batch (B, C, H, W), got shape {tuple(x.shape)}")
-        c, h, w = x.shape[1], x.shape[2], x.shape[3]
-        if c != self.config["in_channels"]:
-            raise ValueError(
-                f"expected {self.config['in_channels']} input channels, got {c} (shape {tuple(x.shape)})"
-            )
-        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(
-                f"input size {h}x{w} is not supported: height and width must be multiples of "
-                f"{SIZE_MULTIPLE} (the encoder halves them {DEPTH} times); resize or pad, e.g. to "
-                f"{_round_up(h)}x{_round_up(w)}"
-            )
+        check_input_batch(x, self.config["in_channels"], DEPTH)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B, out_channels, H, W)."""
-        if not _tracing():
+        if not tracing():
             self.check_input_size(x)
         skips = []
         for level in self.encoder:
@@ -186,24 +179,3 @@ class IAMUNet(nn.Module):
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = torch.cat([stage(x), skip], dim=1)
         return self.head(x)
-
-
-def _tracing() -> bool:
-    # Shape checks are Python-side; tracers (TorchScript, torch.export/compile, FX) see symbolic
-    # sizes, so the check is skipped there.
-    return (
-        torch.jit.is_scripting()
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
-        or _fx_symbolic_tracing()
-    )
-
-
-def _fx_symbolic_tracing() -> bool:
-    fx = torch.fx._symbolic_trace
-    check = getattr(fx, "is_fx_symbolic_tracing", None) or fx.is_fx_tracing
-    return bool(check())
-
-
-def _round_up(n: int) -> int:
-    return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
