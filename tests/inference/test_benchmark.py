@@ -36,3 +36,15 @@ def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
     assert set(rows["iam_unet"]["latency_b1"]) == {"eager_nchw", "channels_last", "bn_folded_channels_last"}
     assert rows["smp_unet_mobilenet_v2"]["speedup_b1_vs_peer"]["eager_nchw"] == pytest.approx(1.0)
     assert rows["iam_unet"]["params_vs_peer"] < 0.2
+
+
+def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
+    from polypnet.cli.benchmark import measure_model
+
+    row = measure_model("iam_unet", {"size": 32, "runs": 2, "threads": 1, "onnx": False, "train": False, "profile": True})
+    profile = row["profile_b1"]
+    assert profile["mode"] == row["best_mode"]  # without ONNX Runtime the best mode is a torch one
+    ops = profile["ops"]
+    assert ops and any("conv" in op["op"] for op in ops)
+    assert [op["percent"] for op in ops] == sorted((op["percent"] for op in ops), reverse=True)
+    assert 0 < sum(op["percent"] for op in ops) <= 100.0 + 1e-6

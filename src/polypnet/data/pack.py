@@ -22,7 +22,6 @@ originals' pixels up to the JPEG error (resizing to the same size is the identit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -38,7 +37,8 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from .cache import DecodeCache
+from .cache import DecodeCache, _file_digest
+from .cache import _threads as cache_threads
 from .errors import DataError, Problem
 from .layouts import PACK_MANIFEST, PairSet, find_pairs, resolve_root
 from .readers import decode_image
@@ -80,7 +80,7 @@ class Encoded:
 
 
 def _threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return cache_threads(4)
 
 
 def jpeg_params(quality: int) -> tuple[list[int], str]:
@@ -155,7 +155,7 @@ def choose(
 
 
 def _sha256(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return _file_digest(path) if path.is_file() else None
 
 
 def manifest(resized: Resized, encoded: Encoded, budget: dict[str, Any]) -> dict[str, Any]:
