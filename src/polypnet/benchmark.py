@@ -94,8 +94,8 @@ def latency(fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, w
     return stats
 
 
-def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool) -> float:
-    """Training images per second (forward, Dice-like loss, backward, Adam step)."""
+def training_step(model: nn.Module, batch: int, size: int, channels_last: bool) -> Callable[[], None]:
+    """One training step on fixed random data (forward, Dice-like loss, backward, Adam step)."""
     model = model.train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -112,29 +112,39 @@ def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels
         loss.backward()
         opt.step()
 
-    times = time_calls(step, warmup=1, runs=steps)
+    return step
+
+
+def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool) -> float:
+    """Training images per second (forward, Dice-like loss, backward, Adam step)."""
+    times = time_calls(training_step(model, batch, size, channels_last), warmup=1, runs=steps)
     return batch / statistics.median(times)
 
 
-def profile_ops(fn: Callable[[torch.Tensor], torch.Tensor], size: int, runs: int = 10, top: int = 12) -> list[dict[str, Any]]:
-    """Where batch-1 time goes: the ``top`` operators by self CPU time, in ms per call and percent."""
+def top_operators(fn: Callable[[], Any], calls: int, top: int = 12) -> list[dict[str, Any]]:
+    """The ``top`` operators of ``calls`` calls of ``fn`` by self CPU time, per call and in percent."""
     from torch.profiler import ProfilerActivity, profile
 
-    x = torch.rand(1, 3, size, size)
-    with torch.inference_mode():
-        for _ in range(2):
-            fn(x)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(runs):
-                fn(x)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            fn()
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
     return [
-        {"op": e.key, "calls_per_image": e.count / runs, "ms_per_image": e.self_cpu_time_total / runs / 1000,
+        {"op": e.key, "calls_per_image": e.count / calls, "ms_per_image": e.self_cpu_time_total / calls / 1000,
          "percent": 100 * e.self_cpu_time_total / total}
         for e in events[:top]
     ]
+
+
+def profile_ops(fn: Callable[[torch.Tensor], torch.Tensor], size: int, runs: int = 10, top: int = 12) -> list[dict[str, Any]]:
+    """Where batch-1 time goes: the ``top`` operators by self CPU time, in ms per call and percent."""
+    x = torch.rand(1, 3, size, size)
+    with torch.inference_mode():
+        for _ in range(2):
+            fn(x)
+        return top_operators(lambda: fn(x), runs, top)
 
 
 def peak_rss_mib() -> float:

@@ -48,3 +48,9 @@ def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
     assert ops and any("conv" in op["op"] for op in ops)
     assert [op["percent"] for op in ops] == sorted((op["percent"] for op in ops), reverse=True)
     assert 0 < sum(op["percent"] for op in ops) <= 100.0 + 1e-6
+
+
+def test_training_profile_prints_the_step_and_its_operators(capsys) -> None:
+    assert main(["--profile-train", "--models", "iam_unet", "--size", "32", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "training step, batch 16, 32x32, channels_last" in out and "convolution_backward" in out

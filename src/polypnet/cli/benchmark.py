@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-train", action="store_true", help="skip the training-speed rows")
     p.add_argument("--quick", action="store_true", help="3 runs, size 64, no training, no ONNX: a smoke test")
     p.add_argument("--no-profile", action="store_true", help="skip the operator profile of the first model's best mode")
+    p.add_argument("--profile-train", action="store_true",
+                   help="only profile one training step (batch 16, --size, channels_last) of the first model")
     p.add_argument("--out", type=Path, help="write the results as JSON")
     return p
 
@@ -163,12 +165,26 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def profile_training(name: str, size: int, threads: int, batch: int = 16, steps: int = 3) -> int:
+    """Print the seconds per training step and its top operators (after 2 warm-up steps)."""
+    torch.manual_seed(0)
+    step = bench.training_step(create_model(name), batch, size, channels_last=True)
+    times = bench.time_calls(step, warmup=2, runs=steps)
+    print(f"{name}: training step, batch {batch}, {size}x{size}, channels_last, {threads} threads: "
+          f"{sorted(times)[len(times) // 2]:.3f} s median of {steps}; self CPU time per step:")
+    for op in bench.top_operators(step, calls=2, top=15):
+        print(f"  {op['op']:40s} {op['ms_per_image']:8.1f} ms {op['percent']:5.1f}%  x{op['calls_per_image']:.0f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure every model in one run; print the table, optionally write JSON."""
     a = build_parser().parse_args(argv)
     if a.quick:
         a.runs, a.size, a.no_train, a.no_onnx, a.no_profile = 3, 64, True, True, True
     torch.set_num_threads(a.threads)
+    if a.profile_train:
+        return profile_training(a.models[0], a.size, a.threads)
     args = {"size": a.size, "runs": a.runs, "threads": a.threads, "onnx": not a.no_onnx, "train": not a.no_train}
     result: dict[str, Any] = {
         "command": "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv),
