@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .inference import flip_tta_logits
 from .metrics import segmentation_metrics
 from .models import create_model
 
@@ -46,6 +47,8 @@ def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: di
     if "state_dict" in blob:  # Lightning: the network's weights sit under "net."
         hparams: dict[str, Any] = dict(blob.get("hyper_parameters") or {})
         state = {k[len("net."):]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}
+        # Deep supervision's auxiliary heads only served training: the loaded model goes without.
+        state = {k: v for k, v in state.items() if not k.startswith("aux_heads.")}
     else:
         hparams, state = {}, blob
     name = hparams.get("model")
@@ -117,12 +120,14 @@ def evaluate(
     original_resolution: bool = False,
     masks_dir: Path | None = None,
     progress: bool = True,
+    tta: bool = False,
 ) -> EvalResult:
     """Score ``model`` on every item of ``dataset``.
 
     Metrics at the network's input size always; with ``original_resolution`` also at each image's
     own size (``*_orig`` keys; logits resized back bilinearly, then thresholded). ``masks_dir``
     saves each predicted mask as a 0/255 PNG (at the original size when that is computed).
+    ``tta`` scores the mean probability of the image and its horizontal and vertical flips.
     """
     import cv2
 
@@ -139,7 +144,8 @@ def evaluate(
     index = 0
     batches = _progress(loader, "evaluating") if progress else loader
     for batch in batches:
-        logits = model(batch["image"].to(device))
+        images = batch["image"].to(device)
+        logits = flip_tta_logits(model, images) if tta else model(images)
         masks = batch["mask"].to(device)
         preds = (logits > logit_threshold).long()
         metrics.update(preds, masks.long())

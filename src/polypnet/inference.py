@@ -12,12 +12,23 @@ from __future__ import annotations
 import copy
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch import nn
 
 Backend = Literal["torch", "onnxruntime"]
+# Keeps torch.logit finite when TTA averages probabilities of exactly 0 or 1.
+_PROB_EPS = 1e-6
+
+
+def flip_tta_logits(logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Test-time augmentation: the logit of the mean probability of ``logits_fn`` on ``x`` and on
+    its horizontal and vertical flips (each flipped back). Channel 0 only: (B, 1, H, W) float."""
+    probs = torch.sigmoid(logits_fn(x)[:, :1].float())
+    for dim in (3, 2):  # horizontal, then vertical flip
+        probs += torch.sigmoid(logits_fn(x.flip(dim))[:, :1].flip(dim).float())
+    return torch.logit(probs / 3, eps=_PROB_EPS)
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -1,16 +1,21 @@
-"""``PolypSegModule``: a registry model + loss + Adam/MultiStepLR + torchmetrics, nothing else."""
+"""``PolypSegModule``: a registry model + loss + Adam with MultiStepLR (or cosine) + torchmetrics."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .losses import build_loss
 from .metrics import binarize, segmentation_metrics
 from .models import create_model
+
+
+SCHEDULERS: tuple[str, ...] = ("multistep", "cosine")
 
 
 class PolypSegModule(L.LightningModule):
@@ -25,6 +30,14 @@ class PolypSegModule(L.LightningModule):
         gamma: LR factor at each milestone.
         weight_decay: Adam weight decay (paper: none).
         channels_last: run the model in channels_last memory format (faster on CPU and GPU).
+        scheduler: ``multistep`` (the paper's: ``milestones``/``gamma``, per epoch) or ``cosine``
+            (the ``improved`` recipe: linear warmup over ``warmup_epochs``, then cosine decay to
+            ``min_lr_ratio * lr`` at the last step, updated every step).
+        warmup_epochs: epochs of linear warmup (cosine only).
+        min_lr_ratio: the cosine schedule's final LR as a fraction of ``lr``.
+        deep_supervision: weight of the auxiliary losses (0: none). When positive the network is
+            built with ``deep_supervision=True`` (IAM-UNet only) and each decoder stage's auxiliary
+            logits, upsampled to the mask size, add ``deep_supervision * mean(aux losses)``.
 
     Batches are dicts with ``image`` (B, 3, H, W) float in [0, 1] and ``mask`` (B, 1, H, W) in {0, 1}.
     The training step returns the loss tensor and never forces a host sync (no ``.item()``, no
@@ -41,10 +54,26 @@ class PolypSegModule(L.LightningModule):
         gamma: float = 0.1,
         weight_decay: float = 0.0,
         channels_last: bool = False,
+        scheduler: str = "multistep",
+        warmup_epochs: int = 0,
+        min_lr_ratio: float = 0.01,
+        deep_supervision: float = 0.0,
     ) -> None:
         super().__init__()
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        if warmup_epochs < 0 or not 0 <= min_lr_ratio <= 1 or deep_supervision < 0:
+            raise ValueError(
+                "need warmup_epochs >= 0, 0 <= min_lr_ratio <= 1 and deep_supervision >= 0; got "
+                f"{warmup_epochs}, {min_lr_ratio}, {deep_supervision}"
+            )
         self.save_hyperparameters()
-        self.net: nn.Module = create_model(model, **(model_kwargs or {}))
+        kwargs = dict(model_kwargs or {})
+        if deep_supervision > 0:
+            kwargs["deep_supervision"] = True
+        self.net: nn.Module = create_model(model, **kwargs)
+        if deep_supervision > 0 and not hasattr(self.net, "forward_with_aux"):
+            raise ValueError(f"deep_supervision needs a model with auxiliary heads (iam_unet); {model!r} has none")
         self.loss_fn = build_loss(loss)
         self.milestones = [30, 35] if milestones is None else list(milestones)
         if channels_last:
@@ -61,8 +90,11 @@ class PolypSegModule(L.LightningModule):
 
     def _shared_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         images, masks = batch["image"], batch["mask"]
-        logits = self(images)
-        loss = self.loss_fn(logits, masks)
+        if stage == "train" and self.hparams.deep_supervision > 0:
+            logits, loss = self._deeply_supervised_loss(images, masks)
+        else:
+            logits = self(images)
+            loss = self.loss_fn(logits, masks)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(binarize(logits), masks.long())
         on_step = stage == "train"
@@ -76,6 +108,17 @@ class PolypSegModule(L.LightningModule):
         for name, metric in metrics.items():
             self.log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("dice_global"))
         return loss
+
+    def _deeply_supervised_loss(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        logits, aux = self.net.forward_with_aux(images)
+        aux_losses = [
+            self.loss_fn(F.interpolate(a, size=masks.shape[-2:], mode="bilinear", align_corners=False), masks)
+            for a in aux
+        ]
+        aux_loss = torch.stack(aux_losses).mean()
+        return logits, self.loss_fn(logits, masks) + self.hparams.deep_supervision * aux_loss
 
     def setup(self, stage: str) -> None:
         # Lightning's XLAStrategy (one process or thread per TPU core) starts no torch.distributed
@@ -125,10 +168,33 @@ class PolypSegModule(L.LightningModule):
         optimizer = torch.optim.Adam(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        if self.hparams.scheduler == "cosine":
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self._cosine(optimizer), "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=self.milestones, gamma=self.hparams.gamma
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def _cosine(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        total = int(self.trainer.estimated_stepping_batches)
+        per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, cosine_with_warmup(total, round(self.hparams.warmup_epochs * per_epoch), self.hparams.min_lr_ratio)
+        )
+
+
+def cosine_with_warmup(total_steps: int, warmup_steps: int, min_ratio: float) -> Callable[[int], float]:
+    """LR factor of step ``s``: linear from ``1/(warmup+1)`` to 1 over ``warmup_steps``, then a
+    cosine from 1 down to ``min_ratio`` at ``total_steps``."""
+    decay = max(1, total_steps - warmup_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        progress = min(1.0, (step - warmup_steps) / decay)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def _on_xla(tensor: torch.Tensor) -> bool:

@@ -31,7 +31,7 @@ from torch import nn
 
 from .data.readers import IMAGE_SUFFIXES, ReadError, read_image
 from .data.transforms import build_transforms
-from .inference import Segmenter
+from .inference import Segmenter, flip_tta_logits
 from .models import create_model
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v"})
@@ -40,8 +40,6 @@ STAT_COLUMNS = ("area_fraction", "confidence", "max_probability", "components", 
 #: Overlay colour (RGB) and opacity of the filled mask; the contour is drawn opaque.
 OVERLAY_COLOUR = (0, 255, 0)
 OVERLAY_ALPHA = 0.35
-# Keeps torch.logit finite when TTA averages probabilities of exactly 0 or 1.
-_PROB_EPS = 1e-6
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,13 +202,9 @@ class Predictor:
     @torch.inference_mode()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, S, S) at the network's size; with TTA the logit of the mean probability."""
-        out = self.segmenter.logits(x)[:, :1].float()
-        if not self.tta:
-            return out
-        probs = torch.sigmoid(out)
-        for dim in (3, 2):  # horizontal, then vertical flip
-            probs += torch.sigmoid(self.segmenter.logits(x.flip(dim))[:, :1].flip(dim).float())
-        return torch.logit(probs / 3, eps=_PROB_EPS)
+        if self.tta:
+            return flip_tta_logits(self.segmenter.logits, x)
+        return self.segmenter.logits(x)[:, :1].float()
 
     @torch.inference_mode()
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:

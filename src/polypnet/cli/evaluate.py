@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--grid", type=int, default=6, metavar="N",
                      help="overlay figure of the N/2 worst and N/2 best images (0: none; default 6)")
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: mean probability of the image and its two flips (3x slower)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         threshold=args.threshold,
         original_resolution=args.original_resolution,
         masks_dir=out / "masks" if args.save_masks else None,
+        tta=args.tta,
     )
     extra = {
         **info,
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "weights": str(args.weights) if args.weights else None,
         "threshold": args.threshold,
+        "tta": args.tta,
     }
     json_path, csv_path = result.save(out, extra)
     _print_table(result, f"{info['split']} split of {info['data']} ({len(result.per_image)} images)")

@@ -18,6 +18,7 @@ from .sampling import EpochSeededSampler
 from .errors import DataError
 from .layouts import PairSet, find_pairs
 from .splits import SPLIT_KINDS, make_split, save_split
+from .transforms import AUGMENTS, build_transforms
 
 
 class PolypDataModule(L.LightningDataModule):
@@ -40,6 +41,8 @@ class PolypDataModule(L.LightningDataModule):
         val_fraction, test_fraction: sizes of val and test for ``random``/``sequence`` (val only
             for ``official``).
         run_dir: where ``split.json`` is written; default: the Trainer's ``log_dir`` if any.
+        augment: training augmentation, ``paper`` (flips, rotation) or ``strong`` (adds scale,
+            colour and elastic; the ``improved`` recipe).
 
     Batches: ``{"image": (B, 3, S, S) float32 in [0, 1], "mask": (B, 1, S, S) float32 in
     {0, 1}, "name": list of ids, "orig_size": (B, 2) int64 (height, width)}``.
@@ -59,10 +62,13 @@ class PolypDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         run_dir: str | None = None,
+        augment: str = "paper",
     ) -> None:
         super().__init__()
         if split not in SPLIT_KINDS:
             raise ValueError(f"split must be one of {', '.join(SPLIT_KINDS)}, got {split!r}")
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, got {augment!r}")
         if (split == "file") != (split_file is not None):
             raise ValueError("split='file' and split_file go together: pass both or neither")
         for name, value in (("image_size", image_size), ("batch_size", batch_size), ("repeats", repeats)):
@@ -121,7 +127,8 @@ class PolypDataModule(L.LightningDataModule):
             rank_zero_info(f"polypnet.data: decode cache of {len(used)} pairs, {mib:.0f} MiB")
         self.pairs, self.split = found, split
         size, cache = hp.image_size, self.decode_cache
-        self.train_set = PolypDataset(found.select(split["train"]), size, True, hp.repeats, cache)
+        augment = build_transforms(size, train=True, augment=hp.augment)
+        self.train_set = PolypDataset(found.select(split["train"]), size, True, hp.repeats, cache, augment)
         self.val_set = PolypDataset(found.select(split["val"]), size, False, 1, cache)
         self.test_set = PolypDataset(found.select(split["test"]), size, False, 1, cache)
 

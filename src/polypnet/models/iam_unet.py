@@ -97,6 +97,9 @@ class IAMUNet(nn.Module):
         attention_ratio: SE reduction ratio r (hidden width ``channels // r``).
         bridge_blocks: number n of B blocks after the bridge's A.
         bridge_final_c: close the bridge with a C block (an alternative reading, not the paper preset).
+        deep_supervision: add a 1x1 logit head after each decoder stage but the last (at 1/8, 1/4
+            and 1/2 resolution; 451 parameters) for :meth:`forward_with_aux`. Training-only (the
+            ``improved`` recipe): ``forward`` never uses them.
 
     The defaults are the ``paper`` preset: 571,731 parameters (PyTorch convention); see the module
     docstring for why the paper's 574,579 differs.
@@ -112,6 +115,7 @@ class IAMUNet(nn.Module):
         attention_ratio: int = 8,
         bridge_blocks: int = 3,
         bridge_final_c: bool = False,
+        deep_supervision: bool = False,
     ) -> None:
         super().__init__()
         if attention_position not in ATTENTION_POSITIONS:
@@ -138,6 +142,7 @@ class IAMUNet(nn.Module):
             attention_ratio=attention_ratio,
             bridge_blocks=bridge_blocks,
             bridge_final_c=bridge_final_c,
+            deep_supervision=deep_supervision,
         )
         widths = [base_width * 2**i for i in range(DEPTH + 1)]  # 16, 32, 64, 128, 256
         attn = (attention_position, attention_ratio)
@@ -157,6 +162,10 @@ class IAMUNet(nn.Module):
             self.decoder.append(TransposedSandglassC(cin, width, t=t))
             cin = 2 * width
         self.head = nn.Conv2d(cin, out_channels, 1, bias=True)
+        if deep_supervision:
+            self.aux_heads = nn.ModuleList(
+                nn.Conv2d(2 * width, out_channels, 1, bias=True) for width in reversed(widths[1:DEPTH])
+            )
 
     @property
     def size_multiple(self) -> int:
@@ -169,6 +178,18 @@ class IAMUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B, out_channels, H, W)."""
+        return self._run(x)[0]
+
+    def forward_with_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and the auxiliary logits of the decoder stages, coarsest first (H/8, H/4, H/2).
+
+        Needs ``deep_supervision=True``.
+        """
+        if not hasattr(self, "aux_heads"):
+            raise RuntimeError("forward_with_aux needs IAMUNet(deep_supervision=True)")
+        return self._run(x, aux=True)
+
+    def _run(self, x: torch.Tensor, aux: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if not tracing():
             self.check_input_size(x)
         skips = []
@@ -176,6 +197,9 @@ class IAMUNet(nn.Module):
             x = level(x)
             skips.append(x)
         x = self.bridge(x)
+        features = []
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = torch.cat([stage(x), skip], dim=1)
-        return self.head(x)
+            features.append(x)
+        aux_logits = [head(f) for head, f in zip(self.aux_heads, features)] if aux else []
+        return self.head(x), aux_logits
