@@ -84,9 +84,12 @@ class PolypSegModule(L.LightningModule):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, H, W)."""
+        return self.net(self._layout(images))
+
+    def _layout(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return self.net(images)
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def _shared_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         images, masks = batch["image"], batch["mask"]
@@ -110,9 +113,7 @@ class PolypSegModule(L.LightningModule):
         return loss
 
     def _deeply_supervised_loss(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        logits, aux = self.net.forward_with_aux(images)
+        logits, aux = self.net.forward_with_aux(self._layout(images))
         aux_losses = [
             self.loss_fn(F.interpolate(a, size=masks.shape[-2:], mode="bilinear", align_corners=False), masks)
             for a in aux
