@@ -76,3 +76,21 @@ def test_two_arm_study_trains_tabulates_plots_and_reuses_finished_runs(tmp_path:
     capsys.readouterr()
     assert ablate.main(args) == 0
     assert capsys.readouterr().out.count("finished earlier") == 2
+
+
+def test_an_arm_equal_to_another_studys_arm_reuses_its_finished_run(tmp_path: Path) -> None:
+    improved = load_study(ablate.STUDY_DIR / "improved.yaml")
+    assert improved.arms["bce_dice"] == load_study(ablate.STUDY_DIR / "loss.yaml").arms["bce_dice"]
+    runs = tmp_path / "runs"
+    own = runs / "improved" / "bce_dice_seed42"
+    assert ablate.arm_run_dir(runs, improved, "bce_dice", 42) == own  # nothing finished yet
+
+    finished = runs / "loss" / "bce_dice_seed42"
+    finished.mkdir(parents=True)
+    (finished / "test_metrics.json").write_text("{}")
+    assert ablate.arm_run_dir(runs, improved, "bce_dice", 42) == finished
+    assert ablate.arm_run_dir(runs, improved, "bce_dice", 43) == runs / "improved" / "bce_dice_seed43"
+    assert ablate.arm_run_dir(runs, improved, "cosine", 42) == runs / "improved" / "cosine_seed42"
+
+    own.mkdir(parents=True)  # a run of its own, even an unfinished one, wins: it resumes
+    assert ablate.arm_run_dir(runs, improved, "bce_dice", 42) == own

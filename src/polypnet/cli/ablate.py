@@ -10,7 +10,8 @@ A study is ``configs/ablations/<study>.yaml`` (or a path): arms of fit.py overri
 base config (``--protocol cpu``: ``configs/ablation_cpu_cvc.yaml``; ``paper``:
 ``configs/paper_cvc.yaml``), so every arm shares the split, seed and schedule. Each arm and seed
 trains into ``runs/ablate/<protocol>/<study>/<arm>_seed<k>``, except the arm with no overrides
-(the base config = the paper's choice), which all studies share in ``runs/ablate/<protocol>/base``;
+(the base config = the paper's choice), which all studies share in ``runs/ablate/<protocol>/base``,
+and an arm equal to another study's finished arm, which reuses it;
 a finished run is reused and an interrupted one resumes from its ``last.ckpt``. After every run the study's table
 (``results/ablations/<protocol>/<study>.md`` and ``.json``) and figure (``<study>.png``:
 validation loss and Dice over all epochs and the last 5, like the paper's figures 4-7) are
@@ -25,7 +26,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -91,10 +92,38 @@ def resolve_studies(names: list[str]) -> list[Study]:
 
 def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int) -> Path:
     """Where an arm trains. An arm without overrides is the base config itself: every study
-    shares that one run (the paper's choice in each of the four studies)."""
+    shares that one run (the paper's choice in each of the four studies). An arm with the same
+    overrides as an arm of another study (``improved``'s ``bce_dice`` is ``loss``'s) reuses that
+    arm's finished run rather than training the same thing twice."""
     if not study.arms[arm]:
         return runs_root / BASE_RUN / f"seed{seed}"
-    return runs_root / study.name / f"{arm}_seed{seed}"
+    own = runs_root / study.name / f"{arm}_seed{seed}"
+    if own.exists():
+        return own
+    for other in _equivalent_arms(study, arm):
+        run = runs_root / other.study / f"{other.arm}_seed{seed}"
+        if (run / "test_metrics.json").is_file():
+            return run
+    return own
+
+
+class _ArmRef(NamedTuple):
+    study: str
+    arm: str
+
+
+def _equivalent_arms(study: Study, arm: str) -> list[_ArmRef]:
+    """Arms of the other studies in ``configs/ablations`` with exactly the same overrides."""
+    found = []
+    for name in available_studies():
+        if name == study.name:
+            continue
+        try:
+            other = load_study(STUDY_DIR / f"{name}.yaml")
+        except StudyError:
+            continue  # a broken study file must not stop this one; it fails when run itself
+        found += [_ArmRef(name, a) for a, o in other.arms.items() if o == study.arms[arm]]
+    return found
 
 
 def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: argparse.Namespace) -> None:
