@@ -1,0 +1,92 @@
+"""``scripts/compare_tta.py``: does test-time flipping help? Score checkpoints with and without it.
+
+    python scripts/compare_tta.py runs/ablate/cpu/base/seed42/checkpoints/best-*.ckpt --out results/tta/cpu
+
+For each checkpoint (of a scripts/fit.py run, which brings its own data root, image size and
+split) and each split (default: val, then test), evaluate.py runs twice, plain and with ``--tta``
+(mean probability of the image and its horizontal and vertical flips). The table
+(``<out>/tta.md`` and ``tta.json``) gives F1 and IoU, global and per image, and the change. Decide
+on validation; the test columns only confirm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import evaluate as evaluate_cli
+
+METRICS = ("dice_global", "iou_global", "dice_per_image", "iou_per_image")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of compare_tta.py."""
+    p = argparse.ArgumentParser(prog="compare_tta.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+", type=Path, help="Lightning checkpoints inside fit.py run folders")
+    p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["val", "test"])
+    p.add_argument("--out", type=Path, required=True, help="folder for the table and every evaluation")
+    p.add_argument("--batch-size", type=int, default=16)
+    return p
+
+
+def run_label(checkpoint: Path) -> str:
+    """A readable name for a checkpoint: its run folder relative to ``runs/`` when it is under it."""
+    run = checkpoint.parent.parent
+    parts = run.parts
+    return "/".join(parts[parts.index("runs") + 1:]) if "runs" in parts else run.name
+
+
+def score(checkpoint: Path, split: str, tta: bool, out: Path, batch_size: int) -> dict[str, float]:
+    """evaluate.py's summary for one checkpoint, split and TTA setting (raises on its errors)."""
+    argv = ["--checkpoint", str(checkpoint), "--split", split, "--out", str(out), "--grid", "0",
+            "--batch-size", str(batch_size)] + (["--tta"] if tta else [])
+    code = evaluate_cli.main(argv)
+    if code != 0:
+        raise SystemExit(f"error: evaluate.py failed on {checkpoint} ({split}, tta={tta}), exit {code}")
+    return json.loads((out / "metrics.json").read_text())["metrics"]
+
+
+def table_markdown(rows: list[dict[str, Any]]) -> str:
+    """One line per checkpoint and split: plain, with flips, and the change, in percent."""
+    head = ["run", "split", "images"]
+    for m in METRICS:
+        head += [f"{m} plain", f"{m} flips", "change"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rows:
+        cells = [f"`{r['run']}`", r["split"], str(int(r["plain"]["images"]))]
+        for m in METRICS:
+            plain, tta = 100 * r["plain"][m], 100 * r["tta"][m]
+            cells += [f"{plain:.2f}", f"{tta:.2f}", f"{tta - plain:+.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every evaluation, then write the table; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    missing = [str(c) for c in args.checkpoints if not c.is_file()]
+    if missing:
+        print(f"error: no such checkpoint: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    rows = []
+    for checkpoint in args.checkpoints:
+        label = run_label(checkpoint)
+        for split in args.splits:
+            base = args.out / label.replace("/", "__") / split
+            rows.append({
+                "run": label, "checkpoint": str(checkpoint), "split": split,
+                "plain": score(checkpoint, split, False, base / "plain", args.batch_size),
+                "tta": score(checkpoint, split, True, base / "flips", args.batch_size),
+            })
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tta.json").write_text(json.dumps(rows, indent=2) + "\n")
+    command = "python scripts/compare_tta.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = ("# Test-time flips: plain vs mean of image + horizontal + vertical flip\n\n"
+            f"Written by `{command}`. F1 = Dice, in percent; *change* = flips - plain.\n\n" + table_markdown(rows))
+    (args.out / "tta.md").write_text(text)
+    print(text)
+    return 0
