@@ -17,6 +17,7 @@ from polypnet.data import (
     read_image,
     read_mask,
 )
+from polypnet.data.transforms import seed_transform
 
 from .conftest import MakeDataset
 
@@ -83,6 +84,43 @@ def test_augmentation_follows_torch_seed(pairs) -> None:
 
     assert names_and_sums(0) == names_and_sums(0)
     assert names_and_sums(0) != names_and_sums(1)
+
+
+def _orientation(image: torch.Tensor) -> str:
+    """Where the single bright pixel (top right in the source) ended up."""
+    row, col = divmod(int(image[0].argmax()), image.shape[-1])
+    return {(0, 7): "none", (0, 0): "h", (7, 7): "v", (7, 0): "hv"}.get((row, col), "rotated")
+
+
+@pytest.mark.parametrize("how", ["seed_transform", "dataset item seed"])
+def test_flips_are_drawn_independently_of_each_other(tmp_path: Path, how: str) -> None:
+    # albumentations' own Compose.set_random_seed made both flips fire together: only "none" and
+    # "hv" ever came out, and the model never saw a horizontally flipped polyp alone.
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[0, 7] = 255
+    mask = np.zeros((8, 8), np.uint8)
+    transform = build_transforms(8, train=True, rotate_limit=0)
+    if how == "seed_transform":
+        seen = []
+        for seed in range(400):
+            seed_transform(transform, seed)
+            seen.append(_orientation(transform(image=image, mask=mask)["image"]))
+    else:
+        import cv2
+
+        (tmp_path / "images").mkdir()
+        (tmp_path / "masks").mkdir()
+        cv2.imwrite(str(tmp_path / "images" / "a.png"), image)
+        cv2.imwrite(str(tmp_path / "masks" / "a.png"), mask * 255)
+        dataset = PolypDataset(find_pairs(tmp_path).pairs, image_size=8, train=True, transform=transform)
+        seen = [_orientation(dataset[(0, seed)]["image"]) for seed in range(400)]
+    counts = {k: seen.count(k) for k in ("none", "h", "v", "hv")}
+    assert sum(counts.values()) == 400
+    assert all(60 <= n <= 140 for n in counts.values()), counts  # each about 100 of 400
+    seed_transform(transform, 7)
+    first = transform(image=image, mask=mask)["image"]
+    seed_transform(transform, 7)
+    assert torch.equal(first, transform(image=image, mask=mask)["image"])
 
 
 def test_file_failing_later_raises_an_error_naming_it(pairs) -> None:

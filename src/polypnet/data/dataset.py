@@ -15,7 +15,7 @@ from .cache import DecodeCache
 from .errors import DataError, Problem
 from .layouts import Pair, find_pairs
 from .readers import ReadError, read_image, read_mask
-from .transforms import build_transforms
+from .transforms import build_transforms, seed_transform
 
 
 class PolypDataset(Dataset):
@@ -106,7 +106,7 @@ class PolypDataset(Dataset):
         # reproducible under seed_everything(workers=True) and workers do not repeat each other.
         key = (os.getpid(), torch.initial_seed())
         if self._seeded_for != key:
-            self.transform.set_random_seed(torch.initial_seed() % 2**32)
+            seed_transform(self.transform, torch.initial_seed() % 2**32)
             self._seeded_for = key
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Any]:
@@ -128,7 +128,7 @@ class PolypDataset(Dataset):
         if aug_seed is None:
             self._seed_transform()
         else:
-            self.transform.set_random_seed(aug_seed)
+            seed_transform(self.transform, aug_seed)
             self._seeded_for = None
         out = self.transform(image=image, mask=mask)
         return {

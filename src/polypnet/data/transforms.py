@@ -18,12 +18,27 @@ everywhere, so they stay exactly {0, 1}.
 
 from __future__ import annotations
 
+import random
+
 import albumentations as A
+import numpy as np
 import cv2
 from albumentations.pytorch import ToTensorV2
 
 ROTATE_LIMIT = 30.0
 AUGMENTS: tuple[str, ...] = ("paper", "strong")
+
+
+def seed_transform(transform: A.BaseCompose, seed: int) -> None:
+    """Make ``transform``'s next draws a function of ``seed``, with its steps drawing independently.
+
+    Not ``Compose.set_random_seed``: in albumentations 2.0 it gives every step its own generator
+    started from the same seed, so steps that draw the same kind of number draw the same number:
+    HorizontalFlip and VerticalFlip (both p = 0.5) then flip together or not at all, and the
+    rotation (p = 0.5) comes only with both. One generator shared by every step, as an unseeded
+    Compose has, keeps them independent.
+    """
+    transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
 
 
 def resize_transform(image_size: int) -> A.Resize:
