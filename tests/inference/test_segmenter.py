@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from polypnet.inference import Segmenter, count_batchnorms, fold_batchnorm
+from polypnet.inference import FlippedInput, Segmenter, count_batchnorms, fold_batchnorm
 from polypnet.models import create_model
 
 
@@ -62,3 +62,19 @@ def test_unfoldable_model_falls_back_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="BatchNorm folding skipped"):
         folded = fold_batchnorm(Dynamic())
     assert isinstance(folded, Dynamic)
+
+
+def test_flipped_input_flips_in_and_back_out() -> None:
+    class LeftColumn(nn.Module):  # marks column 0 of its input: not flip-equivariant
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros_like(x[:, :1])
+            out[..., 0] = 1.0
+            return out
+
+    x = torch.rand(2, 3, 4, 5)
+    assert torch.equal(FlippedInput(LeftColumn(), "h")(x)[..., -1], torch.ones(2, 1, 4))
+    assert torch.equal(FlippedInput(LeftColumn(), "v")(x), LeftColumn()(x))
+    identity = nn.Conv2d(3, 1, 1)  # pointwise: flip-equivariant, so flipping changes nothing
+    assert torch.allclose(FlippedInput(identity, "hv")(x), identity(x))
+    with pytest.raises(ValueError, match="flip must be one of"):
+        FlippedInput(identity, "d")

@@ -24,12 +24,13 @@ def test_table_compares_plain_and_flipped_scores_of_a_run(tmp_path: Path, capsys
     rows = json.loads((out / "tta.json").read_text())
     assert [(r["run"], r["split"]) for r in rows] == [("tiny/seed0", "val"), ("tiny/seed0", "test")]
     for row in rows:
-        plain = json.loads((out / "tiny__seed0" / row["split"] / "plain" / "metrics.json").read_text())
-        flips = json.loads((out / "tiny__seed0" / row["split"] / "flips" / "metrics.json").read_text())
-        assert plain["tta"] is False and flips["tta"] is True
-        assert row["plain"] == plain["metrics"] and row["tta"] == flips["metrics"]
+        runs = {m: json.loads((out / "tiny__seed0" / row["split"] / m / "metrics.json").read_text()) for m in compare_tta.MODES}
+        assert runs["plain"]["tta"] is False and runs["plain"]["flip"] is None
+        assert runs["tta"]["tta"] is True and runs["hv"]["flip"] == "hv"
+        for mode, record in runs.items():
+            assert row[mode] == record["metrics"]
     table = (out / "tta.md").read_text()
-    assert table.count("| `tiny/seed0` |") == 2 and "dice_global flips" in table
+    assert table.count("| `tiny/seed0` |") == 2 and "F1 h-flipped input" in table
 
 
 def test_missing_checkpoint_is_named(tmp_path: Path, capsys) -> None:

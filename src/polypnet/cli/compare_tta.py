@@ -1,12 +1,13 @@
-"""``scripts/compare_tta.py``: does test-time flipping help? Score checkpoints with and without it.
+"""``scripts/compare_tta.py``: does test-time flipping help? Is the model flip-robust at all?
 
     python scripts/compare_tta.py runs/ablate/cpu/base/seed42/checkpoints/best-*.ckpt --out results/tta/cpu
 
 For each checkpoint (of a scripts/fit.py run, which brings its own data root, image size and
-split) and each split (default: val, then test), evaluate.py runs twice, plain and with ``--tta``
-(mean probability of the image and its horizontal and vertical flips). The table
-(``<out>/tta.md`` and ``tta.json``) gives F1 and IoU, global and per image, and the change. Decide
-on validation; the test columns only confirm.
+split) and each split (default: val, then test), evaluate.py runs plain, on flipped inputs
+(``--flip h``, ``v``, ``hv``: a model trained with flip augmentation scores about the same on
+each) and with ``--tta`` (mean probability of the image and its horizontal and vertical flips).
+The table (``<out>/tta.md`` and ``tta.json``) gives F1 and IoU, global and per image. Decide on
+validation; the test rows only confirm.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from . import evaluate as evaluate_cli
 
-METRICS = ("dice_global", "iou_global", "dice_per_image", "iou_per_image")
+MODES = ("plain", "h", "v", "hv", "tta")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,27 +41,27 @@ def run_label(checkpoint: Path) -> str:
     return "/".join(parts[parts.index("runs") + 1:]) if "runs" in parts else run.name
 
 
-def score(checkpoint: Path, split: str, tta: bool, out: Path, batch_size: int) -> dict[str, float]:
-    """evaluate.py's summary for one checkpoint, split and TTA setting (raises on its errors)."""
+def score(checkpoint: Path, split: str, mode: str, out: Path, batch_size: int) -> dict[str, float]:
+    """evaluate.py's summary for one checkpoint, split and mode (raises on its errors)."""
     argv = ["--checkpoint", str(checkpoint), "--split", split, "--out", str(out), "--grid", "0",
-            "--batch-size", str(batch_size)] + (["--tta"] if tta else [])
+            "--batch-size", str(batch_size)]
+    argv += {"plain": [], "tta": ["--tta"]}.get(mode, ["--flip", mode])
     code = evaluate_cli.main(argv)
     if code != 0:
-        raise SystemExit(f"error: evaluate.py failed on {checkpoint} ({split}, tta={tta}), exit {code}")
+        raise SystemExit(f"error: evaluate.py failed on {checkpoint} ({split}, {mode}), exit {code}")
     return json.loads((out / "metrics.json").read_text())["metrics"]
 
 
 def table_markdown(rows: list[dict[str, Any]]) -> str:
-    """One line per checkpoint and split: plain, with flips, and the change, in percent."""
-    head = ["run", "split", "images"]
-    for m in METRICS:
-        head += [f"{m} plain", f"{m} flips", "change"]
+    """One line per checkpoint and split, in percent."""
+    head = ["run", "split", "images", "F1 plain", "F1 h-flipped input", "F1 v-flipped", "F1 hv-flipped",
+            "F1 flip TTA", "TTA change", "IoU plain", "IoU TTA", "F1 per image plain", "F1 per image TTA"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
+        f1 = {mode: 100 * r[mode]["dice_global"] for mode in MODES}
         cells = [f"`{r['run']}`", r["split"], str(int(r["plain"]["images"]))]
-        for m in METRICS:
-            plain, tta = 100 * r["plain"][m], 100 * r["tta"][m]
-            cells += [f"{plain:.2f}", f"{tta:.2f}", f"{tta - plain:+.2f}"]
+        cells += [f"{f1[m]:.2f}" for m in MODES] + [f"{f1['tta'] - f1['plain']:+.2f}"]
+        cells += [f"{100 * r[m][k]:.2f}" for k in ("iou_global", "dice_per_image") for m in ("plain", "tta")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -77,16 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         label = run_label(checkpoint)
         for split in args.splits:
             base = args.out / label.replace("/", "__") / split
-            rows.append({
-                "run": label, "checkpoint": str(checkpoint), "split": split,
-                "plain": score(checkpoint, split, False, base / "plain", args.batch_size),
-                "tta": score(checkpoint, split, True, base / "flips", args.batch_size),
-            })
+            row: dict[str, Any] = {"run": label, "checkpoint": str(checkpoint), "split": split}
+            row.update({mode: score(checkpoint, split, mode, base / mode, args.batch_size) for mode in MODES})
+            rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tta.json").write_text(json.dumps(rows, indent=2) + "\n")
     command = "python scripts/compare_tta.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = ("# Test-time flips: plain vs mean of image + horizontal + vertical flip\n\n"
-            f"Written by `{command}`. F1 = Dice, in percent; *change* = flips - plain.\n\n" + table_markdown(rows))
+    text = ("# Flip robustness and test-time flips\n\n"
+            f"Written by `{command}`. F1 = Dice, global over the split's pixels unless marked, in percent. "
+            "*h/v/hv-flipped*: the input flipped, the prediction flipped back. *flip TTA*: mean probability "
+            "of the image and its horizontal and vertical flips; *TTA change* = TTA - plain.\n\n" + table_markdown(rows))
     (args.out / "tta.md").write_text(text)
     print(text)
     return 0

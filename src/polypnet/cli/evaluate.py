@@ -20,6 +20,7 @@ import yaml
 
 from ..data import DataError, PolypDataset, find_pairs, load_split
 from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, load_checkpoint, overlay_grid
+from ..inference import FLIPS, FlippedInput
 from ..models import create_model
 
 SPLITS = ("test", "val", "train", "all")
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: mean probability of the image and its two flips (3x slower)")
+    p.add_argument("--flip", choices=sorted(FLIPS),
+                   help="robustness check: score the model on flipped inputs (h, v or hv), its output flipped back")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
@@ -140,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     out = args.out or ((run_dir or Path(".")) / f"eval-{args.split}")
+    if args.flip:
+        model = FlippedInput(model, args.flip)
     result = evaluate(
         model,
         dataset,
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": str(args.weights) if args.weights else None,
         "threshold": args.threshold,
         "tta": args.tta,
+        "flip": args.flip,
     }
     json_path, csv_path = result.save(out, extra)
     _print_table(result, f"{info['split']} split of {info['data']} ({len(result.per_image)} images)")
