@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,18 @@ def test_two_arm_study_trains_tabulates_plots_and_reuses_finished_runs(tmp_path:
     assert ablate.main(args) == 0
     assert capsys.readouterr().out.count("finished earlier") == 2
 
+    # The records beside the table stand in for the runs folder, which is not committed.
+    records = out / "cpu" / "runs"
+    assert sorted(p.name for p in (records / "tiny" / "none_seed42").iterdir()) == sorted(ablate.RECORD_FILES)
+    assert not list(records.rglob("*.ckpt"))
+    shutil.rmtree(runs)
+    assert ablate.main([*args, "--summarize-only"]) == 0
+    assert json.loads((out / "cpu" / "tiny.json").read_text()) == summary
+    capsys.readouterr()
+    assert ablate.main(args) == 0
+    assert capsys.readouterr().out.count("finished earlier") == 2
+    assert not runs.exists()
+
 
 def test_an_arm_equal_to_another_studys_arm_reuses_its_finished_run(tmp_path: Path) -> None:
     improved = load_study(ablate.STUDY_DIR / "improved.yaml")
@@ -94,3 +107,20 @@ def test_an_arm_equal_to_another_studys_arm_reuses_its_finished_run(tmp_path: Pa
 
     own.mkdir(parents=True)  # a run of its own, even an unfinished one, wins: it resumes
     assert ablate.arm_run_dir(runs, improved, "bce_dice", 42) == own
+
+
+def test_a_finished_record_counts_as_a_finished_run(tmp_path: Path) -> None:
+    improved = load_study(ablate.STUDY_DIR / "improved.yaml")
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    assert ablate.arm_run_dir(runs, improved, "cosine", 42, records) == runs / "improved" / "cosine_seed42"
+    (records / "improved" / "cosine_seed42").mkdir(parents=True)
+    (records / "improved" / "cosine_seed42" / "test_metrics.json").write_text("{}")
+    assert ablate.arm_run_dir(runs, improved, "cosine", 42, records) == records / "improved" / "cosine_seed42"
+    assert ablate.arm_run_dir(runs, improved, "paper", 42, records) == runs / "base" / "seed42"
+    (records / "loss" / "bce_dice_seed42").mkdir(parents=True)
+    (records / "loss" / "bce_dice_seed42" / "test_metrics.json").write_text("{}")
+    assert ablate.arm_run_dir(runs, improved, "bce_dice", 42, records) == records / "loss" / "bce_dice_seed42"
+    # Keeping a record of a record, or of an unfinished run, does nothing.
+    assert ablate.keep_record(records / "loss" / "bce_dice_seed42", runs, records) is None
+    (runs / "improved" / "strong_aug_seed42").mkdir(parents=True)
+    assert ablate.keep_record(runs / "improved" / "strong_aug_seed42", runs, records) is None

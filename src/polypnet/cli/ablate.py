@@ -12,7 +12,10 @@ base config (``--protocol cpu``: ``configs/ablation_cpu_cvc.yaml``; ``paper``:
 trains into ``runs/ablate/<protocol>/<study>/<arm>_seed<k>``, except the arm with no overrides
 (the base config = the paper's choice), which all studies share in ``runs/ablate/<protocol>/base``,
 and an arm equal to another study's finished arm, which reuses it;
-a finished run is reused and an interrupted one resumes from its ``last.ckpt``. After every run the study's table
+a finished run is reused and an interrupted one resumes from its ``last.ckpt``. Each finished run's
+curves, test metrics and config (not its checkpoints) are also kept in
+``results/ablations/<protocol>/runs/``, beside the tables, so a later session can add seeds or arms
+and redraw the study without the ``runs/`` folder, which is not committed. After every run the study's table
 (``results/ablations/<protocol>/<study>.md`` and ``.json``) and figure (``<study>.png``:
 validation loss and Dice over all epochs and the last 5, like the paper's figures 4-7) are
 rewritten. Arms are compared by validation Dice: loss values of different loss functions measure
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -39,6 +43,9 @@ from . import fit as fit_cli
 REPO_ROOT = fit_cli.REPO_ROOT
 STUDY_DIR = REPO_ROOT / "configs" / "ablations"
 BASE_RUN = "base"
+RECORDS = "runs"  # the committed records of finished runs, under a protocol's results folder
+# What a record keeps of a finished run: enough to redraw and tabulate it, a few kB.
+RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml")
 BASE_CONFIGS = {
     "cpu": REPO_ROOT / "configs" / "ablation_cpu_cvc.yaml",
     "paper": REPO_ROOT / "configs" / "paper_cvc.yaml",
@@ -90,21 +97,45 @@ def resolve_studies(names: list[str]) -> list[Study]:
     return studies
 
 
-def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int) -> Path:
-    """Where an arm trains. An arm without overrides is the base config itself: every study
-    shares that one run (the paper's choice in each of the four studies). An arm with the same
-    overrides as an arm of another study (``improved``'s ``bce_dice`` is ``loss``'s) reuses that
-    arm's finished run rather than training the same thing twice."""
-    if not study.arms[arm]:
-        return runs_root / BASE_RUN / f"seed{seed}"
-    own = runs_root / study.name / f"{arm}_seed{seed}"
-    if own.exists():
-        return own
-    for other in _equivalent_arms(study, arm):
-        run = runs_root / other.study / f"{other.arm}_seed{seed}"
-        if (run / "test_metrics.json").is_file():
-            return run
-    return own
+def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int, records_root: Path | None = None) -> Path:
+    """Where an arm's run is: trained, being trained or to be trained. An arm without overrides
+    is the base config itself: every study shares that one run (the paper's choice in each of the
+    four studies). An arm with the same overrides as an arm of another study (``improved``'s
+    ``bce_dice`` is ``loss``'s) reuses that arm's finished run rather than training the same thing
+    twice. A finished run found only as a record (``records_root``, see :func:`keep_record`)
+    counts as finished."""
+    own = Path(BASE_RUN) / f"seed{seed}" if not study.arms[arm] else Path(study.name) / f"{arm}_seed{seed}"
+    places = [runs_root] + ([records_root] if records_root is not None else [])
+    for root in places:
+        if is_finished(root / own):
+            return root / own
+    if (runs_root / own).exists():
+        return runs_root / own  # an interrupted run: it resumes
+    for other in _equivalent_arms(study, arm) if study.arms[arm] else []:
+        for root in places:
+            run = root / other.study / f"{other.arm}_seed{seed}"
+            if is_finished(run):
+                return run
+    return runs_root / own
+
+
+def is_finished(run_dir: Path) -> bool:
+    """A run is finished once fit.py has written its test metrics."""
+    return (run_dir / "test_metrics.json").is_file()
+
+
+def keep_record(run_dir: Path, runs_root: Path, records_root: Path) -> Path | None:
+    """Copy a finished run's small files (:data:`RECORD_FILES`) to the same place under
+    ``records_root``; returns the record, or None for a run that is not finished or not under
+    ``runs_root`` (one read from a record already)."""
+    if not is_finished(run_dir) or not run_dir.is_relative_to(runs_root):
+        return None
+    record = records_root / run_dir.relative_to(runs_root)
+    record.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, record / name)
+    return record
 
 
 class _ArmRef(NamedTuple):
@@ -128,7 +159,7 @@ def _equivalent_arms(study: Study, arm: str) -> list[_ArmRef]:
 
 def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: argparse.Namespace) -> None:
     """Train one arm and seed (resuming an interrupted run) unless it already finished."""
-    if (run_dir / "test_metrics.json").is_file():
+    if is_finished(run_dir):
         print(f"{study.name}/{arm} seed {seed}: finished earlier, reusing {run_dir}")
         return
     argv = ["--config", str(base), "--data.root", str(args.data_dir / args.dataset),
@@ -155,7 +186,8 @@ def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[
     """Write the study's table (Markdown + JSON) and figure from whatever runs have finished."""
     base_config = yaml.safe_load(base.read_text())
     runs_by_arm: dict[str, list[RunResult]] = {
-        arm: [read_run(arm_run_dir(runs_root, study, arm, s), arm, s) for s in seeds] for arm in study.arms
+        arm: [read_run(arm_run_dir(runs_root, study, arm, s, out / RECORDS), arm, s) for s in seeds]
+        for arm in study.arms
     }
     rows = [summarize_arm(study, arm, runs, base_config) for arm, runs in runs_by_arm.items()]
     extra = {}
@@ -217,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             # The shared base run first: every study needs it, and it anchors the comparison.
             for arm in sorted(arms, key=lambda a: bool(study.arms[a])):
                 for seed in args.seeds:
-                    run_arm(study, arm, seed, arm_run_dir(runs_root, study, arm, seed), base, args)
+                    run_dir = arm_run_dir(runs_root, study, arm, seed, out / RECORDS)
+                    run_arm(study, arm, seed, run_dir, base, args)
+                    keep_record(run_dir, runs_root, out / RECORDS)
                     summarize(study, base, runs_root, out, args.seeds, costs=False)
         print(f"table: {summarize(study, base, runs_root, out, args.seeds, costs=args.latency)}")
     return 0
