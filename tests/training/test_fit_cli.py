@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -121,3 +122,7 @@ def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
     a = json.loads((tmp_path / "straight" / "test_metrics.json").read_text())["metrics"]
     b = json.loads((killed_dir / "test_metrics.json").read_text())["metrics"]
     assert a == pytest.approx(b, rel=1e-6, abs=1e-7)
+    # metrics.csv keeps the epochs before the kill (Lightning alone would delete them on resume).
+    with (killed_dir / "metrics.csv").open(newline="") as f:
+        val_epochs = {int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/loss")}
+    assert val_epochs == {0, 1, 2, 3}

@@ -21,10 +21,11 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from ..callbacks import CurvePlot
+from ..loggers import ResumableCSVLogger
 from ..data import DataError, PolypDataModule
 from ..module import PolypSegModule
 
@@ -101,8 +102,11 @@ class PolypCLI(LightningCLI):
                             help="evaluate the best checkpoint on the test split after training")
 
 
-def build_trainer_defaults(run_dir: Path, progress_bar: bool = True) -> dict[str, Any]:
-    """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them)."""
+def build_trainer_defaults(run_dir: Path, progress_bar: bool = True, resume: bool = False) -> dict[str, Any]:
+    """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them).
+
+    ``resume``: the run continues from a checkpoint in ``run_dir``, so ``metrics.csv`` is appended to.
+    """
     best = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best-epoch{epoch:03d}-dice{val/dice_global:.4f}",
@@ -127,7 +131,7 @@ def build_trainer_defaults(run_dir: Path, progress_bar: bool = True) -> dict[str
     return {
         "default_root_dir": str(run_dir),
         "logger": [
-            CSVLogger(save_dir=str(run_dir), name="", version=""),
+            ResumableCSVLogger(save_dir=str(run_dir), name="", version="", append=resume),
             TensorBoardLogger(save_dir=str(run_dir), name="", version="", sub_dir="tensorboard"),
         ],
         "callbacks": [
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             run=False,
             args=argv,
             seed_everything_default=42,
-            trainer_defaults=build_trainer_defaults(run_dir, _progress_bar_wanted(argv)),
+            trainer_defaults=build_trainer_defaults(run_dir, _progress_bar_wanted(argv),
+                                                    resume=_option(argv, "ckpt_path") is not None),
             save_config_kwargs={"overwrite": True},
         )
     except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError) as err:
