@@ -21,12 +21,13 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert code == 0
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
+    assert result["split_seed"] == 42
     assert result["params"] == 571_731 and result["epochs"] == 1 and result["image_size"] == 32
     assert result["test_images"] == 2 and result["precision"] == "32-true"
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     table = (out / "paper" / "README.md").read_text()
-    assert "| kvasir-seg | random | 42 | 32 | 1 | 571,731 |" in table
+    assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 571,731 |" in table
 
     # Ship the run's weights into a temporary weights folder and load them by name, offline.
     import torch
@@ -64,3 +65,19 @@ def test_num_workers_and_precision_reach_fit(tmp_path: Path, monkeypatch) -> Non
     assert argv[argv.index("--trainer.precision") + 1] == "bf16-mixed"
     reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, tmp_path / "run", reproduce.build_parser().parse_args([]))
     assert "--data.num_workers" not in seen[1] and "--trainer.precision" not in seen[1]
+
+
+def test_split_seed_reaches_fit_and_names_the_result(tmp_path: Path, monkeypatch) -> None:
+    from polypnet.cli import reproduce
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(reproduce.fit_cli, "main", lambda argv: seen.append(argv) or 0)
+    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 43, tmp_path / "run",
+                    reproduce.build_parser().parse_args(["--split", "sequence", "--split-seed", "43"]))
+    assert seen[0][seen[0].index("--data.seed") + 1] == "43"
+    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 43, tmp_path / "run", reproduce.build_parser().parse_args([]))
+    assert "--data.seed" not in seen[1]
+    assert reproduce.result_suffix("random", 42, 42) == ""
+    assert reproduce.result_suffix("sequence", 42, 42) == "_sequence"
+    assert reproduce.result_suffix("sequence", 43, 43) == "_sequence"
+    assert reproduce.result_suffix("random", 42, 43) == "_split42"

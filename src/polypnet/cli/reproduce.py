@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
     p.add_argument("--split", choices=("random", "sequence"), default="random",
                    help="random: the paper's 80/10/10; sequence: CVC-ClinicDB by video sequence")
+    p.add_argument("--split-seed", type=int,
+                   help="the seed that draws the split (default: the config's, 42). --seeds changes only "
+                        "initialisation, order and augmentation, so every seed sees the same test images")
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
                    help="folder holding kvasir-seg/ and cvc-clinicdb/")
     p.add_argument("--accelerator", default="auto")
@@ -84,6 +87,8 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
             "--run_dir", str(run_dir), "--trainer.accelerator", args.accelerator]
     if args.split != "random":
         argv += ["--data.split", args.split]
+    if args.split_seed is not None:
+        argv += ["--data.seed", str(args.split_seed)]
     if args.num_workers is not None:
         argv += ["--data.num_workers", str(args.num_workers)]
     if args.precision is not None:
@@ -112,6 +117,7 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         "protocol": protocol,
         "seed": seed,
         "split": config["data"]["split"],
+        "split_seed": config["data"]["seed"],
         "image_size": config["data"]["image_size"],
         "epochs": config["trainer"]["max_epochs"],
         "batch_size": config["data"]["batch_size"],
@@ -129,10 +135,15 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         "paper": {**PAPER[dataset], "params": PAPER_PARAMS},
     }
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{dataset}_seed{seed}{'' if result['split'] == 'random' else '_' + result['split']}.json"
+    path = out / f"{dataset}_seed{seed}{result_suffix(result['split'], result['split_seed'], seed)}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"recorded {path}")
     return result
+
+
+def result_suffix(split: str, split_seed: int, seed: int) -> str:
+    """The file-name tail that tells runs apart: the split unless random, the split seed unless the seed."""
+    return ("" if split == "random" else f"_{split}") + ("" if split_seed == seed else f"_split{split_seed}")
 
 
 def write_table(out: Path) -> Path:
@@ -145,14 +156,14 @@ def write_table(out: Path) -> Path:
         "over all test pixels pooled (the F1 of the paper); *per image*: mean over test images.",
         "*orig*: predictions resized back to each image's original size before scoring.",
         "",
-        "| dataset | split | seed | size | epochs | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
+        "| dataset | split (its seed) | training seed | size | epochs | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         m = r["metrics"]
         wall = "-" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
         lines.append(
-            f"| {r['dataset']} | {r['split']} | {r['seed']} | {r['image_size']} | {r['epochs']} | {r['params']:,} "
+            f"| {r['dataset']} | {r['split']} ({r.get('split_seed', '?')}) | {r['seed']} | {r['image_size']} | {r['epochs']} | {r['params']:,} "
             f"| {100 * m['dice_global']:.2f} | {100 * m['iou_global']:.2f} | {100 * m['dice_per_image']:.2f} "
             f"| {100 * m['iou_per_image']:.2f} | {100 * m['dice_global_orig']:.2f} | {100 * m['iou_global_orig']:.2f} "
             f"| {r['paper']['f1']:.2f} / {r['paper']['iou']:.2f} | {r['accelerator']} | {wall} | `{r['git_commit'][:12]}` |"
@@ -179,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             config = REPO_ROOT / "configs" / f"{args.protocol}_{CONFIG_STEMS[dataset]}.yaml"
             for seed in args.seeds:
-                run_dir = args.runs / args.protocol / f"{dataset}_{args.split}_seed{seed}"
+                split_seed = "" if args.split_seed is None else f"_split{args.split_seed}"
+                run_dir = args.runs / args.protocol / f"{dataset}_{args.split}{split_seed}_seed{seed}"
                 wall = train(config, data_root, seed, run_dir, args)
                 record(run_dir, dataset, seed, args.protocol, wall, out)
     print(f"table: {write_table(out)}")
