@@ -81,3 +81,32 @@ def test_split_seed_reaches_fit_and_names_the_result(tmp_path: Path, monkeypatch
     assert reproduce.result_suffix("sequence", 42, 42) == "_sequence"
     assert reproduce.result_suffix("sequence", 43, 43) == "_sequence"
     assert reproduce.result_suffix("random", 42, 43) == "_split42"
+
+
+def _fake_record(out: Path, dataset: str, split: str, split_seed: int, seed: int, dice: float) -> None:
+    metrics = {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice - 0.1, "iou_per_image": 0.3,
+               "dice_global_orig": dice, "iou_global_orig": dice / 2}
+    record = {"dataset": dataset, "protocol": "cpu", "seed": seed, "split": split, "split_seed": split_seed,
+              "image_size": 128, "epochs": 20, "params": 571_731, "model": "iam_unet", "metrics": metrics,
+              "paper": {"f1": 92.36, "iou": 86.50}, "accelerator": "CPU", "wall_time_s": 60.0, "git_commit": "0" * 40}
+    (out / f"{dataset}_{split}_{split_seed}_{seed}.json").write_text(json.dumps(record))
+
+
+def test_table_averages_runs_of_one_setting_only(tmp_path: Path) -> None:
+    from polypnet.cli.reproduce import write_table
+
+    _fake_record(tmp_path, "cvc-clinicdb", "sequence", 42, 42, 0.60)
+    _fake_record(tmp_path, "cvc-clinicdb", "sequence", 43, 43, 0.70)
+    _fake_record(tmp_path, "cvc-clinicdb", "random", 42, 42, 0.83)  # alone in its group: not averaged
+    table = write_table(tmp_path).read_text()
+    summary = table.split("## Mean ± std over runs")[1]
+    # mean 65.00, sample std of (60, 70) = 7.07; IoU halves both
+    assert "| cvc-clinicdb | sequence | iam_unet | 128 | 20 | 2: 42/42, 43/43 | 65.00 ± 7.07 | 32.50 ± 3.54 | 55.00 ± 7.07 | 30.00 ± 0.00 |" in summary
+    assert "| random |" not in summary
+
+
+def test_table_has_no_summary_for_single_runs(tmp_path: Path) -> None:
+    from polypnet.cli.reproduce import write_table
+
+    _fake_record(tmp_path, "kvasir-seg", "random", 42, 42, 0.80)
+    assert "Mean ± std" not in write_table(tmp_path).read_text()

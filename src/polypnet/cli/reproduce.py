@@ -27,6 +27,7 @@ import yaml
 
 from ..evaluation import load_checkpoint
 from ..models import count_parameters
+from ..studies import mean_std
 from . import evaluate as evaluate_cli
 from . import fit as fit_cli
 
@@ -168,9 +169,49 @@ def write_table(out: Path) -> Path:
             f"| {100 * m['iou_per_image']:.2f} | {100 * m['dice_global_orig']:.2f} | {100 * m['iou_global_orig']:.2f} "
             f"| {r['paper']['f1']:.2f} / {r['paper']['iou']:.2f} | {r['accelerator']} | {wall} | `{r['git_commit'][:12]}` |"
         )
+    lines += summary_lines(rows)
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+#: The scores averaged over runs, as (record key, column title).
+SUMMARY_METRICS = (("dice_global", "F1 global"), ("iou_global", "IoU global"),
+                   ("dice_per_image", "F1 per image"), ("iou_per_image", "IoU per image"))
+
+
+def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Mean ± std of the scores over the runs that share dataset, split kind, model, size and epochs.
+
+    Only groups of two or more runs are listed: one run's scores are already in the table above.
+    On the sequence split each split seed draws other test sequences, so its spread is the spread
+    over test sets as much as over training seeds.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        key = (r["dataset"], r["split"], r["model"], r["image_size"], r["epochs"])
+        groups.setdefault(key, []).append(r)
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    if not groups:
+        return []
+    lines = [
+        "",
+        "## Mean ± std over runs",
+        "",
+        "Runs with the same dataset, split kind, model, image size and epochs; sample standard deviation.",
+        "",
+        "| dataset | split | model | size | epochs | runs (split seed / training seed) | "
+        + " | ".join(title for _, title in SUMMARY_METRICS) + " |",
+        "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SUMMARY_METRICS) + " |",
+    ]
+    for (dataset, split, model, size, epochs), group in groups.items():
+        runs = ", ".join(f"{r.get('split_seed', '?')}/{r['seed']}" for r in group)
+        cells = []
+        for key, _ in SUMMARY_METRICS:
+            mean, std = mean_std([float(r["metrics"][key]) for r in group])
+            cells.append(f"{100 * mean:.2f} ± {100 * std:.2f}")
+        lines.append(f"| {dataset} | {split} | {model} | {size} | {epochs} | {len(group)}: {runs} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
