@@ -170,6 +170,41 @@ def summarize_arm(study: Study, arm: str, runs: list[RunResult], base_config: di
     return row
 
 
+def per_seed_markdown(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> str:
+    """Each arm's best validation Dice and test F1 seed by seed, and its difference to the paper arm.
+
+    At one seed the arms share the split, the sample order and, where the network is the same, the
+    initial weights, so the paired difference is a sharper comparison than two seed means.
+    Returns "" when no arm finished more than one seed.
+    """
+    seeds = sorted({r.seed for runs in runs_by_arm.values() for r in runs if r.finished})
+    if len(seeds) < 2:
+        return ""
+    paper = {r.seed: r for r in runs_by_arm.get(study.paper_choice or "", []) if r.finished}
+    head = ["arm", *(f"seed {s}: val / test" for s in seeds), *(f"seed {s}: Δ val / Δ test" for s in seeds)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for arm, runs in runs_by_arm.items():
+        done = {r.seed: r for r in runs if r.finished}
+        values, deltas = [], []
+        for s in seeds:
+            run = done.get(s)
+            if run is None:
+                values.append("-")
+                deltas.append("-")
+                continue
+            test_f1 = run.test.get("dice_global", math.nan)
+            values.append(f"{100 * run.best_val_dice:.2f} / {100 * test_f1:.2f}")
+            ref = paper.get(s)
+            if ref is None or arm == study.paper_choice:
+                deltas.append("-")
+            else:
+                deltas.append(f"{100 * (run.best_val_dice - ref.best_val_dice):+.2f} / "
+                              f"{100 * (test_f1 - ref.test.get('dice_global', math.nan)):+.2f}")
+        name = f"**{arm}** (paper)" if arm == study.paper_choice else arm
+        lines.append("| " + " | ".join([name, *values, *deltas]) + " |")
+    return "\n".join(lines)
+
+
 def _pct(mean: float, std: float, seeds: int) -> str:
     if math.isnan(mean):
         return "-"

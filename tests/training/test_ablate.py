@@ -124,3 +124,21 @@ def test_a_finished_record_counts_as_a_finished_run(tmp_path: Path) -> None:
     assert ablate.keep_record(records / "loss" / "bce_dice_seed42", runs, records) is None
     (runs / "improved" / "strong_aug_seed42").mkdir(parents=True)
     assert ablate.keep_record(runs / "improved" / "strong_aug_seed42", runs, records) is None
+
+
+def test_seed_by_seed_table_pairs_each_arm_with_the_paper_arm_at_its_seed() -> None:
+    from polypnet.studies import RunResult, Study, per_seed_markdown
+
+    study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {"model.loss": "tversky"}}, paper_choice="dice")
+
+    def run(arm: str, seed: int, val: float, test: float | None) -> RunResult:
+        return RunResult(arm, seed, Path("."), epochs=[0], val_loss=[0.5], val_dice=[val - 0.1, val],
+                         test={} if test is None else {"dice_global": test})
+
+    one_seed = {"dice": [run("dice", 42, 0.6, 0.65)], "tversky": [run("tversky", 42, 0.55, 0.6)]}
+    assert per_seed_markdown(study, one_seed) == ""  # a single seed has nothing to pair beyond the main table
+    runs = {"dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72)],
+            "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None)]}  # seed 43 unfinished
+    table = per_seed_markdown(study, runs)
+    assert "| **dice** (paper) | 60.00 / 65.00 | 70.00 / 72.00 | - | - |" in table
+    assert "| tversky | 55.00 / 60.00 | - | -5.00 / -5.00 | - |" in table
