@@ -28,6 +28,10 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     table = (out / "paper" / "README.md").read_text()
     assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 571,731 |" in table
+    kept = out / "paper" / "kvasir-seg_seed42_run"  # the evidence outlives runs/: no checkpoints, all the rest
+    assert {p.name for p in kept.iterdir()} == {"config.yaml", "split.json", "metrics.csv", "curves.png",
+                                                "test_metrics.json", "eval_metrics.json", "per_image.csv", "overlays.png"}
+    assert json.loads((kept / "eval_metrics.json").read_text())["metrics"] == result["metrics"]
 
     # Ship the run's weights into a temporary weights folder and load them by name, offline.
     import torch

@@ -7,7 +7,8 @@
 For each dataset and seed it runs ``scripts/fit.py`` with ``configs/<protocol>_<dataset>.yaml``,
 scores the best checkpoint with the evaluation of ``scripts/evaluate.py`` (at the network's input
 size and at the original resolution), and writes ``results/<protocol>/<dataset>_seed<k>.json``
-plus ``results/<protocol>/README.md``, a table of ours vs the paper. ``--from-run`` records a run
+plus ``results/<protocol>/README.md``, a table of ours vs the paper, and keeps the run's small
+files (no checkpoints) in ``results/<protocol>/<dataset>_seed<k>_run/``. ``--from-run`` records a run
 that was already trained with the same config instead of training again.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -139,7 +141,25 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
     path = out / f"{dataset}_seed{seed}{result_suffix(result['split'], result['split_seed'], seed)}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"recorded {path}")
+    print(f"run files: {keep_run_files(run_dir, path.with_name(path.stem + '_run'))}")
     return result
+
+
+#: A run's small files kept beside its result (no checkpoints): (source in the run, name kept).
+RUN_FILES = (("config.yaml", "config.yaml"), ("split.json", "split.json"), ("metrics.csv", "metrics.csv"),
+             ("curves.png", "curves.png"), ("test_metrics.json", "test_metrics.json"),
+             ("eval-test/metrics.json", "eval_metrics.json"), ("eval-test/per_image.csv", "per_image.csv"),
+             ("eval-test/overlays.png", "overlays.png"))
+
+
+def keep_run_files(run_dir: Path, dest: Path) -> Path:
+    """Copy the run's config, split, curves, test metrics, per-image scores and overlays to ``dest``,
+    so that a result stays checkable after the ``runs/`` folder (with its checkpoints) is gone."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for source, name in RUN_FILES:
+        if (run_dir / source).is_file():
+            shutil.copy2(run_dir / source, dest / name)
+    return dest
 
 
 def result_suffix(split: str, split_seed: int, seed: int) -> str:
