@@ -62,7 +62,7 @@ def per_sequence(rows: list[dict[str, str]], sequences: dict[str, int]) -> list[
 
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, str]]) -> str:
     """The per-sequence table plus a line over all frames."""
-    lines = ["| sequence | frames | mean Dice | missed (Dice < 0.05) | nothing predicted | mean polyp area |",
+    lines = [f"| sequence | frames | mean Dice | missed (Dice < {MISSED_BELOW}) | nothing predicted | mean polyp area |",
              "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {s['sequence']} | {s['frames']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
               f"{100 * s['polyp_area']:.1f}% |" for s in summary]
