@@ -170,6 +170,22 @@ def summarize_arm(study: Study, arm: str, runs: list[RunResult], base_config: di
     return row
 
 
+def paired_deltas(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> dict[str, dict[int, tuple[float, float]]]:
+    """Per arm (not the paper's), per seed: (best val Dice, test F1 global) minus the paper arm's
+    at the same seed, as fractions. Seeds where either run is unfinished are left out."""
+    paper = {r.seed: r for r in runs_by_arm.get(study.paper_choice or "", []) if r.finished}
+    deltas: dict[str, dict[int, tuple[float, float]]] = {}
+    for arm, runs in runs_by_arm.items():
+        if arm == study.paper_choice:
+            continue
+        deltas[arm] = {
+            r.seed: (r.best_val_dice - paper[r.seed].best_val_dice,
+                     r.test.get("dice_global", math.nan) - paper[r.seed].test.get("dice_global", math.nan))
+            for r in runs if r.finished and r.seed in paper
+        }
+    return deltas
+
+
 def per_seed_markdown(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> str:
     """Each arm's best validation Dice and test F1 seed by seed, and its difference to the paper arm.
 
@@ -180,28 +196,17 @@ def per_seed_markdown(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> 
     seeds = sorted({r.seed for runs in runs_by_arm.values() for r in runs if r.finished})
     if len(seeds) < 2:
         return ""
-    paper = {r.seed: r for r in runs_by_arm.get(study.paper_choice or "", []) if r.finished}
+    deltas = paired_deltas(study, runs_by_arm)
     head = ["arm", *(f"seed {s}: val / test" for s in seeds), *(f"seed {s}: Δ val / Δ test" for s in seeds)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for arm, runs in runs_by_arm.items():
         done = {r.seed: r for r in runs if r.finished}
-        values, deltas = [], []
-        for s in seeds:
-            run = done.get(s)
-            if run is None:
-                values.append("-")
-                deltas.append("-")
-                continue
-            test_f1 = run.test.get("dice_global", math.nan)
-            values.append(f"{100 * run.best_val_dice:.2f} / {100 * test_f1:.2f}")
-            ref = paper.get(s)
-            if ref is None or arm == study.paper_choice:
-                deltas.append("-")
-            else:
-                deltas.append(f"{100 * (run.best_val_dice - ref.best_val_dice):+.2f} / "
-                              f"{100 * (test_f1 - ref.test.get('dice_global', math.nan)):+.2f}")
+        values = [f"{100 * done[s].best_val_dice:.2f} / {100 * done[s].test.get('dice_global', math.nan):.2f}"
+                  if s in done else "-" for s in seeds]
+        paired = deltas.get(arm, {})
+        cells = [f"{100 * paired[s][0]:+.2f} / {100 * paired[s][1]:+.2f}" if s in paired else "-" for s in seeds]
         name = f"**{arm}** (paper)" if arm == study.paper_choice else arm
-        lines.append("| " + " | ".join([name, *values, *deltas]) + " |")
+        lines.append("| " + " | ".join([name, *values, *cells]) + " |")
     return "\n".join(lines)
 
 

@@ -60,3 +60,42 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]], path: Path) -> Path | None:
+    """Write a dot plot of each arm's difference to the paper arm at the same seed (percentage
+    points; validation Dice and test F1), one dot per seed and a bar at the mean, so that a change
+    whose dots straddle zero reads as noise at a glance. Returns None when nothing is paired."""
+    arms = [arm for arm, per_seed in deltas.items() if per_seed]
+    if not arms:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seeds = sorted({s for arm in arms for s in deltas[arm]})
+    markers = dict(zip(seeds, "osD^v<>ph*"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.55 * len(arms)), sharey=True)
+    for col, name in enumerate(("best validation Dice", "test F1 (global)")):
+        ax = axes[col]
+        ax.axvline(0.0, color="black", linewidth=1)
+        labelled: set[int] = set()
+        for y, arm in enumerate(arms):
+            for s, pair in deltas[arm].items():
+                ax.plot(100 * pair[col], y, linestyle="none", marker=markers.get(s, "o"), color=f"C{seeds.index(s)}",
+                        zorder=3, label=None if s in labelled else f"seed {s}")
+                labelled.add(s)
+            mean = np.nanmean([100 * pair[col] for pair in deltas[arm].values()])
+            ax.plot([mean, mean], [y - 0.3, y + 0.3], color="grey", linewidth=2, zorder=2)
+        ax.set(title=f"Δ {name}", xlabel=f"arm minus {study.paper_choice} (paper) at the same seed, points")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(range(len(arms)), arms)
+    axes[0].invert_yaxis()
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(f"{study.title}: paired differences (grey bar: mean)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

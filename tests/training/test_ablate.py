@@ -142,3 +142,42 @@ def test_seed_by_seed_table_pairs_each_arm_with_the_paper_arm_at_its_seed() -> N
     table = per_seed_markdown(study, runs)
     assert "| **dice** (paper) | 60.00 / 65.00 | 70.00 / 72.00 | - | - |" in table
     assert "| tversky | 55.00 / 60.00 | - | -5.00 / -5.00 | - |" in table
+
+
+def test_paired_differences_leave_out_unfinished_seeds_and_are_drawn(tmp_path: Path) -> None:
+    from polypnet.studies import RunResult, Study, paired_deltas
+    from polypnet.study_plots import draw_paired
+
+    study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {}, "bce": {}}, paper_choice="dice")
+
+    def run(arm: str, seed: int, val: float, test: float | None) -> RunResult:
+        return RunResult(arm, seed, Path("."), epochs=[0], val_loss=[0.5], val_dice=[val],
+                         test={} if test is None else {"dice_global": test})
+
+    runs = {"dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72), run("dice", 44, 0.5, None)],
+            "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None), run("tversky", 44, 0.6, 0.6)],
+            "bce": []}
+    deltas = paired_deltas(study, runs)
+    assert set(deltas) == {"tversky", "bce"} and deltas["bce"] == {}
+    assert list(deltas["tversky"]) == [42]  # 43: the arm unfinished; 44: the paper arm unfinished
+    assert deltas["tversky"][42] == pytest.approx((-0.05, -0.05))
+    figure = draw_paired(study, deltas, tmp_path / "loss_paired.png")
+    assert figure is not None and figure.stat().st_size > 5_000
+    assert draw_paired(study, {"bce": {}}, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+
+
+def test_summary_of_several_seeds_links_the_paired_figure(tmp_path: Path) -> None:
+    study_file = tmp_path / "tiny.yaml"
+    study_file.write_text("study: tiny\ntitle: Tiny\npaper_choice: start\narms:\n  start: {}\n"
+                          "  none: {model.model_kwargs: {attention_position: none}}\n")
+    study = load_study(study_file)
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    for arm, seed, dice in (("start", 42, 0.6), ("start", 43, 0.7), ("none", 42, 0.62), ("none", 43, 0.66)):
+        run_dir = ablate.arm_run_dir(runs, study, arm, seed)
+        run_dir.mkdir(parents=True)
+        (run_dir / "metrics.csv").write_text(f"epoch,val/loss,val/dice_global\n0,0.5,{dice - 0.1}\n1,0.4,{dice}\n")
+        (run_dir / "test_metrics.json").write_text(json.dumps({"metrics": {"test/dice_global": dice}}))
+    table = ablate.summarize(study, ablate.BASE_CONFIGS["cpu"], runs, out, [42, 43], costs=False).read_text()
+    assert "| none | 62.00 / 62.00 | 66.00 / 66.00 | +2.00 / +2.00 | -4.00 / -4.00 |" in table
+    assert "![paired differences](tiny_paired.png)" in table
+    assert (out / "tiny_paired.png").stat().st_size > 5_000

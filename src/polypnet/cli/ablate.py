@@ -36,9 +36,9 @@ import yaml
 
 from ..benchmark import flops_per_image, latency
 from ..models import create_model
-from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, per_seed_markdown, read_run,
-                       summarize_arm, table_markdown)
-from ..study_plots import draw_study
+from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
+                       read_run, summarize_arm, table_markdown)
+from ..study_plots import draw_paired, draw_study
 from . import fit as fit_cli
 
 REPO_ROOT = fit_cli.REPO_ROOT
@@ -220,9 +220,11 @@ def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[
     ]
     per_seed = per_seed_markdown(study, runs_by_arm)
     if per_seed:
+        paired = draw_paired(study, paired_deltas(study, runs_by_arm), out / f"{study.name}_paired.png")
         text[-1:-1] = ["## Seed by seed", "",
                        "Best validation Dice / test F1 (global) of each run, and the difference to the paper "
-                       "arm at the same seed (percentage points).", "", per_seed, ""]
+                       "arm at the same seed (percentage points).", "", per_seed, "",
+                       *([f"![paired differences]({paired.name})", ""] if paired else [])]
     if study.note:
         text[2:2] = [study.note, ""]
     (out / f"{study.name}.md").write_text("\n".join(text) + "\n")
