@@ -1,7 +1,9 @@
-"""Lightning callbacks: training curves as PNG."""
+"""Lightning callbacks: training curves as PNG, the wall time of a run across resumes."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,59 @@ class CurvePlot(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict.get("history", []))
+
+
+class WallClock(L.Callback):
+    """The wall time of a whole run, summed over its parts, in ``wall_clock.json`` of the log folder.
+
+    The count is part of the checkpoint, so a run killed and resumed from its last checkpoint goes on
+    counting from there (the unfinished epoch that the resume repeats is not counted twice). The file
+    is rewritten after every epoch and at the end of fit and test: ``{"seconds": ..., "parts": ...}``,
+    where ``parts`` is the number of fit calls that trained the run.
+    """
+
+    def __init__(self, filename: str = "wall_clock.json") -> None:
+        self.filename = filename
+        self.earlier_s = 0.0  # seconds of the parts before this one
+        self.parts = 0
+        self._start: float | None = None
+        self._restored: dict[str, Any] | None = None
+
+    def seconds(self) -> float:
+        """Seconds of the run so far, this part included."""
+        return self.earlier_s + (0.0 if self._start is None else time.monotonic() - self._start)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self._start is None:
+            self._start = time.monotonic()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Applied here, not in load_state_dict: testing the best checkpoint restores callback
+        # states too, and must not wind the clock back to that epoch.
+        if self._restored is not None:
+            self.earlier_s = float(self._restored.get("seconds", 0.0))
+            self.parts = int(self._restored.get("parts", 0))
+            self._restored = None
+        self.parts += 1
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)
+
+    def _write(self, trainer: L.Trainer) -> None:
+        log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask, not only rank 0
+        if trainer.is_global_zero and log_dir:
+            path = Path(log_dir) / self.filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"seconds": round(self.seconds(), 1), "parts": self.parts}) + "\n")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds(), "parts": self.parts}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._restored = dict(state_dict)

@@ -66,7 +66,7 @@ def test_help_lists_short_and_model_options(tmp_path: Path) -> None:
 
 def _run_dir_contents_ok(run_dir: Path) -> None:
     for name in ("config.yaml", "split.json", "metrics.csv", "curves.png", "test_metrics.json",
-                 "checkpoints/last.ckpt"):
+                 "wall_clock.json", "checkpoints/last.ckpt"):
         assert (run_dir / name).is_file(), f"{name} missing in {run_dir}: {sorted(p.name for p in run_dir.rglob('*'))}"
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
@@ -81,6 +81,9 @@ def test_quickstart_run_writes_everything(tmp_path: Path) -> None:
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 1  # refreshed after every epoch, not only when validation improves
     assert "run folder:" in proc.stdout and "curves.png" in proc.stdout
+    clock = json.loads((tmp_path / "run" / "wall_clock.json").read_text())
+    assert clock["parts"] == 1 and 0 < clock["seconds"] < 300
+    assert last["callbacks"]["WallClock"]["seconds"] <= clock["seconds"]  # the test after fit counts too
     metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())["metrics"]
     assert 0.0 <= metrics["test/dice_global"] <= 1.0
     assert {"test/iou_global", "test/dice_per_image", "test/iou_per_image"} <= set(metrics)
@@ -126,3 +129,20 @@ def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
     with (killed_dir / "metrics.csv").open(newline="") as f:
         val_epochs = {int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/loss")}
     assert val_epochs == {0, 1, 2, 3}
+    # The wall clock goes on from the checkpoint: two parts, not less than the part before the kill.
+    clock = json.loads((killed_dir / "wall_clock.json").read_text())
+    assert clock["parts"] == 2 and clock["seconds"] > 0
+
+
+def test_wall_clock_continues_a_resumed_run_and_ignores_the_test_restore() -> None:
+    from polypnet.callbacks import WallClock
+
+    resumed = WallClock()
+    resumed.load_state_dict({"seconds": 100.0, "parts": 1})  # restored from the last checkpoint
+    resumed.setup(None, None, "fit")
+    resumed.on_train_start(None, None)
+    assert resumed.parts == 2 and resumed.seconds() >= 100.0
+    before_test = resumed.seconds()
+    resumed.load_state_dict({"seconds": 5.0, "parts": 1})  # trainer.test(ckpt_path="best") restores an older state
+    resumed.setup(None, None, "test")
+    assert resumed.seconds() >= before_test and resumed.state_dict()["parts"] == 2

@@ -30,8 +30,10 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 571,731 |" in table
     kept = out / "paper" / "kvasir-seg_seed42_run"  # the evidence outlives runs/: no checkpoints, all the rest
     assert {p.name for p in kept.iterdir()} == {"config.yaml", "split.json", "metrics.csv", "curves.png",
-                                                "test_metrics.json", "eval_metrics.json", "per_image.csv", "overlays.png"}
+                                                "test_metrics.json", "eval_metrics.json", "per_image.csv", "overlays.png",
+                                                "wall_clock.json"}
     assert json.loads((kept / "eval_metrics.json").read_text())["metrics"] == result["metrics"]
+    assert result["wall_time_s"] == json.loads((kept / "wall_clock.json").read_text())["seconds"] > 0
 
     # Ship the run's weights into a temporary weights folder and load them by name, offline.
     import torch
@@ -114,3 +116,20 @@ def test_table_has_no_summary_for_single_runs(tmp_path: Path) -> None:
 
     _fake_record(tmp_path, "kvasir-seg", "random", 42, 42, 0.80)
     assert "Mean ± std" not in write_table(tmp_path).read_text()
+
+
+def test_an_interrupted_run_resumes_and_a_finished_one_is_not_trained_again(tmp_path: Path, monkeypatch) -> None:
+    from polypnet.cli import reproduce
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(reproduce.fit_cli, "main", lambda argv: seen.append(argv) or 0)
+    args = reproduce.build_parser().parse_args([])
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, run, args) is None  # no clock: not timed
+    assert seen[0][seen[0].index("--ckpt_path") + 1] == str(run / "checkpoints" / "last.ckpt")
+    (run / "wall_clock.json").write_text('{"seconds": 1234.5, "parts": 2}')
+    (run / "test_metrics.json").write_text("{}")
+    assert reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, run, args) == 1234.5
+    assert len(seen) == 1  # finished: recorded again, not retrained

@@ -40,13 +40,14 @@ from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_s
                        read_run, summarize_arm, table_markdown)
 from ..study_plots import draw_paired, draw_study
 from . import fit as fit_cli
+from .fit import is_finished, resume_argv
 
 REPO_ROOT = fit_cli.REPO_ROOT
 STUDY_DIR = REPO_ROOT / "configs" / "ablations"
 BASE_RUN = "base"
 RECORDS = "runs"  # the committed records of finished runs, under a protocol's results folder
 # What a record keeps of a finished run: enough to redraw and tabulate it, a few kB.
-RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml")
+RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml", "wall_clock.json")
 BASE_CONFIGS = {
     "cpu": REPO_ROOT / "configs" / "ablation_cpu_cvc.yaml",
     "paper": REPO_ROOT / "configs" / "paper_cvc.yaml",
@@ -120,11 +121,6 @@ def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int, records_root
     return runs_root / own
 
 
-def is_finished(run_dir: Path) -> bool:
-    """A run is finished once fit.py has written its test metrics."""
-    return (run_dir / "test_metrics.json").is_file()
-
-
 def keep_record(run_dir: Path, runs_root: Path, records_root: Path) -> Path | None:
     """Copy a finished run's small files (:data:`RECORD_FILES`) to the same place under
     ``records_root``; returns the record, or None for a run that is not finished or not under
@@ -166,10 +162,10 @@ def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: 
     argv = ["--config", str(base), "--data.root", str(args.data_dir / args.dataset),
             "--seed_everything", str(seed), "--run_dir", str(run_dir),
             "--trainer.accelerator", args.accelerator, *arm_argv(study.arms[arm])]
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        print(f"{study.name}/{arm} seed {seed}: resuming from {last}")
-        argv += ["--ckpt_path", str(last)]
+    resume = resume_argv(run_dir)
+    if resume:
+        print(f"{study.name}/{arm} seed {seed}: resuming from {resume[1]}")
+        argv += resume
     print(f"{study.name}/{arm} seed {seed}: training into {run_dir}", flush=True)
     code = fit_cli.main([*argv, *args.extra])
     if code != 0:

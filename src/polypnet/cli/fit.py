@@ -24,7 +24,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..callbacks import CurvePlot
+from ..callbacks import CurvePlot, WallClock
 from ..loggers import ResumableCSVLogger
 from ..data import DataError, PolypDataModule
 from ..module import PolypSegModule
@@ -138,11 +138,23 @@ def build_trainer_defaults(run_dir: Path, progress_bar: bool = True, resume: boo
             best,  # first: trainer.checkpoint_callback, whose best_model_path "best" means
             last,
             CurvePlot(),
+            WallClock(),
             LearningRateMonitor(logging_interval="epoch"),
             *([RichProgressBar(leave=True)] if progress_bar else []),
         ],
         "log_every_n_steps": 5,
     }
+
+
+def is_finished(run_dir: Path) -> bool:
+    """A run is finished once fit.py has written its test metrics."""
+    return (run_dir / "test_metrics.json").is_file()
+
+
+def resume_argv(run_dir: Path) -> list[str]:
+    """``--ckpt_path`` of the run's last checkpoint where an interrupted run left one, else []."""
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return ["--ckpt_path", str(last)] if last.is_file() else []
 
 
 def _progress_bar_wanted(argv: list[str]) -> bool:
@@ -211,7 +223,7 @@ def _report(trainer: L.Trainer, run_dir: Path) -> None:
         f"run folder:   {run_dir}",
         f"checkpoints:  {getattr(ckpt, 'best_model_path', '') or '-'} (best), "
         f"{run_dir / 'checkpoints' / 'last.ckpt'} (last)",
-        f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}",
+        f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}, {run_dir / 'wall_clock.json'}",
         f"curves:       {run_dir / 'curves.png'}",
         f"config/split: {run_dir / 'config.yaml'}, {run_dir / 'split.json'}",
     ]
