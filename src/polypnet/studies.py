@@ -93,6 +93,7 @@ class RunResult:
     val_loss: list[float] = field(default_factory=list)
     val_dice: list[float] = field(default_factory=list)
     test: dict[str, float] = field(default_factory=dict)
+    wall_s: float = math.nan  # from wall_clock.json; runs older than the clock have none
 
     @property
     def finished(self) -> bool:
@@ -104,7 +105,8 @@ class RunResult:
 
 
 def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
-    """Per-epoch validation loss and Dice from ``metrics.csv``, test metrics from ``test_metrics.json``."""
+    """Per-epoch validation loss and Dice from ``metrics.csv``, test metrics from ``test_metrics.json``,
+    the wall time from ``wall_clock.json``."""
     result = RunResult(arm, seed, run_dir)
     metrics_csv = run_dir / "metrics.csv"
     if metrics_csv.is_file():
@@ -125,6 +127,9 @@ def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
     if test_json.is_file():
         metrics = json.loads(test_json.read_text())["metrics"]
         result.test = {k.removeprefix("test/"): float(v) for k, v in metrics.items()}
+    clock = run_dir / "wall_clock.json"
+    if clock.is_file():
+        result.wall_s = float(json.loads(clock.read_text())["seconds"])
     return result
 
 
@@ -165,6 +170,7 @@ def summarize_arm(study: Study, arm: str, runs: list[RunResult], base_config: di
         ("test_f1", [r.test.get("dice_global", math.nan) for r in finished]),
         ("test_iou", [r.test.get("iou_global", math.nan) for r in finished]),
         ("test_f1_per_image", [r.test.get("dice_per_image", math.nan) for r in finished]),
+        ("wall_min", [r.wall_s / 60 for r in finished]),
     ):
         row[key], row[key + "_std"] = mean_std(values)
     return row
@@ -216,12 +222,19 @@ def _pct(mean: float, std: float, seeds: int) -> str:
     return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 else f"{100 * mean:.2f}"
 
 
+def _minutes(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if std > 0 else "")
+
+
 def table_markdown(study: Study, rows: list[dict[str, Any]], extra_columns: dict[str, dict[str, str]] | None = None) -> str:
     """The study's table: arm, params, best val Dice, final val loss, test F1/IoU (percent)."""
     extra_columns = extra_columns or {}
     extra_names = sorted({c for cols in extra_columns.values() for c in cols})
+    timed = any(not math.isnan(r.get("wall_min", math.nan)) for r in rows)
     head = ["arm", "params", *extra_names, "seeds", "epochs", "best val Dice", "final val loss",
-            "test F1 (global)", "test IoU (global)", "test F1 (per image)"]
+            "test F1 (global)", "test IoU (global)", "test F1 (per image)", *(["wall time (min), timed runs"] if timed else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         n = len(r["seeds"])
@@ -233,5 +246,7 @@ def table_markdown(study: Study, rows: list[dict[str, Any]], extra_columns: dict
                  _pct(r["best_val_dice"], r["best_val_dice_std"], n), loss,
                  _pct(r["test_f1"], r["test_f1_std"], n), _pct(r["test_iou"], r["test_iou_std"], n),
                  _pct(r["test_f1_per_image"], r["test_f1_per_image_std"], n)]
+        if timed:
+            cells.append(_minutes(r.get("wall_min", math.nan), r.get("wall_min_std", math.nan)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

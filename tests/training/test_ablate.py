@@ -177,7 +177,12 @@ def test_summary_of_several_seeds_links_the_paired_figure(tmp_path: Path) -> Non
         run_dir.mkdir(parents=True)
         (run_dir / "metrics.csv").write_text(f"epoch,val/loss,val/dice_global\n0,0.5,{dice - 0.1}\n1,0.4,{dice}\n")
         (run_dir / "test_metrics.json").write_text(json.dumps({"metrics": {"test/dice_global": dice}}))
+        if arm == "none":  # timed by fit.py's wall clock; the paper arm's runs predate it
+            (run_dir / "wall_clock.json").write_text(json.dumps({"seconds": 600 + 120 * (seed - 42), "parts": 1}))
     table = ablate.summarize(study, ablate.BASE_CONFIGS["cpu"], runs, out, [42, 43], costs=False).read_text()
     assert "| none | 62.00 / 62.00 | 66.00 / 66.00 | +2.00 / +2.00 | -4.00 / -4.00 |" in table
     assert "![paired differences](tiny_paired.png)" in table
+    assert "| wall time (min), timed runs |" in table
+    assert [line.rsplit("|", 2)[-2].strip() for line in table.splitlines() if line.startswith(("| none", "| **start**"))][:2] \
+        == ["-", "11.0 ± 1.4"]
     assert (out / "tiny_paired.png").stat().st_size > 5_000
