@@ -19,7 +19,7 @@ from polypnet.predict import load_model
 def test_shipped_weights_score_what_their_index_records(tag: str, shared_data: Path, tmp_path: Path) -> None:
     info = pretrained_info("iam_unet", tag)
     found = find_pairs(shared_data / info["dataset"])
-    split_file = save_split(make_split(found, info["split"], info["seed"], 0.1, 0.1), tmp_path / "split.json")
+    split_file = save_split(make_split(found, info["split"], info.get("split_seed", info["seed"]), 0.1, 0.1), tmp_path / "split.json")
     code = evaluate_cli.main([
         "--model", "iam_unet", "--weights", str(WEIGHTS_DIR / info["file"]), "--data", str(found.root),
         "--split-file", str(split_file), "--image-size", str(info["image_size"]), "--out", str(tmp_path / "eval"),

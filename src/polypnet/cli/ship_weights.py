@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         "protocol": result["protocol"],
         "split": result["split"],
         "seed": result["seed"],
+        # The split's own seed: a run may be trained with another seed than the one that drew its split.
+        "split_seed": result.get("split_seed", result["seed"]),
         "image_size": result["image_size"],
         "epochs": result["epochs"],
         "test_images": result["test_images"],
