@@ -91,7 +91,7 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
         ax.set(title=f"Δ {name}", xlabel=f"arm minus {study.paper_choice} (paper) at the same seed, points")
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(arms)), arms)
-    axes[0].invert_yaxis()
+    axes[0].set_ylim(len(arms) - 0.4, -0.6)  # top to bottom in table order, the same row height for one arm or many
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{study.title}: paired differences (grey bar: mean)", fontsize=10)
     fig.tight_layout()
