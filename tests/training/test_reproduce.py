@@ -133,3 +133,19 @@ def test_an_interrupted_run_resumes_and_a_finished_one_is_not_trained_again(tmp_
     (run / "test_metrics.json").write_text("{}")
     assert reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, run, args) == 1234.5
     assert len(seen) == 1  # finished: recorded again, not retrained
+
+
+def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
+    import yaml
+
+    from polypnet.cli import reproduce
+
+    for protocol in reproduce.PROTOCOLS:
+        for dataset, stem in reproduce.CONFIG_STEMS.items():
+            config = reproduce.REPO_ROOT / "configs" / f"{protocol}_{stem}.yaml"
+            assert config.is_file(), f"--protocol {protocol} has no config for {dataset}"
+            data = yaml.safe_load(config.read_text())
+            assert data["data"]["root"] == dataset and data["model"]["model"] == "iam_unet"
+            improved = protocol.endswith("improved")
+            assert (data["model"]["loss"], data["model"].get("deep_supervision", 0.0)) == \
+                (("bce_dice", 0.4) if improved else ("dice", 0.0)), config

@@ -38,6 +38,7 @@ from . import fit as fit_cli
 
 REPO_ROOT = fit_cli.REPO_ROOT
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
+PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved")
 #: The paper's test results (random 80/10/10 split), in percent.
 PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
 PAPER_PARAMS = 574_579
@@ -47,9 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of reproduce.py."""
     p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--protocol", choices=("paper", "paper128", "cpu"), default="paper",
+    p.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
-                        "128 px (~2 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs")
+                        "128 px (~2 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
+                        "cpu_improved: paper and cpu with our improved recipe (BCE + Dice, deep supervision). "
+                        "Each reads configs/<protocol>_<cvc|kvasir>.yaml")
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
     p.add_argument("--split", choices=("random", "sequence"), default="random",
