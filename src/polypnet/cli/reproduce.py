@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
-                        "128 px (~2 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
+                        "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
                         "cpu_improved: paper and cpu with our improved recipe (BCE + Dice, deep supervision). "
                         "Each reads configs/<protocol>_<cvc|kvasir>.yaml")
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
