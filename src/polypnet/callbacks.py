@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -71,16 +72,30 @@ class CurvePlot(L.Callback):
         self.history = list(state_dict.get("history", []))
 
 
+#: The file ``WallClock`` writes in a run's log folder.
+WALL_CLOCK_FILE = "wall_clock.json"
+
+
+def read_wall_clock(folder: Path) -> float | None:
+    """A run's wall time in seconds over all its parts, from the ``WallClock`` file in ``folder``;
+    None for a folder without a readable one (a run older than the clock)."""
+    try:
+        return float(json.loads((Path(folder) / WALL_CLOCK_FILE).read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class WallClock(L.Callback):
     """The wall time of a whole run, summed over its parts, in ``wall_clock.json`` of the log folder.
 
     The count is part of the checkpoint, so a run killed and resumed from its last checkpoint goes on
     counting from there (the unfinished epoch that the resume repeats is not counted twice). The file
     is rewritten after every epoch and at the end of fit and test: ``{"seconds": ..., "parts": ...}``,
-    where ``parts`` is the number of fit calls that trained the run.
+    where ``parts`` is the number of fit calls that trained the run. A run resumed from a checkpoint
+    made before the clock existed has no known total: its ``seconds`` is null.
     """
 
-    def __init__(self, filename: str = "wall_clock.json") -> None:
+    def __init__(self, filename: str = WALL_CLOCK_FILE) -> None:
         self.filename = filename
         self.earlier_s = 0.0  # seconds of the parts before this one
         self.parts = 0
@@ -102,6 +117,8 @@ class WallClock(L.Callback):
             self.earlier_s = float(self._restored.get("seconds", 0.0))
             self.parts = int(self._restored.get("parts", 0))
             self._restored = None
+        elif trainer.current_epoch > 0:  # resumed from a checkpoint without a clock: earlier parts unknown
+            self.earlier_s = math.nan
         self.parts += 1
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -118,7 +135,9 @@ class WallClock(L.Callback):
         if trainer.is_global_zero and log_dir:
             path = Path(log_dir) / self.filename
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"seconds": round(self.seconds(), 1), "parts": self.parts}) + "\n")
+            seconds = self.seconds()
+            path.write_text(json.dumps({"seconds": None if math.isnan(seconds) else round(seconds, 1),
+                                        "parts": self.parts}) + "\n")
 
     def state_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds(), "parts": self.parts}

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from .callbacks import read_wall_clock
 from .models import count_parameters, create_model
 
 
@@ -127,9 +128,9 @@ def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
     if test_json.is_file():
         metrics = json.loads(test_json.read_text())["metrics"]
         result.test = {k.removeprefix("test/"): float(v) for k, v in metrics.items()}
-    clock = run_dir / "wall_clock.json"
-    if clock.is_file():
-        result.wall_s = float(json.loads(clock.read_text())["seconds"])
+    wall_s = read_wall_clock(run_dir)
+    if wall_s is not None:
+        result.wall_s = wall_s
     return result
 
 

@@ -146,3 +146,21 @@ def test_wall_clock_continues_a_resumed_run_and_ignores_the_test_restore() -> No
     resumed.load_state_dict({"seconds": 5.0, "parts": 1})  # trainer.test(ckpt_path="best") restores an older state
     resumed.setup(None, None, "test")
     assert resumed.seconds() >= before_test and resumed.state_dict()["parts"] == 2
+
+
+def test_wall_clock_of_a_run_resumed_from_a_checkpoint_older_than_the_clock_is_unknown(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from polypnet.callbacks import WallClock, read_wall_clock
+
+    clock = WallClock()  # nothing restored, yet the trainer resumes at epoch 3
+    trainer = SimpleNamespace(current_epoch=3, log_dir=str(tmp_path), is_global_zero=True)
+    clock.setup(trainer, None, "fit")
+    clock.on_train_start(trainer, None)
+    clock.on_fit_end(trainer, None)
+    assert json.loads((tmp_path / "wall_clock.json").read_text()) == {"seconds": None, "parts": 1}
+    assert read_wall_clock(tmp_path) is None
+    fresh = WallClock()
+    fresh.setup(SimpleNamespace(current_epoch=0), None, "fit")
+    fresh.on_train_start(SimpleNamespace(current_epoch=0), None)
+    assert fresh.seconds() >= 0.0

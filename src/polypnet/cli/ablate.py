@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from ..benchmark import flops_per_image, latency
+from ..callbacks import WALL_CLOCK_FILE
 from ..models import create_model
 from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
                        read_run, summarize_arm, table_markdown)
@@ -47,7 +48,7 @@ STUDY_DIR = REPO_ROOT / "configs" / "ablations"
 BASE_RUN = "base"
 RECORDS = "runs"  # the committed records of finished runs, under a protocol's results folder
 # What a record keeps of a finished run: enough to redraw and tabulate it, a few kB.
-RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml", "wall_clock.json")
+RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml", WALL_CLOCK_FILE)
 BASE_CONFIGS = {
     "cpu": REPO_ROOT / "configs" / "ablation_cpu_cvc.yaml",
     "paper": REPO_ROOT / "configs" / "paper_cvc.yaml",

@@ -24,7 +24,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..callbacks import CurvePlot, WallClock
+from ..callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
 from ..loggers import ResumableCSVLogger
 from ..data import DataError, PolypDataModule
 from ..module import PolypSegModule
@@ -223,7 +223,7 @@ def _report(trainer: L.Trainer, run_dir: Path) -> None:
         f"run folder:   {run_dir}",
         f"checkpoints:  {getattr(ckpt, 'best_model_path', '') or '-'} (best), "
         f"{run_dir / 'checkpoints' / 'last.ckpt'} (last)",
-        f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}, {run_dir / 'wall_clock.json'}",
+        f"metrics:      {run_dir / 'metrics.csv'}, {run_dir / 'tensorboard'}, {run_dir / 'test_metrics.json'}, {run_dir / WALL_CLOCK_FILE}",
         f"curves:       {run_dir / 'curves.png'}",
         f"config/split: {run_dir / 'config.yaml'}, {run_dir / 'split.json'}",
     ]

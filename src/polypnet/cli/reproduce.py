@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import yaml
 
+from ..callbacks import WALL_CLOCK_FILE, read_wall_clock
 from ..evaluation import load_checkpoint
 from ..models import count_parameters
 from ..studies import mean_std
@@ -96,7 +97,7 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     time in seconds (summed over its parts, from ``wall_clock.json``), or None where unknown."""
     if fit_cli.is_finished(run_dir):
         print(f"{run_dir}: finished earlier, recording it without training")
-        return run_wall_time(run_dir)
+        return read_wall_clock(run_dir)
     argv = ["--config", str(config), "--data.root", str(data_root), "--seed_everything", str(seed),
             "--run_dir", str(run_dir), "--trainer.accelerator", args.accelerator]
     if args.split != "random":
@@ -114,18 +115,9 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     code = fit_cli.main([*argv, *resume, *args.extra])
     if code != 0:
         raise SystemExit(f"error: training failed (exit {code}); see {run_dir}")
-    measured = run_wall_time(run_dir)
+    measured = read_wall_clock(run_dir)
     # Without the clock file (a run begun before it existed) only a run trained in one go here is timed.
     return measured if measured is not None else (None if resume else time.time() - start)
-
-
-def run_wall_time(run_dir: Path) -> float | None:
-    """The run's wall time over all its parts (``wall_clock.json`` written by fit.py), or None."""
-    path = run_dir / "wall_clock.json"
-    try:
-        return float(json.loads(path.read_text())["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path) -> dict[str, Any]:
@@ -174,7 +166,7 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
 RUN_FILES = (("config.yaml", "config.yaml"), ("split.json", "split.json"), ("metrics.csv", "metrics.csv"),
              ("curves.png", "curves.png"), ("test_metrics.json", "test_metrics.json"),
              ("eval-test/metrics.json", "eval_metrics.json"), ("eval-test/per_image.csv", "per_image.csv"),
-             ("eval-test/overlays.png", "overlays.png"), ("wall_clock.json", "wall_clock.json"))
+             ("eval-test/overlays.png", "overlays.png"), (WALL_CLOCK_FILE, WALL_CLOCK_FILE))
 
 
 def keep_run_files(run_dir: Path, dest: Path) -> Path:
@@ -267,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.datasets) != 1 or len(args.seeds) != 1:
             print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)
             return 2
-        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, run_wall_time(args.from_run), out)
+        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out)
     else:
         for dataset in args.datasets:
             data_root = args.data_dir / dataset
