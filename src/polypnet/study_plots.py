@@ -62,6 +62,11 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
     return path
 
 
+def _paper_label(choice: str) -> str:
+    """The paper arm's name, tagged as the paper's unless it already says so."""
+    return choice if choice == "paper" else f"{choice} (paper)"
+
+
 def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]], path: Path) -> Path | None:
     """Write a dot plot of each arm's difference to the paper arm at the same seed (percentage
     points; validation Dice and test F1), one dot per seed and a bar at the mean, so that a change
@@ -88,7 +93,7 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
                 labelled.add(s)
             mean = np.nanmean([100 * pair[col] for pair in deltas[arm].values()])
             ax.plot([mean, mean], [y - 0.3, y + 0.3], color="grey", linewidth=2, zorder=2)
-        ax.set(title=f"Δ {name}", xlabel=f"arm minus {study.paper_choice} (paper) at the same seed, points")
+        ax.set(title=f"Δ {name}", xlabel=f"arm minus {_paper_label(study.paper_choice)} at the same seed, points")
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(range(len(arms)), arms)
     axes[0].set_ylim(len(arms) - 0.4, -0.6)  # top to bottom in table order, the same row height for one arm or many

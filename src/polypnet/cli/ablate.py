@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,7 +40,6 @@ from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_s
                        read_run, summarize_arm, table_markdown)
 from ..study_plots import draw_paired, draw_study
 from . import fit as fit_cli
-from .fit import is_finished, resume_argv
 
 REPO_ROOT = fit_cli.REPO_ROOT
 STUDY_DIR = REPO_ROOT / "configs" / "ablations"
@@ -110,14 +108,14 @@ def arm_run_dir(runs_root: Path, study: Study, arm: str, seed: int, records_root
     own = Path(BASE_RUN) / f"seed{seed}" if not study.arms[arm] else Path(study.name) / f"{arm}_seed{seed}"
     places = [runs_root] + ([records_root] if records_root is not None else [])
     for root in places:
-        if is_finished(root / own):
+        if fit_cli.is_finished(root / own):
             return root / own
     if (runs_root / own).exists():
         return runs_root / own  # an interrupted run: it resumes
     for other in _equivalent_arms(study, arm) if study.arms[arm] else []:
         for root in places:
             run = root / other.study / f"{other.arm}_seed{seed}"
-            if is_finished(run):
+            if fit_cli.is_finished(run):
                 return run
     return runs_root / own
 
@@ -126,14 +124,10 @@ def keep_record(run_dir: Path, runs_root: Path, records_root: Path) -> Path | No
     """Copy a finished run's small files (:data:`RECORD_FILES`) to the same place under
     ``records_root``; returns the record, or None for a run that is not finished or not under
     ``runs_root`` (one read from a record already)."""
-    if not is_finished(run_dir) or not run_dir.is_relative_to(runs_root):
+    if not fit_cli.is_finished(run_dir) or not run_dir.is_relative_to(runs_root):
         return None
-    record = records_root / run_dir.relative_to(runs_root)
-    record.mkdir(parents=True, exist_ok=True)
-    for name in RECORD_FILES:
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, record / name)
-    return record
+    return fit_cli.copy_run_files(run_dir, records_root / run_dir.relative_to(runs_root),
+                                  tuple((name, name) for name in RECORD_FILES))
 
 
 class _ArmRef(NamedTuple):
@@ -157,13 +151,13 @@ def _equivalent_arms(study: Study, arm: str) -> list[_ArmRef]:
 
 def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: argparse.Namespace) -> None:
     """Train one arm and seed (resuming an interrupted run) unless it already finished."""
-    if is_finished(run_dir):
+    if fit_cli.is_finished(run_dir):
         print(f"{study.name}/{arm} seed {seed}: finished earlier, reusing {run_dir}")
         return
     argv = ["--config", str(base), "--data.root", str(args.data_dir / args.dataset),
             "--seed_everything", str(seed), "--run_dir", str(run_dir),
             "--trainer.accelerator", args.accelerator, *arm_argv(study.arms[arm])]
-    resume = resume_argv(run_dir)
+    resume = fit_cli.resume_argv(run_dir)
     if resume:
         print(f"{study.name}/{arm} seed {seed}: resuming from {resume[1]}")
         argv += resume

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -155,6 +156,16 @@ def resume_argv(run_dir: Path) -> list[str]:
     """``--ckpt_path`` of the run's last checkpoint where an interrupted run left one, else []."""
     last = run_dir / "checkpoints" / "last.ckpt"
     return ["--ckpt_path", str(last)] if last.is_file() else []
+
+
+def copy_run_files(run_dir: Path, dest: Path, files: tuple[tuple[str, str], ...]) -> Path:
+    """Copy each ``(name in the run, name kept)`` the run has into ``dest``: the small files that keep
+    a result checkable after the run folder and its checkpoints are gone."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for source, name in files:
+        if (run_dir / source).is_file():
+            shutil.copy2(run_dir / source, dest / name)
+    return dest
 
 
 def _progress_bar_wanted(argv: list[str]) -> bool:

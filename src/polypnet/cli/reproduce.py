@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -172,11 +171,7 @@ RUN_FILES = (("config.yaml", "config.yaml"), ("split.json", "split.json"), ("met
 def keep_run_files(run_dir: Path, dest: Path) -> Path:
     """Copy the run's config, split, curves, test metrics, per-image scores and overlays to ``dest``,
     so that a result stays checkable after the ``runs/`` folder (with its checkpoints) is gone."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for source, name in RUN_FILES:
-        if (run_dir / source).is_file():
-            shutil.copy2(run_dir / source, dest / name)
-    return dest
+    return fit_cli.copy_run_files(run_dir, dest, RUN_FILES)
 
 
 def result_suffix(split: str, split_seed: int, seed: int) -> str:
