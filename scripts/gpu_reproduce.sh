@@ -3,15 +3,16 @@
 #
 #   bash scripts/gpu_reproduce.sh                          # both datasets, seed 42, 32-true
 #   DATASETS=cvc-clinicdb SEEDS="42 43" bash scripts/gpu_reproduce.sh
+#   PROTOCOL=improved bash scripts/gpu_reproduce.sh        # our improved recipe at the paper's schedule
 #
-# Installs .gpu/wheels into $SITE, runs scripts/reproduce.py (the paper protocol) on the packs
+# Installs .gpu/wheels into $SITE, runs scripts/reproduce.py (the paper protocol, or $PROTOCOL) on the packs
 # in .gpu/data, and leaves in $OUT: gpu_results.tar.gz (results/ JSON + README.md table, and per
 # run metrics.csv, curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log),
 # log.txt, and each finished run's best checkpoint (<dataset>_<split>_seed<k>_best.ckpt, 6 at
 # most: the device tool returns 8 files). The archive is rewritten each time a dataset ends, and
 # runs still going at TIME_LIMIT_S are stopped, so a command cut short still returns what finished.
 #
-# Environment (default): DATASETS ("cvc-clinicdb kvasir-seg"), SEEDS (42), SPLIT (random),
+# Environment (default): PROTOCOL (paper), DATASETS ("cvc-clinicdb kvasir-seg"), SEEDS (42), SPLIT (random),
 # ACCELERATOR (gpu), PRECISION (empty: the config's 32-true), PARALLEL (1: the datasets train
 # side by side on the one GPU; 0: one after the other), NUM_WORKERS (8, or 6 per run when
 # PARALLEL), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit.py arguments),
@@ -20,6 +21,7 @@
 # CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60).
 set -u
 START=$(date +%s)
+PROTOCOL=${PROTOCOL:-paper}
 DATASETS=${DATASETS:-"cvc-clinicdb kvasir-seg"}
 SEEDS=${SEEDS:-42}
 SPLIT=${SPLIT:-random}
@@ -43,7 +45,7 @@ mkdir -p "$OUT" "$WORK"
 LOG="$OUT/log.txt"
 exec > >(tee -a "$LOG") 2>&1
 elapsed() { echo $(( $(date +%s) - START )); }
-echo "== gpu_reproduce.sh $(date -u +%FT%TZ): datasets [$DATASETS] seeds [$SEEDS] split $SPLIT" \
+echo "== gpu_reproduce.sh $(date -u +%FT%TZ): protocol $PROTOCOL datasets [$DATASETS] seeds [$SEEDS] split $SPLIT" \
      "accelerator $ACCELERATOR precision ${PRECISION:-config} parallel $PARALLEL workers $NUM_WORKERS" \
      "limit ${TIME_LIMIT_S}s work $WORK"
 
@@ -75,10 +77,10 @@ archive() {  # everything but checkpoints and TensorBoard events, then the best 
         mv -f "$WORK/gpu_results.tar.gz.part" "$OUT/gpu_results.tar.gz"
     [ "$CKPTS" = 1 ] || return 0
     local ckpt run base n=0
-    for ckpt in "$WORK"/runs/paper/*/checkpoints/best-*.ckpt; do
+    for ckpt in "$WORK"/runs/"$PROTOCOL"/*/checkpoints/best-*.ckpt; do
         [ -f "$ckpt" ] && [ $n -lt 6 ] || continue
         run=$(basename "$(dirname "$(dirname "$ckpt")")")  # <dataset>_<split>_seed<k>
-        base="$WORK/results/paper/${run/_${SPLIT}_/_}"      # its result: <dataset>_seed<k>[_<split>].json
+        base="$WORK/results/$PROTOCOL/${run/_${SPLIT}_/_}"      # its result: <dataset>_seed<k>[_<split>].json
         [ -f "$base.json" ] || [ -f "${base}_$SPLIT.json" ] || continue  # a finished run's only
         cp -f "$ckpt" "$OUT/${run}_best.ckpt"
         n=$((n + 1))
@@ -94,7 +96,7 @@ run_one() {  # one dataset, all seeds, stopped at the deadline
     if [ "$left" -lt 60 ]; then echo "skipped: ${left}s left"; return 124; fi
     [ -d "$DATA_DIR/$ds" ] || { echo "error: $DATA_DIR/$ds not found (make gpu-bundle)"; return 2; }
     # shellcheck disable=SC2086  # SEEDS and EXTRA are word lists
-    timeout -s INT -k 30 "$left" "$PYTHON" scripts/reproduce.py --protocol paper --datasets "$ds" \
+    timeout -s INT -k 30 "$left" "$PYTHON" scripts/reproduce.py --protocol "$PROTOCOL" --datasets "$ds" \
         --seeds $SEEDS --split "$SPLIT" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
         --num-workers "$NUM_WORKERS" ${PRECISION:+--precision "$PRECISION"} \
         --out "$WORK/results" --runs "$WORK/runs" \
@@ -133,7 +135,7 @@ while :; do
         last_beat=$(elapsed)
         beat=""
         for ds in "${running[@]}"; do
-            for csv in "$WORK"/runs/paper/"${ds}"_*/metrics.csv; do
+            for csv in "$WORK"/runs/"$PROTOCOL"/"${ds}"_*/metrics.csv; do
                 [ -f "$csv" ] && beat+=" $(basename "$(dirname "$csv")") epoch $(epoch_of "$csv");"
             done
         done
@@ -142,9 +144,9 @@ while :; do
         echo "== [$(elapsed)s] running:${beat:- starting} ${gpu:+gpu $gpu}"
     fi
 done
-if [ -d "$WORK/results/paper" ]; then  # one table of every dataset (runs side by side wrote their own)
+if [ -d "$WORK/results/$PROTOCOL" ]; then  # one table of every dataset (runs side by side wrote their own)
     "$PYTHON" -c "import sys; from pathlib import Path; from polypnet.cli.reproduce import write_table; \
-print(write_table(Path(sys.argv[1])))" "$WORK/results/paper" && cat "$WORK/results/paper/README.md"
+print(write_table(Path(sys.argv[1])))" "$WORK/results/$PROTOCOL" && cat "$WORK/results/$PROTOCOL/README.md"
 fi
 echo "== [$(elapsed)s] done, exit $status; in $OUT:"
 archive
