@@ -93,6 +93,7 @@ class RunResult:
     epochs: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_dice: list[float] = field(default_factory=list)
+    train_dice: list[float] = field(default_factory=list)  # per epoch of ``epochs``; nan where not logged
     test: dict[str, float] = field(default_factory=dict)
     wall_s: float = math.nan  # from wall_clock.json; runs older than the clock have none
 
@@ -106,14 +107,17 @@ class RunResult:
 
 
 def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
-    """Per-epoch validation loss and Dice from ``metrics.csv``, test metrics from ``test_metrics.json``,
-    the wall time from ``wall_clock.json``."""
+    """Per-epoch validation loss and Dice (and training Dice) from ``metrics.csv``, test metrics from
+    ``test_metrics.json``, the wall time from ``wall_clock.json``."""
     result = RunResult(arm, seed, run_dir)
     metrics_csv = run_dir / "metrics.csv"
     if metrics_csv.is_file():
         per_epoch: dict[int, dict[str, float]] = {}
+        train_dice: dict[int, float] = {}
         with metrics_csv.open(newline="") as f:
             for row in csv.DictReader(f):
+                if row.get("train/dice_global") and row.get("epoch"):
+                    train_dice[int(row["epoch"])] = float(row["train/dice_global"])
                 if row.get("val/loss"):
                     per_epoch[int(row["epoch"])] = {
                         "loss": float(row["val/loss"]),
@@ -124,6 +128,7 @@ def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
             result.epochs.append(epoch)
             result.val_loss.append(per_epoch[epoch]["loss"])
             result.val_dice.append(per_epoch[epoch]["dice"])
+            result.train_dice.append(train_dice.get(epoch, math.nan))
     test_json = run_dir / "test_metrics.json"
     if test_json.is_file():
         metrics = json.loads(test_json.read_text())["metrics"]

@@ -104,3 +104,35 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
+    """Write one panel of Dice per epoch for several runs: validation solid, training dashed in the
+    same colour, the best validation epoch marked; for runs of different protocols side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for run, label in zip(runs, labels):
+        epochs = np.array(run.epochs) + 1
+        (line,) = ax.plot(epochs, run.val_dice, marker="o", markersize=3, label=f"{label}: validation")
+        if any(not np.isnan(v) for v in run.train_dice):
+            ax.plot(epochs, run.train_dice, linestyle="--", color=line.get_color(), alpha=0.7, label=f"{label}: training")
+        if run.val_dice:
+            best = int(np.nanargmax(run.val_dice))
+            ax.plot(epochs[best], run.val_dice[best], marker="*", markersize=14, color=line.get_color(),
+                    linestyle="none")
+            ax.annotate(f"{100 * run.val_dice[best]:.2f}", (epochs[best], run.val_dice[best]),
+                        textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(title="Dice (global F1) per epoch; * best validation", xlabel="epoch", ylabel="Dice")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
