@@ -105,6 +105,11 @@ class RunResult:
     def best_val_dice(self) -> float:
         return max(self.val_dice) if self.val_dice else math.nan
 
+    @property
+    def best_index(self) -> int:
+        """Position in ``epochs`` of the best validation Dice (the first where several tie; NaN skipped)."""
+        return max((i for i, v in enumerate(self.val_dice) if not math.isnan(v)), key=self.val_dice.__getitem__)
+
 
 def read_run(run_dir: Path, arm: str, seed: int) -> RunResult:
     """Per-epoch validation loss and Dice (and training Dice) from ``metrics.csv``, test metrics from

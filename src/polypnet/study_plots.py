@@ -1,14 +1,29 @@
-"""The paper-style figure of an ablation study: validation curves over all epochs and the last 5."""
+"""Figures of runs: an ablation study's curves (all epochs and the last 5), its paired differences, runs side by side."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .studies import RunResult, Study
 
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
+    from matplotlib.figure import Figure
+
 LAST_EPOCHS = 5
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _curves(runs: list[RunResult], attr: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,11 +70,7 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
         if ax.lines:
             ax.legend(fontsize=8)
     fig.suptitle(study.title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _paper_label(choice: str) -> str:
@@ -99,11 +110,7 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
     axes[0].set_ylim(len(arms) - 0.4, -0.6)  # top to bottom in table order, the same row height for one arm or many
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{study.title}: paired differences (grey bar: mean)", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
@@ -122,7 +129,7 @@ def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
         if any(not np.isnan(v) for v in run.train_dice):
             ax.plot(epochs, run.train_dice, linestyle="--", color=line.get_color(), alpha=0.7, label=f"{label}: training")
         if run.val_dice:
-            best = int(np.nanargmax(run.val_dice))
+            best = run.best_index
             ax.plot(epochs[best], run.val_dice[best], marker="*", markersize=14, color=line.get_color(),
                     linestyle="none")
             ax.annotate(f"{100 * run.val_dice[best]:.2f}", (epochs[best], run.val_dice[best]),
@@ -131,8 +138,4 @@ def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
     ax.set(title="Dice (global F1) per epoch; * best validation", xlabel="epoch", ylabel="Dice")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -52,7 +52,7 @@ def markdown(runs: list[RunResult], labels: list[str]) -> str:
     lines = ["| run | epochs | best val Dice (epoch) | last val Dice | last train Dice | test F1 / IoU (global) | wall time |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for run, label in zip(runs, labels):
-        best = max(range(len(run.val_dice)), key=lambda i: run.val_dice[i])
+        best = run.best_index
         test = f"{_pct(run.test.get('dice_global'))} / {_pct(run.test.get('iou_global'))}" if run.finished else "-"
         wall = "-" if math.isnan(run.wall_s) else f"{run.wall_s / 60:.0f} min"
         lines.append(f"| {label} | {run.epochs[-1] + 1} | {_pct(run.val_dice[best])} ({run.epochs[best] + 1}) | "
