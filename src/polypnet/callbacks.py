@@ -10,6 +10,8 @@ from typing import Any
 
 import lightning as L
 
+from .figures import pyplot, save_figure
+
 #: (metric key in trainer.callback_metrics, label) pairs drawn by ``CurvePlot``.
 CURVES: tuple[tuple[str, str], ...] = (
     ("train/loss_epoch", "train loss"),
@@ -45,10 +47,7 @@ class CurvePlot(L.Callback):
 
     def draw(self, path: Path) -> None:
         """Write the figure to ``path``."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
         epochs = [h["epoch"] + 1 for h in self.history]
@@ -60,10 +59,7 @@ class CurvePlot(L.Callback):
         for ax in (ax_loss, ax_dice):
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history}

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .figures import pyplot, save_figure
 from .inference import flip_tta_logits
 from .metrics import segmentation_metrics
 from .models import create_model
@@ -180,10 +181,7 @@ def _progress(iterable: Any, description: str) -> Any:
 
 def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Path, device: str = "cpu") -> Path:
     """PNG grid, one row per named image: image, ground truth overlay, prediction overlay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     wanted = set(names)
     items = [dataset[i] for i in range(len(dataset)) if _name_of(dataset, i) in wanted]
@@ -204,11 +202,7 @@ def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Pat
             row[2].set_title(f"prediction (Dice {d:.3f})", fontsize=8)
             for ax in row:
                 ax.axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def _name_of(dataset: Dataset, i: int) -> str:

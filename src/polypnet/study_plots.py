@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .figures import pyplot, save_figure
 from .studies import RunResult, Study
 
-if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
-    from matplotlib.figure import Figure
-
 LAST_EPOCHS = 5
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    """Lay out, write (creating the folder) and close a figure; returns ``path``."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def _curves(runs: list[RunResult], attr: str) -> tuple[np.ndarray, np.ndarray]:
@@ -39,10 +25,7 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
     With several seeds an arm is drawn as its mean with a min-max band. Loss values of different
     loss functions are not comparable (the paper compared them); the Dice panels are.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     for arm, runs in runs_by_arm.items():
@@ -70,7 +53,7 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
         if ax.lines:
             ax.legend(fontsize=8)
     fig.suptitle(study.title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _paper_label(choice: str) -> str:
@@ -85,10 +68,7 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
     arms = [arm for arm, per_seed in deltas.items() if per_seed]
     if not arms:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     seeds = sorted({s for arm in arms for s in deltas[arm]})
     markers = dict(zip(seeds, "osD^v<>ph*"))
@@ -110,16 +90,13 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
     axes[0].set_ylim(len(arms) - 0.4, -0.6)  # top to bottom in table order, the same row height for one arm or many
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{study.title}: paired differences (grey bar: mean)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
     """Write one panel of Dice per epoch for several runs: validation solid, training dashed in the
     same colour, the best validation epoch marked; for runs of different protocols side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -138,4 +115,4 @@ def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
     ax.set(title="Dice (global F1) per epoch; * best validation", xlabel="epoch", ylabel="Dice")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
