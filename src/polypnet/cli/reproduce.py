@@ -38,7 +38,7 @@ from . import fit as fit_cli
 
 REPO_ROOT = fit_cli.REPO_ROOT
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
-PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved")
+PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved", "paper128_improved")
 #: The paper's test results (random 80/10/10 split), in percent.
 PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
 PAPER_PARAMS = 574_579
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
                         "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
-                        "cpu_improved: paper and cpu with our improved recipe (BCE + Dice, deep supervision). "
+                        "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
+                        "deep supervision). "
                         "Each reads configs/<protocol>_<cvc|kvasir>.yaml")
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
