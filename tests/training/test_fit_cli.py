@@ -49,6 +49,24 @@ def test_run_dir_resolution(tmp_path: Path) -> None:
     assert resolve_run_dir(["--ckpt_path", "last"], tmp_path).name == "20260102-000000"
 
 
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_parses_against_the_cli(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # --print_config validates every key and type against the module and datamodule signatures,
+    # so a misspelt option in a config fails here, not an hour into someone's run.
+    from polypnet.cli import fit as fit_cli
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        fit_cli.main(["--config", str(config), "--print_config"])
+    assert exit_info.value.code in (0, None), capsys.readouterr().err[-2000:]
+    printed = capsys.readouterr().out
+    assert "model:" in printed and "data:" in printed
+
+
 def test_tpu_command_fails_with_one_clear_sentence(tmp_path: Path) -> None:
     proc = _run(["--accelerator", "tpu", "--devices", "8"], tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
