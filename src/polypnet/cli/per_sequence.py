@@ -9,16 +9,13 @@ model misses stand out. Frames are mapped to sequences by the shipped frame -> s
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..data.shipped import cvc_sequences
-
-#: A frame whose Dice is under this is counted as missed.
-MISSED_BELOW = 0.05
+from ..per_image import MISSED_BELOW, read_per_image, summarise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,18 +23,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("per_image", type=Path, help="per_image.csv written by scripts/evaluate.py on CVC-ClinicDB")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as Markdown to this file")
     return parser
-
-
-def read_per_image(path: Path) -> list[dict[str, str]]:
-    """The rows of a per_image.csv; clear errors for a missing file or missing columns."""
-    if not path.is_file():
-        raise SystemExit(f"error: {path}: no such file (scripts/evaluate.py writes per_image.csv into its --out folder)")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    needed = {"name", "dice", "foreground_true", "foreground_pred"}
-    if not rows or not needed <= set(rows[0]):
-        raise SystemExit(f"error: {path}: expected a per_image.csv with columns {', '.join(sorted(needed))}")
-    return rows
 
 
 def per_sequence(rows: list[dict[str, str]], sequences: dict[str, int]) -> list[dict[str, Any]]:
@@ -66,9 +51,9 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, str]]) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {s['sequence']} | {s['frames']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
               f"{100 * s['polyp_area']:.1f}% |" for s in summary]
-    dice = [float(r["dice"]) for r in rows]
-    lines += ["", f"All {len(rows)} frames: median Dice {statistics.median(dice):.2f}, "
-              f"{sum(d < MISSED_BELOW for d in dice)} missed, {sum(d < 0.5 for d in dice)} under 0.5."]
+    total = summarise(rows)
+    lines += ["", f"All {total['images']} frames: median Dice {total['median_dice']:.2f}, "
+              f"{total['missed']} missed, {total['under_half']} under 0.5."]
     return "\n".join(lines)
 
 
