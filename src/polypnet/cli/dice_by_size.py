@@ -82,7 +82,7 @@ def draw(runs: dict[str, list[dict[str, str]]], edges: list[float], path: Path) 
         xs = [max(float(r["foreground_true"]), lo) for r in rows]
         ax.scatter(xs, [float(r["dice"]) for r in rows], s=12, alpha=0.5, color=colour, label=f"{label}: images")
         means = [mean for _, mean in by_size(rows, edges)]
-        ax.stairs(means, bounds, color=colour, linewidth=2, label=f"{label}: mean per bin")
+        ax.stairs(means, bounds, baseline=None, color=colour, linewidth=2, label=f"{label}: mean per bin")
     for e in edges:
         ax.axvline(e, color="grey", linewidth=0.5, linestyle=":")
     ax.set(xscale="log", xlim=(lo, hi), ylim=(-0.03, 1.03), xlabel="polyp area (fraction of the frame, log scale)",
