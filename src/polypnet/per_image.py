@@ -26,17 +26,14 @@ def read_per_image(path: Path) -> list[dict[str, str]]:
 
 
 def summarise(rows: list[dict[str, str]]) -> dict[str, Any]:
-    """Median Dice, the counts under 0.5, missed and with nothing predicted, and the small polyps' mean Dice."""
+    """Images, mean and median Dice, the counts under 0.5, missed and with nothing predicted, and the mean polyp area."""
     dice = [float(r["dice"]) for r in rows]
-    small = [float(r["dice"]) for r in rows if float(r["foreground_true"]) < SMALL_POLYP]
-    large = [float(r["dice"]) for r in rows if float(r["foreground_true"]) >= SMALL_POLYP]
     return {
         "images": len(rows),
+        "mean_dice": statistics.fmean(dice),
         "median_dice": statistics.median(dice),
         "under_half": sum(d < 0.5 for d in dice),
         "missed": sum(d < MISSED_BELOW for d in dice),
         "empty": sum(float(r["foreground_pred"]) == 0 for r in rows),
-        "small": len(small),
-        "small_mean_dice": statistics.fmean(small) if small else float("nan"),
-        "large_mean_dice": statistics.fmean(large) if large else float("nan"),
+        "polyp_area": statistics.fmean(float(r["foreground_true"]) for r in rows),
     }

@@ -8,13 +8,7 @@ import pytest
 
 from polypnet.cli.dice_by_size import bin_labels, bin_of, main
 
-
-def _write(path: Path, rows: list[tuple[str, float, float, float]]) -> Path:
-    lines = ["name,dice,iou,foreground_true,foreground_pred"]
-    lines += [f"{name},{dice},{dice / 2},{true},{pred}" for name, dice, true, pred in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from .per_image_csv import write_per_image
 
 
 def test_bins_cut_at_their_edges() -> None:
@@ -24,13 +18,13 @@ def test_bins_cut_at_their_edges() -> None:
 
 
 def test_table_and_figure_of_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = _write(tmp_path / "a" / "per_image.csv", [
+    a = write_per_image(tmp_path / "a" / "per_image.csv", [
         ("s1", 0.0, 0.01, 0.0),    # small, missed, nothing predicted
         ("s2", 0.6, 0.03, 0.02),   # small
         ("l1", 0.9, 0.30, 0.28),
         ("l2", 0.7, 0.10, 0.12),
     ])
-    b = _write(tmp_path / "b" / "per_image.csv", [("s1", 0.4, 0.01, 0.05), ("l1", 0.8, 0.30, 0.3)])
+    b = write_per_image(tmp_path / "b" / "per_image.csv", [("s1", 0.4, 0.01, 0.05), ("l1", 0.8, 0.30, 0.3)])
     out = tmp_path / "size"
     assert main([str(a), str(b), "--labels", "A", "B", "--out", str(out)]) == 0
     table = (out / "size.md").read_text()
@@ -43,7 +37,7 @@ def test_table_and_figure_of_two_runs(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_bad_arguments_name_the_problem(tmp_path: Path) -> None:
-    a = _write(tmp_path / "a" / "per_image.csv", [("x", 0.5, 0.1, 0.1)])
+    a = write_per_image(tmp_path / "a" / "per_image.csv", [("x", 0.5, 0.1, 0.1)])
     with pytest.raises(SystemExit, match="2 labels for 1 files"):
         main([str(a), "--labels", "A", "B"])
     with pytest.raises(SystemExit, match="increasing fractions between 0 and 1"):

@@ -9,19 +9,14 @@ import pytest
 from polypnet.cli.per_sequence import main
 from polypnet.data.shipped import cvc_sequences
 
-
-def _write(path: Path, rows: list[tuple[str, float, float, float]]) -> Path:
-    lines = ["name,dice,iou,foreground_true,foreground_pred"]
-    lines += [f"{name},{dice},{dice / 2},{true},{pred}" for name, dice, true, pred in rows]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from .per_image_csv import write_per_image
 
 
 def test_frames_are_grouped_by_their_sequence(tmp_path: Path, capsys) -> None:
     seq = cvc_sequences()
     first, last = seq["1"], seq["612"]
     assert first != last
-    csv_path = _write(tmp_path / "per_image.csv", [
+    csv_path = write_per_image(tmp_path / "per_image.csv", [
         ("1", 0.8, 0.10, 0.09), ("2", 0.6, 0.10, 0.08),  # first sequence: mean 0.70
         ("612", 0.0, 0.02, 0.0),                          # last sequence: missed, nothing predicted
     ])
@@ -41,4 +36,4 @@ def test_bad_inputs_name_the_file_and_the_problem(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="wrong.csv: expected a per_image.csv with columns"):
         main([str(wrong)])
     with pytest.raises(SystemExit, match="not in CVC-ClinicDB's sequence table: cju0qkwl35piu0993l0dewei2"):
-        main([str(_write(tmp_path / "kvasir.csv", [("cju0qkwl35piu0993l0dewei2", 0.5, 0.1, 0.1)]))])
+        main([str(write_per_image(tmp_path / "kvasir.csv", [("cju0qkwl35piu0993l0dewei2", 0.5, 0.1, 0.1)]))])

@@ -62,8 +62,9 @@ def markdown(runs: dict[str, list[dict[str, str]]], edges: list[float]) -> str:
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     for label, rows in runs.items():
         s = summarise(rows)
+        small, small_mean = by_size(rows, [SMALL_POLYP])[0]
         cells = [label, str(s["images"]), f"{s['median_dice']:.3f}", str(s["under_half"]), str(s["missed"]),
-                 str(s["empty"]), f"{s['small_mean_dice']:.3f} ({s['small']})"]
+                 str(s["empty"]), f"{small_mean:.3f} ({small})"]
         cells += [f"{mean:.3f} ({n})" if n else "- (0)" for n, mean in by_size(rows, edges)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -9,7 +9,6 @@ model misses stand out. Frames are mapped to sequences by the shipped frame -> s
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,30 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def per_sequence(rows: list[dict[str, str]], sequences: dict[str, int]) -> list[dict[str, Any]]:
-    """One summary per sequence: frames, mean Dice, missed and empty frames, mean polyp area fraction."""
+    """One summary per sequence: ``per_image.summarise`` of its frames, with the sequence number."""
     unknown = sorted({r["name"] for r in rows} - set(sequences))
     if unknown:
         raise SystemExit(f"error: frames not in CVC-ClinicDB's sequence table: {', '.join(unknown[:5])}"
                          + (" ..." if len(unknown) > 5 else "") + " (is this a CVC-ClinicDB evaluation?)")
-    summary = []
-    for seq in sorted({sequences[r["name"]] for r in rows}):
-        frames = [r for r in rows if sequences[r["name"]] == seq]
-        summary.append({
-            "sequence": seq,
-            "frames": len(frames),
-            "mean_dice": statistics.fmean(float(r["dice"]) for r in frames),
-            "missed": sum(float(r["dice"]) < MISSED_BELOW for r in frames),
-            "empty": sum(float(r["foreground_pred"]) == 0 for r in frames),
-            "polyp_area": statistics.fmean(float(r["foreground_true"]) for r in frames),
-        })
-    return summary
+    return [{"sequence": seq, **summarise([r for r in rows if sequences[r["name"]] == seq])}
+            for seq in sorted({sequences[r["name"]] for r in rows})]
 
 
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, str]]) -> str:
     """The per-sequence table plus a line over all frames."""
     lines = [f"| sequence | frames | mean Dice | missed (Dice < {MISSED_BELOW}) | nothing predicted | mean polyp area |",
              "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {s['sequence']} | {s['frames']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
+    lines += [f"| {s['sequence']} | {s['images']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
               f"{100 * s['polyp_area']:.1f}% |" for s in summary]
     total = summarise(rows)
     lines += ["", f"All {total['images']} frames: median Dice {total['median_dice']:.2f}, "
