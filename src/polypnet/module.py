@@ -126,11 +126,18 @@ class PolypSegModule(L.LightningModule):
         # group, so torchmetrics would compute each core's metrics alone: gather through XLA.
         from lightning.pytorch.strategies import XLAStrategy
 
-        if isinstance(self.trainer.strategy, XLAStrategy) and self.trainer.world_size > 1:
-            for collection in (self.train_metrics, self.val_metrics, self.test_metrics):
-                for metric in collection.values():
-                    metric.dist_sync_fn = _xla_gather
-                    metric.distributed_available_fn = _always
+        if isinstance(self.trainer.strategy, XLAStrategy):
+            if self.trainer.world_size > 1:
+                for collection in (self.train_metrics, self.val_metrics, self.test_metrics):
+                    for metric in collection.values():
+                        metric.dist_sync_fn = _xla_gather
+                        metric.distributed_available_fn = _always
+        elif self.example_input_array is None:
+            # Lightning's model summary then shows in/out sizes and FLOPs per image at the training
+            # size instead of "Total FLOPs: 0". Not on XLA: the extra forward would be compiled.
+            size = _datamodule_image_size(self.trainer)
+            if size is not None:
+                self.example_input_array = torch.zeros(1, 3, size, size)
 
     # XLA: cut the lazy graph at the same places every epoch, so that each step reuses one compiled
     # program (per-batch evaluation graphs instead of one graph of a whole epoch; the epoch-end
@@ -196,6 +203,12 @@ def cosine_with_warmup(total_steps: int, warmup_steps: int, min_ratio: float) ->
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def _datamodule_image_size(trainer: L.Trainer) -> int | None:
+    hparams = getattr(getattr(trainer, "datamodule", None), "hparams", None)
+    size = getattr(hparams, "image_size", None) if hparams is not None else None
+    return size if isinstance(size, int) else None
 
 
 def _on_xla(tensor: torch.Tensor) -> bool:

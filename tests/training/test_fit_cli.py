@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -116,6 +117,23 @@ def test_quickstart_run_writes_everything(tmp_path: Path) -> None:
     assert evaluated["split"] == "test" and evaluated["image_size"] == 64
     for name in ("dice_global", "iou_global", "dice_per_image", "iou_per_image"):
         assert evaluated["metrics"][name] == pytest.approx(metrics[f"test/{name}"], abs=1e-6)
+
+
+def test_a_runs_config_yaml_starts_a_new_run_with_the_same_settings(tmp_path: Path) -> None:
+    first = _run([*FAST, "--max_epochs", "1", "--run_dir", str(tmp_path / "first")], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Unable to serialize" not in first.stderr
+    # the model summary runs an example image through the network: FLOPs, not "0"
+    assert re.search(r"Total FLOPs: [1-9]", first.stdout), first.stdout[-2000:]
+    saved = (tmp_path / "first" / "config.yaml").read_text()
+    assert "default_root_dir" not in saved and "logger:" not in saved and str(tmp_path / "first") not in saved
+
+    # enable_progress_bar=false now comes from the file, not the command line
+    again = _run(["--config", str(tmp_path / "first" / "config.yaml"), "--run_dir", str(tmp_path / "again")], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (tmp_path / "again" / "test_metrics.json").is_file() and (tmp_path / "again" / "split.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == sorted(p.name for p in (tmp_path / "again").iterdir())
+    assert (tmp_path / "again" / "config.yaml").read_text().split("\n", 1)[1] == saved.split("\n", 1)[1]
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
@@ -89,6 +89,22 @@ def resolve_run_dir(argv: list[str], runs_root: Path = Path("runs")) -> Path:
     return runs_root / name / time.strftime("%Y%m%d-%H%M%S")
 
 
+# Keys of the parsed config that belong to one run folder: fit.py sets them for each new run.
+RUN_SPECIFIC_KEYS: tuple[str, ...] = ("trainer.logger", "trainer.default_root_dir", "run_dir", "ckpt_path")
+
+
+class RerunnableConfig(SaveConfigCallback):
+    """Saves ``config.yaml`` without the run-folder keys, so ``--config <run>/config.yaml`` starts a
+    new run with the same settings (the logger instances would not even parse back)."""
+
+    def __init__(self, parser: LightningArgumentParser, config: Any, *args: Any, **kwargs: Any) -> None:
+        config = config.clone()
+        for key in RUN_SPECIFIC_KEYS:
+            if key in config:
+                del config[key]
+        super().__init__(parser, config, *args, **kwargs)
+
+
 class PolypCLI(LightningCLI):
     """LightningCLI with the run-level options ``--name``, ``--run_dir`` and ``--ckpt_path``."""
 
@@ -102,8 +118,16 @@ class PolypCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="evaluate the best checkpoint on the test split after training")
 
+    def before_instantiate_classes(self) -> None:
+        # Lightning refuses a progress-bar callback together with enable_progress_bar=False, which
+        # may come from the command line or from any config file (a run's own config.yaml too).
+        if self.config.get("trainer.enable_progress_bar") is False:
+            self.trainer_defaults["callbacks"] = [
+                c for c in self.trainer_defaults.get("callbacks", []) if not isinstance(c, RichProgressBar)
+            ]
 
-def build_trainer_defaults(run_dir: Path, progress_bar: bool = True, resume: bool = False) -> dict[str, Any]:
+
+def build_trainer_defaults(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Loggers, checkpoints and callbacks that every run gets (a YAML can still override them).
 
     ``resume``: the run continues from a checkpoint in ``run_dir``, so ``metrics.csv`` is appended to.
@@ -141,7 +165,7 @@ def build_trainer_defaults(run_dir: Path, progress_bar: bool = True, resume: boo
             CurvePlot(),
             WallClock(),
             LearningRateMonitor(logging_interval="epoch"),
-            *([RichProgressBar(leave=True)] if progress_bar else []),
+            RichProgressBar(leave=True),
         ],
         "log_every_n_steps": 5,
     }
@@ -168,11 +192,6 @@ def copy_run_files(run_dir: Path, dest: Path, files: tuple[tuple[str, str], ...]
     return dest
 
 
-def _progress_bar_wanted(argv: list[str]) -> bool:
-    # Lightning refuses a progress-bar callback together with enable_progress_bar=False.
-    return (_option(argv, "trainer.enable_progress_bar") or "true").lower() not in ("false", "0", "no")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Train (then test the best checkpoint); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -182,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     # We hand LightningCLI the rewritten sys.argv on purpose; its warning about args beside a
     # non-empty sys.argv does not apply.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    # LightningCLI dumps the whole config to record the model's hyperparameters; the logger
+    # instances of build_trainer_defaults do not serialize, and RerunnableConfig leaves them out.
+    warnings.filterwarnings("ignore", message=r"\s*Unable to serialize instance")
     try:
         run_dir = resolve_run_dir(argv)
         cli = PolypCLI(
@@ -190,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             run=False,
             args=argv,
             seed_everything_default=42,
-            trainer_defaults=build_trainer_defaults(run_dir, _progress_bar_wanted(argv),
-                                                    resume=_option(argv, "ckpt_path") is not None),
+            trainer_defaults=build_trainer_defaults(run_dir, resume=_option(argv, "ckpt_path") is not None),
+            save_config_callback=RerunnableConfig,
             save_config_kwargs={"overwrite": True},
         )
     except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError) as err:
