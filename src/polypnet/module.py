@@ -124,17 +124,17 @@ class PolypSegModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         # Lightning's XLAStrategy (one process or thread per TPU core) starts no torch.distributed
         # group, so torchmetrics would compute each core's metrics alone: gather through XLA.
+        from lightning.pytorch.accelerators import XLAAccelerator
         from lightning.pytorch.strategies import XLAStrategy
 
-        if isinstance(self.trainer.strategy, XLAStrategy):
-            if self.trainer.world_size > 1:
-                for collection in (self.train_metrics, self.val_metrics, self.test_metrics):
-                    for metric in collection.values():
-                        metric.dist_sync_fn = _xla_gather
-                        metric.distributed_available_fn = _always
-        elif self.example_input_array is None:
-            # Lightning's model summary then shows in/out sizes and FLOPs per image at the training
-            # size instead of "Total FLOPs: 0". Not on XLA: the extra forward would be compiled.
+        if isinstance(self.trainer.strategy, XLAStrategy) and self.trainer.world_size > 1:
+            for collection in (self.train_metrics, self.val_metrics, self.test_metrics):
+                for metric in collection.values():
+                    metric.dist_sync_fn = _xla_gather
+                    metric.distributed_available_fn = _always
+        # With an example input Lightning's model summary shows in/out sizes and FLOPs at the
+        # training size instead of "Total FLOPs: 0". Not on XLA, where that forward would compile.
+        if self.example_input_array is None and not isinstance(self.trainer.accelerator, XLAAccelerator):
             size = _datamodule_image_size(self.trainer)
             if size is not None:
                 self.example_input_array = torch.zeros(1, 3, size, size)

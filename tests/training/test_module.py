@@ -125,3 +125,25 @@ def test_overfits_eight_real_sample_images() -> None:
                 DataLoader(train, batch_size=8))
     result = trainer.validate(module, DataLoader(train, batch_size=8), verbose=False)[0]
     assert result["val/dice_global"] > 0.8, result
+
+
+@pytest.mark.parametrize("on_xla", [False, True])
+def test_example_input_for_the_model_summary_at_the_training_size(on_xla: bool) -> None:
+    # Lightning's summary runs the example through the network for its FLOPs; on XLA that extra
+    # forward would be compiled, so there is none.
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from lightning.pytorch.accelerators import CPUAccelerator, XLAAccelerator
+
+    module = PolypSegModule()
+    module._trainer = SimpleNamespace(
+        strategy=object(), world_size=1,
+        accelerator=mock.MagicMock(spec=XLAAccelerator) if on_xla else CPUAccelerator(),
+        datamodule=SimpleNamespace(hparams=SimpleNamespace(image_size=96)),
+    )
+    module.setup("fit")
+    if on_xla:
+        assert module.example_input_array is None
+    else:
+        assert tuple(module.example_input_array.shape) == (1, 3, 96, 96)
