@@ -12,7 +12,7 @@ import pytest
 from polypnet.cli.main import COMMANDS, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = ("fit", "evaluate", "predict", "export", "check-data", "prepare-data", "benchmark")
+EXPECTED = ("fit", "evaluate", "predict", "export", "models", "check-data", "prepare-data", "benchmark")
 
 
 def test_help_lists_the_working_subcommands(capsys: pytest.CaptureFixture) -> None:

@@ -40,3 +40,19 @@ def test_summary_overrides_and_errors(capsys) -> None:
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["list"]) == 0
     assert "iam_unet" in capsys.readouterr().out
+
+
+def test_pretrained_lists_every_shipped_tag_with_its_test_score(capsys) -> None:
+    from polypnet.models.pretrained import list_pretrained, pretrained_info
+
+    assert main(["pretrained"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    tags = list_pretrained()["iam_unet"]
+    assert len(tags) >= 2
+    for tag in tags:
+        row = next(line for line in lines if line.split()[:2] == ["iam_unet", tag])
+        entry = pretrained_info("iam_unet", tag)
+        assert f"{100 * entry['test_dice_global']:.2f} / {100 * entry['test_iou_global']:.2f}" in row
+        assert entry["protocol"] in row.split()
+    assert main(["pretrained", "unet"]) == 2
+    assert "no shipped weights for model 'unet'" in capsys.readouterr().err

@@ -51,6 +51,11 @@ COMMANDS: dict[str, Command] = {
         "ONNX and TorchScript files, checked against PyTorch",
         own_prog=True,
     ),
+    "models": Command(
+        "polypnet.models.__main__:main", "python -m polypnet.models",
+        "the registered models, the shipped pretrained weights and their scores, a layer table",
+        own_prog=True,
+    ),
     "check-data": Command(
         "polypnet.data.check:main", "scripts/check_data.py",
         "check a dataset folder: layout, counts, sizes, foreground, every problem",

@@ -1,4 +1,5 @@
-"""``python -m polypnet.models``: list the registered models or print a model's layer table."""
+"""``python -m polypnet.models`` (or ``polypnet models``): list the registered models, the shipped
+pretrained weights with their provenance and test scores, or print a model's layer table."""
 
 from __future__ import annotations
 
@@ -6,15 +7,40 @@ import argparse
 import sys
 
 from . import create_model, list_models, model_entry
+from .pretrained import WEIGHTS_DIR, list_pretrained, pretrained_info
 from .registry import parse_model_kwargs
 from .summary import format_summary, summarize
 
 
-def main(argv: list[str] | None = None) -> int:
+def format_pretrained(model: str | None = None) -> str:
+    """A table of the shipped weights: tag, what trained them, and their test scores."""
+    header = ("model", "pretrained=", "dataset", "protocol", "epochs", "input", "split (seed)", "test F1 / IoU")
+    rows = [header]
+    for name, tags in list_pretrained(model).items():
+        for tag in tags:
+            e = pretrained_info(name, tag)
+            rows.append((
+                name, tag, e["dataset"], e["protocol"], str(e["epochs"]), f"{e['image_size']}x{e['image_size']}",
+                f"{e['split']} ({e['split_seed']}), training seed {e['seed']}",
+                f"{100 * e['test_dice_global']:.2f} / {100 * e['test_iou_global']:.2f} on {e['test_images']} images",
+            ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m polypnet.models") -> int:
     """Entry point; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m polypnet.models", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"examples:\n  {prog} list\n  {prog} pretrained\n  {prog} summary iam_unet --set bridge_blocks=2",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered models")
+    pretrained = sub.add_parser(
+        "pretrained", help="the shipped weights: create_model(NAME, pretrained=TAG), offline",
+    )
+    pretrained.add_argument("name", nargs="?", default=None, help="only this model's weights")
     summary = sub.add_parser(
         "summary",
         help="layer table of a model",
@@ -29,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         for name in list_models():
             print(f"{name:28s} {model_entry(name).description}")
+        return 0
+    if args.command == "pretrained":
+        if args.name is not None and not list_pretrained(args.name):
+            shipped = ", ".join(list_pretrained()) or "none"
+            print(f"error: no shipped weights for model {args.name!r}; models with weights: {shipped}", file=sys.stderr)
+            return 2
+        print(format_pretrained(args.name))
+        print("\nFeed each the input size shown; scores are on the test split of the split shown.\n"
+              f"Provenance (command, commit, result file): {WEIGHTS_DIR / 'index.json'}")
         return 0
     try:
         kwargs = parse_model_kwargs(args.kwargs)
