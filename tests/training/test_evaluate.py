@@ -99,3 +99,31 @@ def test_missing_split_and_unknown_model_fail_clearly(weights: Path, capsys) -> 
     assert "needs a split" in capsys.readouterr().err
     assert main(["--model", "nope", "--weights", str(weights), "--data", "sample", "--split", "all"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_pretrained_weights_bring_their_size_and_refuse_a_split_they_cannot_draw(tmp_path: Path, capsys) -> None:
+    # the bundled sample is 16 Kvasir-SEG pairs: not the copy the weights' split was drawn from
+    assert main(["--pretrained", "kvasir-seg", "--data", "sample"]) == 2
+    assert "holds 16 pairs, not the kvasir-seg copy" in capsys.readouterr().err
+    assert main(["--pretrained", "cvc-clinicdb", "--data", "sample"]) == 2
+    assert "can draw their own split only on cvc-clinicdb" in capsys.readouterr().err
+    assert main(["--pretrained", "kvasir", "--data", "sample", "--split", "all"]) == 2
+    assert "no shipped weights 'kvasir'" in capsys.readouterr().err
+    assert main(["--pretrained", "kvasir-seg", "--weights", "w.pt", "--data", "sample"]) == 2
+    assert "not several" in capsys.readouterr().err
+
+    assert main(["--pretrained", "kvasir-seg", "--data", "sample", "--split", "all", "--out", str(tmp_path), "--grid", "0"]) == 0
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["pretrained"] == "kvasir-seg" and record["image_size"] == 128 and record["metrics"]["images"] == 16
+
+
+def test_pretrained_weights_score_their_own_test_split_again(shared_data: Path, tmp_path: Path, capsys) -> None:
+    from polypnet.models.pretrained import pretrained_info
+
+    info = pretrained_info("iam_unet", "kvasir-seg-improved")
+    assert main(["--pretrained", "kvasir-seg-improved", "--data", str(shared_data / "kvasir-seg"),
+                 "--out", str(tmp_path), "--grid", "0", "--device", "cpu"]) == 0
+    assert "as when the 'kvasir-seg-improved' weights were trained" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert metrics["images"] == info["test_images"]
+    assert metrics["dice_global"] == pytest.approx(info["test_dice_global"], abs=1e-5)

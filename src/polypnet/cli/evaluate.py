@@ -3,9 +3,13 @@
     python scripts/evaluate.py --checkpoint runs/paper_cvc/RUN/checkpoints/best-....ckpt
     python scripts/evaluate.py --checkpoint CKPT --data other/dataset --split all --original-resolution
     python scripts/evaluate.py --model iam_unet --weights state_dict.pt --data pairs/ --split all
+    python scripts/evaluate.py --pretrained kvasir-seg --data ../shared/data/kvasir-seg      # its test split
+    python scripts/evaluate.py --pretrained cvc-clinicdb --data my/pairs --split all
 
 A checkpoint inside a run folder brings its own defaults: the data root, image size and the
-``split.json`` of that run, so ``--checkpoint`` alone scores the run's own test split.
+``split.json`` of that run, so ``--checkpoint`` alone scores the run's own test split. Shipped
+weights (``--pretrained``) bring their input size, and on the dataset they were trained on they
+draw their own split again (kind and seed from the package's index), so the test split is theirs.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import torch
 import yaml
 
 from ..data import DataError, PolypDataset, find_pairs, load_split
+from ..data.splits import make_split
 from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, load_checkpoint, overlay_grid
 from ..inference import FLIPS, FlippedInput
 from ..models import create_model
+from ..models.pretrained import pretrained_info
 
 SPLITS = ("test", "val", "train", "all")
 
@@ -41,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", type=Path, help="Lightning checkpoint of scripts/fit.py")
     src.add_argument("--model", help="registered model name (with --weights, or to check the checkpoint)")
     src.add_argument("--weights", type=Path, help="plain state dict for --model")
+    src.add_argument("--pretrained", metavar="TAG",
+                     help="shipped weights of --model (default iam_unet), e.g. kvasir-seg: polypnet models pretrained")
     data = p.add_argument_group("data")
     data.add_argument("--data", help="dataset root, 'sample', or a folder of image/mask pairs "
                                      "(default: the checkpoint run's data root)")
@@ -76,14 +84,32 @@ def _run_config(run_dir: Path | None) -> dict[str, Any]:
 
 
 def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, Any]]:
+    given = [f"--{n}" for n in ("checkpoint", "weights", "pretrained") if getattr(args, n) is not None]
+    if len(given) > 1:
+        raise UsageError(f"pass one of {', '.join(given)}, not several")
     if args.checkpoint is not None:
         return load_checkpoint(args.checkpoint, model=args.model)
+    if args.pretrained is not None:
+        name = args.model or "iam_unet"
+        try:
+            entry = pretrained_info(name, args.pretrained)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        model = create_model(name, pretrained=args.pretrained).eval()
+        return model, {"model": name, "pretrained": args.pretrained, "pretrained_info": entry}
     if args.model is None:
-        raise UsageError("pass --checkpoint, or --model (with --weights)")
+        raise UsageError("pass --checkpoint, --pretrained TAG, or --model (with --weights)")
     if args.weights is not None:
         return load_checkpoint(args.weights, model=args.model)
     print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
     return create_model(args.model).eval(), {"model": args.model}
+
+
+def _config_of_pretrained(entry: dict[str, Any]) -> dict[str, Any]:
+    """The defaults shipped weights bring: their input size, and how their split was drawn."""
+    return {"data": {"image_size": entry["image_size"]},
+            "pretrained_split": {"dataset": entry["dataset"], "kind": entry["split"],
+                                 "seed": entry.get("split_seed", entry["seed"]), "test_images": entry["test_images"]}}
 
 
 def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, Any]) -> tuple[PolypDataset, dict[str, Any]]:
@@ -92,16 +118,31 @@ def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, A
     if root is None:
         raise UsageError("no data: pass --data ROOT")
     image_size = args.image_size or int(data_cfg.get("image_size") or 256)
+    found = find_pairs(root)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
+    own = config.get("pretrained_split")
+    drawn = None
     if args.split != "all":
-        if split_file is None:
+        if split_file is not None:
+            ids = load_split(split_file)[args.split]
+        elif own is not None and found.dataset == own["dataset"]:
+            # the same draw as in training (reproduce.py: 10% validation, 10% test)
+            drawn = make_split(found, own["kind"], own["seed"], 0.1, 0.1)
+            if len(drawn["test"]) != own["test_images"]:
+                raise UsageError(
+                    f"{found.root} holds {len(found.pairs)} pairs, not the {own['dataset']} copy the "
+                    f"{args.pretrained!r} weights were trained on (their test split had {own['test_images']} "
+                    "images, this draw has {}); pass --split all or --split-file".format(len(drawn["test"]))
+                )
+            ids = drawn[args.split]
+        else:
+            hint = (f" (the {args.pretrained!r} weights can draw their own split only on {own['dataset']})"
+                    if own is not None else "")
             raise UsageError(
                 f"--split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
-                "inside its run folder, or use --split all for every pair under --data"
+                f"inside its run folder, or use --split all for every pair under --data{hint}"
             )
-        ids = load_split(split_file)[args.split]
-    found = find_pairs(root)
     dataset = PolypDataset.from_root(found.root, ids=ids, image_size=image_size, cache=False)
     info = {
         "data": str(found.root),
@@ -110,6 +151,8 @@ def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, A
         "split_file": str(split_file) if split_file else None,
         "image_size": image_size,
     }
+    if drawn is not None:
+        info["split_drawn"] = f"{own['kind']} (seed {own['seed']}), as when the {args.pretrained!r} weights were trained"
     return dataset, info
 
 
@@ -137,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, hparams = _load_model(args)
         run_dir = _run_dir_of(args.checkpoint) if args.checkpoint else None
-        dataset, info = _dataset(args, run_dir, _run_config(run_dir))
+        config = _config_of_pretrained(hparams["pretrained_info"]) if args.pretrained else _run_config(run_dir)
+        dataset, info = _dataset(args, run_dir, config)
     except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError, UsageError) as err:
         message = err.args[0] if isinstance(err, KeyError) else err
         print(f"error: {message}", file=sys.stderr)
@@ -161,12 +205,15 @@ def main(argv: list[str] | None = None) -> int:
         "model_kwargs": hparams.get("model_kwargs") or {},
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "weights": str(args.weights) if args.weights else None,
+        "pretrained": args.pretrained,
         "threshold": args.threshold,
         "tta": args.tta,
         "flip": args.flip,
     }
     json_path, csv_path = result.save(out, extra)
     _print_table(result, f"{info['split']} split of {info['data']} ({len(result.per_image)} images)")
+    if "split_drawn" in info:
+        print(f"split: {info['split_drawn']}")
     lines = [f"metrics: {json_path}", f"per image: {csv_path}"]
     if args.grid > 0 and result.per_image:
         ranked = sorted(result.per_image, key=lambda r: r["dice"])
