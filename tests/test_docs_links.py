@@ -86,4 +86,5 @@ def test_the_checker_finds_missing_files_and_headings(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(REPO)) for d in DOCS])
 def test_relative_links_resolve(doc: Path) -> None:
-    assert not broken_links(doc), f"{doc.relative_to(REPO)}: " + "; ".join(broken_links(doc))
+    broken = broken_links(doc)
+    assert not broken, f"{doc.relative_to(REPO)}: " + "; ".join(broken)

@@ -105,40 +105,37 @@ def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, An
     return create_model(args.model).eval(), {"model": args.model}
 
 
-def _config_of_pretrained(entry: dict[str, Any]) -> dict[str, Any]:
-    """The defaults shipped weights bring: their input size, and how their split was drawn."""
-    return {"data": {"image_size": entry["image_size"]},
-            "pretrained_split": {"dataset": entry["dataset"], "kind": entry["split"],
-                                 "seed": entry.get("split_seed", entry["seed"]), "test_images": entry["test_images"]}}
-
-
-def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, Any]) -> tuple[PolypDataset, dict[str, Any]]:
+def _dataset(
+    args: argparse.Namespace, run_dir: Path | None, config: dict[str, Any], shipped: dict[str, Any] | None = None,
+) -> tuple[PolypDataset, dict[str, Any]]:
+    """The dataset to score; ``shipped`` (the index entry of ``--pretrained`` weights) brings their
+    input size and lets them draw their own split again."""
     data_cfg = config.get("data") or {}
     root = args.data or data_cfg.get("root")
     if root is None:
         raise UsageError("no data: pass --data ROOT")
-    image_size = args.image_size or int(data_cfg.get("image_size") or 256)
+    image_size = args.image_size or int((shipped or {}).get("image_size") or data_cfg.get("image_size") or 256)
     found = find_pairs(root)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
-    own = config.get("pretrained_split")
     drawn = None
     if args.split != "all":
         if split_file is not None:
             ids = load_split(split_file)[args.split]
-        elif own is not None and found.dataset == own["dataset"]:
+        elif shipped is not None and found.dataset == shipped["dataset"]:
             # the same draw as in training (reproduce.py: 10% validation, 10% test)
-            drawn = make_split(found, own["kind"], own["seed"], 0.1, 0.1)
-            if len(drawn["test"]) != own["test_images"]:
+            split_seed = shipped.get("split_seed", shipped["seed"])
+            drawn = make_split(found, shipped["split"], split_seed, 0.1, 0.1)
+            if len(drawn["test"]) != shipped["test_images"]:
                 raise UsageError(
-                    f"{found.root} holds {len(found.pairs)} pairs, not the {own['dataset']} copy the "
-                    f"{args.pretrained!r} weights were trained on (their test split had {own['test_images']} "
-                    "images, this draw has {}); pass --split all or --split-file".format(len(drawn["test"]))
+                    f"{found.root} holds {len(found.pairs)} pairs, not the {shipped['dataset']} copy the "
+                    f"{args.pretrained!r} weights were trained on (their test split had {shipped['test_images']} "
+                    f"images, this draw has {len(drawn['test'])}); pass --split all or --split-file"
                 )
             ids = drawn[args.split]
         else:
-            hint = (f" (the {args.pretrained!r} weights can draw their own split only on {own['dataset']})"
-                    if own is not None else "")
+            hint = (f" (the {args.pretrained!r} weights can draw their own split only on {shipped['dataset']})"
+                    if shipped is not None else "")
             raise UsageError(
                 f"--split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
                 f"inside its run folder, or use --split all for every pair under --data{hint}"
@@ -152,7 +149,7 @@ def _dataset(args: argparse.Namespace, run_dir: Path | None, config: dict[str, A
         "image_size": image_size,
     }
     if drawn is not None:
-        info["split_drawn"] = f"{own['kind']} (seed {own['seed']}), as when the {args.pretrained!r} weights were trained"
+        info["split_drawn"] = f"{drawn['kind']} (seed {drawn['seed']}), as when the {args.pretrained!r} weights were trained"
     return dataset, info
 
 
@@ -180,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, hparams = _load_model(args)
         run_dir = _run_dir_of(args.checkpoint) if args.checkpoint else None
-        config = _config_of_pretrained(hparams["pretrained_info"]) if args.pretrained else _run_config(run_dir)
-        dataset, info = _dataset(args, run_dir, config)
+        dataset, info = _dataset(args, run_dir, _run_config(run_dir), shipped=hparams.get("pretrained_info"))
     except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError, UsageError) as err:
         message = err.args[0] if isinstance(err, KeyError) else err
         print(f"error: {message}", file=sys.stderr)
