@@ -27,7 +27,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     table = (out / "paper" / "README.md").read_text()
-    assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 571,731 |" in table
+    assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 32-true | 571,731 |" in table
     kept = out / "paper" / "kvasir-seg_seed42_run"  # the evidence outlives runs/: no checkpoints, all the rest
     assert {p.name for p in kept.iterdir()} == {"config.yaml", "split.json", "metrics.csv", "curves.png",
                                                 "test_metrics.json", "eval_metrics.json", "per_image.csv", "overlays.png",
@@ -89,13 +89,16 @@ def test_split_seed_reaches_fit_and_names_the_result(tmp_path: Path, monkeypatch
     assert reproduce.result_suffix("random", 42, 43) == "_split42"
 
 
-def _fake_record(out: Path, dataset: str, split: str, split_seed: int, seed: int, dice: float) -> None:
+def _fake_record(out: Path, dataset: str, split: str, split_seed: int, seed: int, dice: float,
+                 precision: str | None = None) -> None:
     metrics = {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice - 0.1, "iou_per_image": 0.3,
                "dice_global_orig": dice, "iou_global_orig": dice / 2}
     record = {"dataset": dataset, "protocol": "cpu", "seed": seed, "split": split, "split_seed": split_seed,
               "image_size": 128, "epochs": 20, "params": 571_731, "model": "iam_unet", "metrics": metrics,
               "paper": {"f1": 92.36, "iou": 86.50}, "accelerator": "CPU", "wall_time_s": 60.0, "git_commit": "0" * 40}
-    (out / f"{dataset}_{split}_{split_seed}_{seed}.json").write_text(json.dumps(record))
+    if precision is not None:  # records written before the precision was kept have none
+        record["precision"] = precision
+    (out / f"{dataset}_{split}_{split_seed}_{seed}_{precision}.json").write_text(json.dumps(record))
 
 
 def test_table_averages_runs_of_one_setting_only(tmp_path: Path) -> None:
@@ -107,8 +110,21 @@ def test_table_averages_runs_of_one_setting_only(tmp_path: Path) -> None:
     table = write_table(tmp_path).read_text()
     summary = table.split("## Mean ± std over runs")[1]
     # mean 65.00, sample std of (60, 70) = 7.07; IoU halves both
-    assert "| cvc-clinicdb | sequence | iam_unet | 128 | 20 | 2: 42/42, 43/43 | 65.00 ± 7.07 | 32.50 ± 3.54 | 55.00 ± 7.07 | 30.00 ± 0.00 |" in summary
+    assert "| cvc-clinicdb | sequence | iam_unet | 128 | 20 | 32-true | 2: 42/42, 43/43 | 65.00 ± 7.07 | 32.50 ± 3.54 | 55.00 ± 7.07 | 30.00 ± 0.00 |" in summary
     assert "| random |" not in summary
+
+
+def test_table_shows_the_precision_and_averages_within_one_precision(tmp_path: Path) -> None:
+    from polypnet.cli.reproduce import write_table
+
+    _fake_record(tmp_path, "cvc-clinicdb", "random", 42, 42, 0.80)  # an old record: 32-true
+    _fake_record(tmp_path, "cvc-clinicdb", "random", 42, 43, 0.90, precision="32-true")
+    _fake_record(tmp_path, "cvc-clinicdb", "random", 42, 44, 0.50, precision="bf16-mixed")
+    table = write_table(tmp_path).read_text()
+    assert "| cvc-clinicdb | random (42) | 44 | 128 | 20 | bf16-mixed | 571,731 | 50.00 |" in table
+    summary = table.split("## Mean ± std over runs")[1]
+    assert "| cvc-clinicdb | random | iam_unet | 128 | 20 | 32-true | 2: 42/42, 42/43 | 85.00 ± 7.07 |" in summary
+    assert "bf16-mixed" not in summary  # alone at its precision: not averaged with the 32-bit runs
 
 
 def test_table_has_no_summary_for_single_runs(tmp_path: Path) -> None:

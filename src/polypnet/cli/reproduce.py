@@ -190,14 +190,15 @@ def write_table(out: Path) -> Path:
         "over all test pixels pooled (the F1 of the paper); *per image*: mean over test images.",
         "*orig*: predictions resized back to each image's original size before scoring.",
         "",
-        "| dataset | split (its seed) | training seed | size | epochs | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| dataset | split (its seed) | training seed | size | epochs | precision | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         m = r["metrics"]
         wall = "-" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
         lines.append(
-            f"| {r['dataset']} | {r['split']} ({r.get('split_seed', '?')}) | {r['seed']} | {r['image_size']} | {r['epochs']} | {r['params']:,} "
+            f"| {r['dataset']} | {r['split']} ({r.get('split_seed', '?')}) | {r['seed']} | {r['image_size']} | {r['epochs']} "
+            f"| {precision_of(r)} | {r['params']:,} "
             f"| {100 * m['dice_global']:.2f} | {100 * m['iou_global']:.2f} | {100 * m['dice_per_image']:.2f} "
             f"| {100 * m['iou_per_image']:.2f} | {100 * m['dice_global_orig']:.2f} | {100 * m['iou_global_orig']:.2f} "
             f"| {r['paper']['f1']:.2f} / {r['paper']['iou']:.2f} | {r['accelerator']} | {wall} | `{r['git_commit'][:12]}` |"
@@ -208,13 +209,19 @@ def write_table(out: Path) -> Path:
     return path
 
 
+def precision_of(record: dict[str, Any]) -> str:
+    """The Trainer precision a result was trained at (records written before it was kept: 32-true)."""
+    return str(record.get("precision", "32-true"))
+
+
 #: The scores averaged over runs, as (record key, column title).
 SUMMARY_METRICS = (("dice_global", "F1 global"), ("iou_global", "IoU global"),
                    ("dice_per_image", "F1 per image"), ("iou_per_image", "IoU per image"))
 
 
 def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Mean ± std of the scores over the runs that share dataset, split kind, model, size and epochs.
+    """Mean ± std of the scores over the runs that share dataset, split kind, model, size, epochs and
+    precision.
 
     Only groups of two or more runs are listed: one run's scores are already in the table above.
     On the sequence split each split seed draws other test sequences, so its spread is the spread
@@ -222,7 +229,7 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
-        key = (r["dataset"], r["split"], r["model"], r["image_size"], r["epochs"])
+        key = (r["dataset"], r["split"], r["model"], r["image_size"], r["epochs"], precision_of(r))
         groups.setdefault(key, []).append(r)
     groups = {k: v for k, v in groups.items() if len(v) > 1}
     if not groups:
@@ -231,19 +238,20 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "## Mean ± std over runs",
         "",
-        "Runs with the same dataset, split kind, model, image size and epochs; sample standard deviation.",
+        "Runs with the same dataset, split kind, model, image size, epochs and precision; sample standard deviation.",
         "",
-        "| dataset | split | model | size | epochs | runs (split seed / training seed) | "
+        "| dataset | split | model | size | epochs | precision | runs (split seed / training seed) | "
         + " | ".join(title for _, title in SUMMARY_METRICS) + " |",
-        "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SUMMARY_METRICS) + " |",
+        "| --- | --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SUMMARY_METRICS) + " |",
     ]
-    for (dataset, split, model, size, epochs), group in groups.items():
+    for (dataset, split, model, size, epochs, precision), group in groups.items():
         runs = ", ".join(f"{r.get('split_seed', '?')}/{r['seed']}" for r in group)
         cells = []
         for key, _ in SUMMARY_METRICS:
             mean, std = mean_std([float(r["metrics"][key]) for r in group])
             cells.append(f"{100 * mean:.2f} ± {100 * std:.2f}")
-        lines.append(f"| {dataset} | {split} | {model} | {size} | {epochs} | {len(group)}: {runs} | " + " | ".join(cells) + " |")
+        lines.append(f"| {dataset} | {split} | {model} | {size} | {epochs} | {precision} | {len(group)}: {runs} | "
+                     + " | ".join(cells) + " |")
     return lines
 
 
