@@ -94,8 +94,9 @@ def latency(fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, w
     return stats
 
 
-def training_step(model: nn.Module, batch: int, size: int, channels_last: bool) -> Callable[[], None]:
-    """One training step on fixed random data (forward, Dice-like loss, backward, Adam step)."""
+def training_step(model: nn.Module, batch: int, size: int, channels_last: bool, bf16: bool = False) -> Callable[[], None]:
+    """One training step on fixed random data (forward, Dice-like loss, backward, Adam step);
+    ``bf16``: the forward pass under bfloat16 autocast, as Lightning's ``bf16-mixed`` runs it."""
     model = model.train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -106,7 +107,9 @@ def training_step(model: nn.Module, batch: int, size: int, channels_last: bool) 
         x = x.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
-        p = torch.sigmoid(model(x))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        p = torch.sigmoid(logits.float())
         loss = 1 - 2 * (p * y).sum() / (p.sum() + y.sum() + 1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -115,9 +118,13 @@ def training_step(model: nn.Module, batch: int, size: int, channels_last: bool) 
     return step
 
 
-def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool) -> float:
+#: The training-speed variants: (name, channels_last, bf16 autocast).
+TRAIN_FORMATS = (("nchw", False, False), ("channels_last", True, False), ("bf16_channels_last", True, True))
+
+
+def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool, bf16: bool = False) -> float:
     """Training images per second (forward, Dice-like loss, backward, Adam step)."""
-    times = time_calls(training_step(model, batch, size, channels_last), warmup=1, runs=steps)
+    times = time_calls(training_step(model, batch, size, channels_last, bf16), warmup=1, runs=steps)
     return batch / statistics.median(times)
 
 

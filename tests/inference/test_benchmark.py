@@ -38,6 +38,27 @@ def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
     assert rows["iam_unet"]["params_vs_peer"] < 0.2
 
 
+def test_train_only_measures_each_training_format_and_the_bf16_ratio(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--train-only", "--train-steps", "1", "--models", "iam_unet", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert "latency_b1" not in row  # no inference figures
+    assert set(row["train_images_per_s"]) == {f"{s}_{fmt}" for s in (64, 32)
+                                              for fmt in ("nchw", "channels_last", "bf16_channels_last")}
+    assert all(v > 0 for v in row["train_images_per_s"].values())
+    ratio = row["train_bf16_vs_fp32"]["64"]
+    assert ratio == pytest.approx(row["train_images_per_s"]["64_bf16_channels_last"] / row["train_images_per_s"]["64_channels_last"])
+    assert main(["--train-only", "--no-train"]) == 2
+
+
+def test_bf16_training_step_updates_the_weights() -> None:
+    model = create_model("iam_unet")
+    before = [p.detach().clone() for p in model.parameters()]
+    bench.training_step(model, batch=2, size=32, channels_last=True, bf16=True)()
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast keeps fp32 master weights
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
     from polypnet.cli.benchmark import measure_model
 
