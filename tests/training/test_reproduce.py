@@ -22,6 +22,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
     assert result["split_seed"] == 42
+    assert result["run_dir"] == str(runs / "paper" / "kvasir-seg_random_seed42")
     assert result["params"] == 571_731 and result["epochs"] == 1 and result["image_size"] == 32
     assert result["test_images"] == 2 and result["precision"] == "32-true"
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])

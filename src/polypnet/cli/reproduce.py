@@ -147,6 +147,8 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         "model_kwargs": config["model"].get("model_kwargs") or {},
         "params": count_parameters(net),
         "checkpoint": str(best[-1]),
+        # the run folder's name and the result's differ when the training seed is not the split seed
+        "run_dir": str(run_dir),
         "accelerator": device_name(str(config["trainer"].get("accelerator", "auto"))),
         "wall_time_s": None if wall_s is None else round(wall_s, 1),
         "git_commit": git_commit(),
