@@ -166,3 +166,13 @@ def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
             improved = protocol.endswith("improved")
             assert (data["model"]["loss"], data["model"].get("deep_supervision", 0.0)) == \
                 (("bce_dice", 0.4) if improved else ("dice", 0.0)), config
+
+
+def test_the_best_checkpoint_is_chosen_by_its_dice_not_its_epoch(tmp_path: Path) -> None:
+    from polypnet.cli.reproduce import best_checkpoints
+
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    for name in ("best-epoch003-dice0.8012.ckpt", "best-epoch017-dice0.7950.ckpt", "last.ckpt"):
+        (ckpts / name).write_bytes(b"")
+    assert [p.name for p in best_checkpoints(tmp_path)] == ["best-epoch017-dice0.7950.ckpt", "best-epoch003-dice0.8012.ckpt"]

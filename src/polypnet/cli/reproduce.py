@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -120,9 +121,25 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     return measured if measured is not None else (None if resume else time.time() - start)
 
 
+_BEST_DICE = re.compile(r"best-epoch(\d+)-dice([0-9.]+)\.ckpt$")
+
+
+def best_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's ``best-*.ckpt`` files, best last: by the validation Dice in the name, then epoch.
+
+    Lightning keeps one, but a run folder moved to another path (a run handed on between
+    machines) restarts its best-checkpoint tracking on resume and can leave two.
+    """
+    def key(path: Path) -> tuple[float, int]:
+        m = _BEST_DICE.search(path.name)
+        return (float(m.group(2)), int(m.group(1))) if m else (float("-inf"), -1)
+
+    return sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
+
+
 def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path) -> dict[str, Any]:
     """Evaluate the run's best checkpoint on its test split and write the result JSON."""
-    best = sorted((run_dir / "checkpoints").glob("best-*.ckpt"))
+    best = best_checkpoints(run_dir)
     if not best:
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
     eval_dir = run_dir / "eval-test"
