@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
@@ -38,3 +39,24 @@ class ResumableCSVLogger(CSVLogger):
         writer = _AppendingExperimentWriter if self._append else ExperimentWriter
         self._experiment = writer(log_dir=self.log_dir)
         return self._experiment
+
+
+def drop_rows_from_step(metrics_file: Path, step: int) -> int:
+    """Remove the rows of ``metrics_file`` logged at global step ``step`` or later; returns how many.
+
+    A run killed mid-epoch may have flushed training-step rows past its last checkpoint; the run
+    resumed from that checkpoint logs those steps again, so without this they would appear twice.
+    """
+    if not metrics_file.is_file():
+        return 0
+    with metrics_file.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "step" not in rows[0]:
+        return 0
+    col = rows[0].index("step")
+    keep = [r for r in rows[1:] if not (len(r) > col and r[col] and int(r[col]) >= step)]
+    dropped = len(rows) - 1 - len(keep)
+    if dropped:
+        with metrics_file.open("w", newline="") as f:
+            csv.writer(f).writerows([rows[0], *keep])
+    return dropped

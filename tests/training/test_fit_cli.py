@@ -165,6 +165,10 @@ def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
     with (killed_dir / "metrics.csv").open(newline="") as f:
         val_epochs = {int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/loss")}
     assert val_epochs == {0, 1, 2, 3}
+    # ... and no training step twice (rows the killed epoch flushed are dropped on resume)
+    with (killed_dir / "metrics.csv").open(newline="") as f:
+        steps = [r["step"] for r in csv.DictReader(f) if r.get("train/loss_step")]
+    assert len(steps) == len(set(steps))
     # The wall clock goes on from the checkpoint: two parts, not less than the part before the kill.
     clock = json.loads((killed_dir / "wall_clock.json").read_text())
     assert clock["parts"] == 2 and clock["seconds"] > 0

@@ -34,3 +34,34 @@ def test_a_fresh_run_in_the_same_folder_starts_a_new_file(tmp_path: Path) -> Non
     _log(tmp_path, [{"epoch": 0, "val/loss": 0.9}], append=False)
     _log(tmp_path, [{"epoch": 5, "val/loss": 0.1}], append=False)  # Lightning's own behaviour
     assert _epochs_with(tmp_path, "val/loss") == [5]
+
+
+def test_rows_past_the_resumed_checkpoint_are_dropped(tmp_path: Path) -> None:
+    from polypnet.loggers import drop_rows_from_step
+
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text("epoch,lr-Adam,step,train/loss_step,val/loss\n"
+                       "0,,4,0.9,\n0,,9,0.8,\n0,,9,,0.7\n,0.001,10,,\n1,,14,0.6,\n")
+    # the checkpoint of epoch 0 ends at global step 10: rows from step 10 on are the killed epoch's
+    assert drop_rows_from_step(metrics, 10) == 2
+    with metrics.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["4", "9", "9"] and rows[2]["val/loss"] == "0.7"
+    assert drop_rows_from_step(metrics, 10) == 0  # nothing left to drop: the file stays as it is
+    assert drop_rows_from_step(tmp_path / "missing.csv", 0) == 0
+
+
+def test_fit_drops_the_rows_past_the_checkpoint_it_resumes_from(tmp_path: Path) -> None:
+    import torch
+
+    from polypnet.cli.fit import _forget_steps_after
+
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"global_step": 10}, tmp_path / "checkpoints" / "last.ckpt")
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text("epoch,step,train/loss_step\n0,4,0.9\n0,9,0.8\n1,14,0.6\n")
+    _forget_steps_after("last", tmp_path)  # 'last' is the run's own last.ckpt
+    assert metrics.read_text().splitlines()[-1].startswith("0,9,")
+    metrics.write_text("epoch,step,train/loss_step\n0,4,0.9\n")
+    _forget_steps_after(str(tmp_path / "checkpoints" / "last.ckpt"), tmp_path)  # an explicit path
+    assert metrics.read_text().splitlines()[-1].startswith("0,4,")

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from ..callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
-from ..loggers import ResumableCSVLogger
+from ..loggers import ResumableCSVLogger, drop_rows_from_step
 from ..data import DataError, PolypDataModule
 from ..module import PolypSegModule
 
@@ -221,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = cli.config
     ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is not None:
+        _forget_steps_after(ckpt_path, run_dir)
     try:
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
         if cfg.get("test_after_fit", True):
@@ -234,6 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _report(cli.trainer, run_dir)
     return 0
+
+
+def _forget_steps_after(ckpt_path: str, run_dir: Path) -> None:
+    """Drop the ``metrics.csv`` rows past the checkpoint a run resumes from (a killed run's partial epoch)."""
+    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        return
+    step = torch.load(path, map_location="cpu", weights_only=False).get("global_step")
+    if step is not None:
+        dropped = drop_rows_from_step(run_dir / "metrics.csv", int(step))
+        if dropped:
+            print(f"metrics.csv: dropped {dropped} rows logged after the checkpoint (step {step} on)", file=sys.stderr)
 
 
 def _one_sentence(err: Exception, argv: list[str]) -> str:
