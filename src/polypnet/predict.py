@@ -65,7 +65,7 @@ def load_model(
     kwargs = dict(model_kwargs or {})
     given = [n for n, v in (("checkpoint", checkpoint), ("weights", weights), ("pretrained", pretrained)) if v]
     if len(given) > 1:
-        raise ValueError(f"pass one model source, not {' and '.join(given)}")
+        raise ValueError(f"pass one model source, not several: {' and '.join(given)}")
     if checkpoint is not None or weights is not None:
         path = Path(checkpoint if checkpoint is not None else weights)  # type: ignore[arg-type]
         net, hparams = load_checkpoint(path, model=model, model_kwargs=kwargs)

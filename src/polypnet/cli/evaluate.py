@@ -24,10 +24,10 @@ import yaml
 
 from ..data import DataError, PolypDataset, find_pairs, load_split
 from ..data.splits import make_split
-from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, load_checkpoint, overlay_grid
+from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, overlay_grid
 from ..inference import FLIPS, FlippedInput
-from ..models import create_model
 from ..models.pretrained import pretrained_info
+from ..predict import load_model
 
 SPLITS = ("test", "val", "train", "all")
 
@@ -84,25 +84,19 @@ def _run_config(run_dir: Path | None) -> dict[str, Any]:
 
 
 def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, Any]]:
-    given = [f"--{n}" for n in ("checkpoint", "weights", "pretrained") if getattr(args, n) is not None]
-    if len(given) > 1:
-        raise UsageError(f"pass one of {', '.join(given)}, not several")
-    if args.checkpoint is not None:
-        return load_checkpoint(args.checkpoint, model=args.model)
-    if args.pretrained is not None:
-        name = args.model or "iam_unet"
-        try:
-            entry = pretrained_info(name, args.pretrained)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-        model = create_model(name, pretrained=args.pretrained).eval()
-        return model, {"model": name, "pretrained": args.pretrained, "pretrained_info": entry}
-    if args.model is None:
-        raise UsageError("pass --checkpoint, --pretrained TAG, or --model (with --weights)")
-    if args.weights is not None:
-        return load_checkpoint(args.weights, model=args.model)
-    print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
-    return create_model(args.model).eval(), {"model": args.model}
+    """The network and what is known of it, from the one source the flags name (see load_model)."""
+    if args.checkpoint is None and args.weights is None and args.pretrained is None:
+        if args.model is None:
+            raise UsageError("pass --checkpoint, --pretrained TAG, or --model (with --weights)")
+        print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
+    try:
+        model, info = load_model(checkpoint=args.checkpoint, model=args.model, weights=args.weights,
+                                 pretrained=args.pretrained)
+        if args.pretrained is not None:
+            info["pretrained_info"] = pretrained_info(info["model"], args.pretrained)
+    except ValueError as err:  # several sources, or unknown shipped weights: a usage error
+        raise UsageError(str(err)) from None
+    return model, info
 
 
 def _dataset(
