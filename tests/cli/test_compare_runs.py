@@ -47,3 +47,11 @@ def test_bad_inputs_name_the_folder_and_the_problem(tmp_path: Path, capsys) -> N
     run = _run(tmp_path / "run", val=[0.5], train=[0.6])
     assert main([str(run), "--labels", "a", "b", "--out", str(tmp_path / "cmp")]) == 2
     assert "2 labels for 1 runs" in capsys.readouterr().err
+
+
+def test_a_result_folder_shows_its_recorded_evaluation_not_fits_own_test(tmp_path: Path) -> None:
+    # reproduce.py keeps evaluate.py's scores (fp32) beside fit's test (at the training precision)
+    run = _run(tmp_path / "kept", val=[0.5, 0.7], train=[0.6, 0.8], test=0.90)
+    (run / "eval_metrics.json").write_text(json.dumps({"metrics": {"dice_global": 0.88, "iou_global": 0.40}}))
+    assert main([str(run), "--labels", "bf16 run", "--out", str(tmp_path / "cmp")]) == 0
+    assert "| bf16 run | 2 | 70.00 (2) | 70.00 | 80.00 | 88.00 / 40.00 | - |" in (tmp_path / "cmp" / "compare.md").read_text()

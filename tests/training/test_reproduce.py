@@ -27,6 +27,8 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert result["test_images"] == 2 and result["precision"] == "32-true"
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
+    assert result["command"].startswith("python scripts/reproduce.py --protocol paper --datasets kvasir-seg ")
+    assert result["command"].endswith("--trainer.enable_progress_bar false")
     table = (out / "paper" / "README.md").read_text()
     assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 32-true | 571,731 |" in table
     kept = out / "paper" / "kvasir-seg_seed42_run"  # the evidence outlives runs/: no checkpoints, all the rest
@@ -51,6 +53,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
         assert ship_weights.main([str(out / "paper" / "kvasir-seg_seed42.json")]) == 0
         info = pretrained.pretrained_info("iam_unet", "kvasir-seg")
         assert info["protocol"] == "paper" and info["test_dice_global"] == result["metrics"]["dice_global"]
+        assert info["precision"] == "32-true" and info["command"] == result["command"]
         shipped = create_model("iam_unet", pretrained="kvasir-seg").eval()
         trained, _ = load_checkpoint(result["checkpoint"])
         x = torch.rand(1, 3, 32, 32)
@@ -176,3 +179,13 @@ def test_the_best_checkpoint_is_chosen_by_its_dice_not_its_epoch(tmp_path: Path)
     for name in ("best-epoch003-dice0.8012.ckpt", "best-epoch017-dice0.7950.ckpt", "last.ckpt"):
         (ckpts / name).write_bytes(b"")
     assert [p.name for p in best_checkpoints(tmp_path)] == ["best-epoch017-dice0.7950.ckpt", "best-epoch003-dice0.8012.ckpt"]
+
+
+def test_weights_of_an_older_record_get_a_command_naming_what_differs_from_the_defaults() -> None:
+    from polypnet.cli.ship_weights import shipped_command
+
+    old = {"protocol": "paper128", "dataset": "cvc-clinicdb", "seed": 42, "split": "random", "split_seed": 42}
+    assert shipped_command(old) == "python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb --seeds 42"
+    other = {**old, "seed": 43, "split": "sequence", "precision": "bf16-mixed"}
+    assert shipped_command(other) == ("python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb "
+                                      "--seeds 43 --split sequence --split-seed 42 --precision bf16-mixed")

@@ -4,7 +4,9 @@
         --labels "cpu (20 epochs)" "paper128 (40 epochs)" --out results/paper128/compare_cpu
 
 Each folder is a run folder of fit.py or the run files reproduce.py keeps beside a result (both
-hold ``metrics.csv``; ``test_metrics.json`` and ``wall_clock.json`` where the run wrote them).
+hold ``metrics.csv``; ``test_metrics.json`` and ``wall_clock.json`` where the run wrote them). The
+test scores are reproduce.py's evaluation (``eval_metrics.json``: evaluate.py in fp32, the recorded
+number) where a result's folder has one, else fit.py's own test (at the training precision).
 Writes ``compare.png`` (validation and training Dice per epoch) and ``compare.md`` (best
 validation Dice and its epoch, test F1/IoU, wall time) into ``--out``.
 """
@@ -12,6 +14,7 @@ validation Dice and its epoch, test F1/IoU, wall time) into ``--out``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -36,6 +39,9 @@ def read_runs(folders: list[Path]) -> list[RunResult]:
         if not (folder / "metrics.csv").is_file():
             raise SystemExit(f"error: {folder}: no metrics.csv (pass a fit.py run folder or a result's _run folder)")
         run = read_run(folder, folder.name, 0)
+        recorded = folder / "eval_metrics.json"
+        if recorded.is_file():  # the number the result JSON records; fit's test ran at the training precision
+            run.test = {k: float(v) for k, v in json.loads(recorded.read_text())["metrics"].items()}
         if not run.val_dice:
             raise SystemExit(f"error: {folder / 'metrics.csv'}: no validation rows (val/loss, val/dice_global)")
         runs.append(run)

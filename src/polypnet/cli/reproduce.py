@@ -21,6 +21,7 @@ import argparse
 import json
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -137,8 +138,10 @@ def best_checkpoints(run_dir: Path) -> list[Path]:
     return sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
 
 
-def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path) -> dict[str, Any]:
-    """Evaluate the run's best checkpoint on its test split and write the result JSON."""
+def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path,
+           command: str | None = None) -> dict[str, Any]:
+    """Evaluate the run's best checkpoint on its test split and write the result JSON (``command``:
+    the reproduce.py command line that made it, kept with the result)."""
     best = best_checkpoints(run_dir)
     if not best:
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
@@ -169,6 +172,7 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         "accelerator": device_name(str(config["trainer"].get("accelerator", "auto"))),
         "wall_time_s": None if wall_s is None else round(wall_s, 1),
         "git_commit": git_commit(),
+        "command": command,
         "test_images": int(evaluated["metrics"]["images"]),
         "metrics": evaluated["metrics"],
         "paper": {**PAPER[dataset], "params": PAPER_PARAMS},
@@ -277,12 +281,13 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Train and record each (dataset, seed); returns the exit code."""
     args = build_parser().parse_args(argv)
+    command = "python scripts/reproduce.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = args.out / args.protocol
     if args.from_run is not None:
         if len(args.datasets) != 1 or len(args.seeds) != 1:
             print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)
             return 2
-        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out)
+        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out, command)
     else:
         for dataset in args.datasets:
             data_root = args.data_dir / dataset
@@ -294,6 +299,6 @@ def main(argv: list[str] | None = None) -> int:
                 split_seed = "" if args.split_seed is None else f"_split{args.split_seed}"
                 run_dir = args.runs / args.protocol / f"{dataset}_{args.split}{split_seed}_seed{seed}"
                 wall = train(config, data_root, seed, run_dir, args)
-                record(run_dir, dataset, seed, args.protocol, wall, out)
+                record(run_dir, dataset, seed, args.protocol, wall, out, command)
     print(f"table: {write_table(out)}")
     return 0

@@ -20,6 +20,20 @@ from ..evaluation import load_checkpoint
 from ..models.pretrained import WEIGHTS_DIR
 
 
+def shipped_command(result: dict) -> str:
+    """The reproduce.py command of a result that predates recording its own: protocol, dataset and
+    seed, and the precision, split and split seed where they are not the defaults."""
+    parts = ["python scripts/reproduce.py", f"--protocol {result['protocol']}", f"--datasets {result['dataset']}",
+             f"--seeds {result['seed']}"]
+    if result.get("split", "random") != "random":
+        parts.append(f"--split {result['split']}")
+    if result.get("split_seed", result["seed"]) != result["seed"]:
+        parts.append(f"--split-seed {result['split_seed']}")
+    if result.get("precision", "32-true") != "32-true":
+        parts.append(f"--precision {result['precision']}")
+    return " ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Ship the weights of one result JSON; returns the exit code."""
     p = argparse.ArgumentParser(prog="ship_weights.py", description=__doc__,
@@ -54,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_iou_per_image": metrics["iou_per_image"],
         "git_commit": result["git_commit"],
         "result_file": str(args.result),
-        "command": f"python scripts/reproduce.py --protocol {result['protocol']} --datasets {result['dataset']} --seeds {result['seed']}",
+        "precision": result.get("precision", "32-true"),  # records older than the field ran in fp32
+        "command": result.get("command") or shipped_command(result),
     }
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     size = (WEIGHTS_DIR / filename).stat().st_size / 2**20
