@@ -38,6 +38,11 @@ def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: di
     (``torch.save(model.state_dict())``) needs ``model``. Returns the model in eval mode and the
     checkpoint's hyperparameters.
     """
+    return model_from_checkpoint(read_checkpoint(path), path, model=model, model_kwargs=model_kwargs)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The contents of a Lightning checkpoint or a plain state dict, read once onto the CPU."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -45,6 +50,13 @@ def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: di
     blob = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(blob, dict):
         raise CheckpointMismatchError(f"{path} is neither a Lightning checkpoint nor a state dict")
+    return blob
+
+
+def model_from_checkpoint(
+    blob: dict[str, Any], path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``load_checkpoint`` on contents already read by ``read_checkpoint`` (``path`` names them in errors)."""
     if "state_dict" in blob:  # Lightning: the network's weights sit under "net."
         hparams: dict[str, Any] = dict(blob.get("hyper_parameters") or {})
         state = {k[len("net."):]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}

@@ -60,7 +60,7 @@ def load_model(
     model, or a plain state dict, which needs ``model``), ``pretrained`` (shipped weights of
     ``model``, default ``iam_unet``), or ``model`` alone (untrained: random weights).
     """
-    from .evaluation import load_checkpoint
+    from .evaluation import model_from_checkpoint, read_checkpoint
 
     kwargs = dict(model_kwargs or {})
     given = [n for n, v in (("checkpoint", checkpoint), ("weights", weights), ("pretrained", pretrained)) if v]
@@ -68,10 +68,11 @@ def load_model(
         raise ValueError(f"pass one model source, not several: {' and '.join(given)}")
     if checkpoint is not None or weights is not None:
         path = Path(checkpoint if checkpoint is not None else weights)  # type: ignore[arg-type]
-        net, hparams = load_checkpoint(path, model=model, model_kwargs=kwargs)
+        blob = read_checkpoint(path)  # once: the weights and the image size come from the same read
+        net, hparams = model_from_checkpoint(blob, path, model=model, model_kwargs=kwargs)
         info = {"model": hparams.get("model") or model, "model_kwargs": {**(hparams.get("model_kwargs") or {}), **kwargs},
                 "source": str(path)}
-        size = checkpoint_image_size(path)
+        size = checkpoint_image_size(path, blob)
         if size is not None:
             info["image_size"] = size
         return net, info
@@ -91,14 +92,16 @@ def load_model(
     return create_model(name, **kwargs).eval(), {"model": name, "model_kwargs": kwargs, "source": "untrained"}
 
 
-def checkpoint_image_size(path: str | Path) -> int | None:
+def checkpoint_image_size(path: str | Path, blob: dict[str, Any] | None = None) -> int | None:
     """The training image size a checkpoint records (its DataModule's ``image_size``), else None.
 
     A Lightning checkpoint stores it under ``datamodule_hyper_parameters``; when it does not, the
     ``config.yaml`` of the run folder the checkpoint sits in (``RUN/checkpoints/*.ckpt``) is read.
+    ``blob``: the checkpoint's contents when already read (saves reading the file again).
     """
     path = Path(path)
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    if blob is None:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
     size = ((blob.get("datamodule_hyper_parameters") or {}) if isinstance(blob, dict) else {}).get("image_size")
     if size is None:
         run = path.parent.parent if path.parent.name == "checkpoints" else path.parent

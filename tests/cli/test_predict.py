@@ -157,6 +157,24 @@ def test_the_image_size_defaults_to_the_checkpoints_training_size(weights: Path,
     assert cv2.imread(str(out / "masks" / f"{image.stem}.png")).shape[:2] == read_image(image).shape[:2]
 
 
+def test_a_checkpoint_is_read_once_for_its_weights_and_its_image_size(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polypnet.predict import load_model
+
+    state = torch.load(weights, map_location="cpu")
+    checkpoint = tmp_path / "run.ckpt"
+    torch.save({"state_dict": {f"net.{k}": v for k, v in state.items()},
+                "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
+                "datamodule_hyper_parameters": {"image_size": 48}}, checkpoint)
+    reads: list[str] = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *a, **k: (reads.append(str(f)), real_load(f, *a, **k))[1])
+    net, info = load_model(checkpoint=checkpoint)
+    assert reads == [str(checkpoint)] and info["image_size"] == 48
+    torch.testing.assert_close(net.state_dict(), {k: v for k, v in state.items()})
+
+
 def test_masks_equal_those_of_evaluate_at_original_resolution(weights: Path, tmp_path: Path) -> None:
     """The same pre-processing as training and the same resize-back as scripts/evaluate.py."""
     images = sample_root() / "images"
