@@ -143,12 +143,17 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(weights: Path
         assert len(_rows(src / "out" / "predictions.csv")) == 2
 
 
-def test_the_image_size_defaults_to_the_checkpoints_training_size(weights: Path, tmp_path: Path) -> None:
+def _lightning_checkpoint(weights: Path, path: Path, image_size: int) -> Path:
+    """A state dict rewritten as what Lightning stores, in the fields load_checkpoint reads."""
     state = torch.load(weights, map_location="cpu")
-    checkpoint = tmp_path / "run.ckpt"  # what Lightning stores, in the fields load_checkpoint reads
     torch.save({"state_dict": {f"net.{k}": v for k, v in state.items()},
                 "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
-                "datamodule_hyper_parameters": {"image_size": 48}}, checkpoint)
+                "datamodule_hyper_parameters": {"image_size": image_size}}, path)
+    return path
+
+
+def test_the_image_size_defaults_to_the_checkpoints_training_size(weights: Path, tmp_path: Path) -> None:
+    checkpoint = _lightning_checkpoint(weights, tmp_path / "run.ckpt", image_size=48)
     image = sorted((sample_root() / "images").glob("*.jpg"))[0]
     out = tmp_path / "out"
     assert main([str(image), "--checkpoint", str(checkpoint), "--out", str(out), "--no-progress"]) == 0
@@ -163,16 +168,13 @@ def test_a_checkpoint_is_read_once_for_its_weights_and_its_image_size(
     from polypnet.predict import load_model
 
     state = torch.load(weights, map_location="cpu")
-    checkpoint = tmp_path / "run.ckpt"
-    torch.save({"state_dict": {f"net.{k}": v for k, v in state.items()},
-                "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
-                "datamodule_hyper_parameters": {"image_size": 48}}, checkpoint)
+    checkpoint = _lightning_checkpoint(weights, tmp_path / "run.ckpt", image_size=48)
     reads: list[str] = []
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda f, *a, **k: (reads.append(str(f)), real_load(f, *a, **k))[1])
     net, info = load_model(checkpoint=checkpoint)
     assert reads == [str(checkpoint)] and info["image_size"] == 48
-    torch.testing.assert_close(net.state_dict(), {k: v for k, v in state.items()})
+    torch.testing.assert_close(net.state_dict(), state)
 
 
 def test_masks_equal_those_of_evaluate_at_original_resolution(weights: Path, tmp_path: Path) -> None:
