@@ -6,6 +6,11 @@ Reads a result JSON written by ``scripts/reproduce.py``, saves the network's sta
 to ``src/polypnet/models/resources/weights/<model>__<dataset>.pt`` and records in ``index.json``
 the protocol, split, seed, input size, test scores and the command that made them, so that
 ``create_model(model, pretrained=dataset)`` loads them offline.
+
+    python scripts/ship_weights.py results/paper/kvasir-seg_seed42.json --retire-as kvasir-seg-128
+
+first renames the weights shipped under the tag (file and index entry, bytes unchanged) so that
+they stay loadable as ``pretrained="kvasir-seg-128"``; commit both files afterwards.
 """
 
 from __future__ import annotations
@@ -34,21 +39,55 @@ def shipped_command(result: dict) -> str:
     return " ".join(parts)
 
 
+def retire(index: dict, model: str, tag: str, new_tag: str, weights_dir: Path) -> str:
+    """Move the weights shipped as ``tag`` of ``model`` to ``new_tag``: rename the file and move its
+    index entry (in ``index``, in place). Returns the new file name; ValueError, before anything
+    moves, when there is nothing under ``tag``, ``new_tag`` is taken, or a file is missing."""
+    tags = index.get(model, {})
+    if new_tag == tag:
+        raise ValueError(f"--retire-as {new_tag!r} is the tag being shipped")
+    if tag not in tags:
+        raise ValueError(f"--retire-as {new_tag!r}: no weights shipped as {tag!r} for {model!r} to retire; "
+                         f"shipped: {', '.join(sorted(tags)) or 'none'}")
+    if new_tag in tags:
+        raise ValueError(f"--retire-as {new_tag!r}: that tag is already shipped ({tags[new_tag]['file']})")
+    old_file, new_file = weights_dir / tags[tag]["file"], f"{model}__{new_tag}.pt"
+    if not old_file.is_file():
+        raise ValueError(f"--retire-as {new_tag!r}: {old_file} is listed in index.json but missing")
+    if (weights_dir / new_file).exists():
+        raise ValueError(f"--retire-as {new_tag!r}: {weights_dir / new_file} exists but is not in index.json")
+    old_file.rename(weights_dir / new_file)
+    tags[new_tag] = {**tags.pop(tag), "file": new_file}
+    return new_file
+
+
 def main(argv: list[str] | None = None) -> int:
     """Ship the weights of one result JSON; returns the exit code."""
     p = argparse.ArgumentParser(prog="ship_weights.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("result", type=Path, help="results/<protocol>/<dataset>_seed<k>.json")
     p.add_argument("--tag", help="name to load them by (default: the dataset)")
+    p.add_argument("--retire-as", metavar="TAG",
+                   help="keep the weights now shipped under the tag, renamed to TAG (file and index entry)")
     args = p.parse_args(argv)
     result = json.loads(args.result.read_text())
     net, _ = load_checkpoint(result["checkpoint"])
     tag = args.tag or result["dataset"]
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    filename = f"{result['model']}__{tag}.pt"
-    torch.save({k: v.float().contiguous() for k, v in net.state_dict().items()}, WEIGHTS_DIR / filename)
     index_path = WEIGHTS_DIR / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    if args.retire_as:
+        try:
+            moved = retire(index, result["model"], tag, args.retire_as, WEIGHTS_DIR)
+        except ValueError as err:
+            p.error(str(err))
+        # Written at once, so that a failure below cannot leave the renamed file unlisted.
+        index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        print(f"retired {tag!r} as {args.retire_as!r} ({WEIGHTS_DIR / moved})")
+    elif tag in index.get(result["model"], {}):
+        print(f"replacing the weights shipped as {tag!r} (--retire-as TAG would keep them)")
+    filename = f"{result['model']}__{tag}.pt"
+    torch.save({k: v.float().contiguous() for k, v in net.state_dict().items()}, WEIGHTS_DIR / filename)
     metrics = result["metrics"]
     index.setdefault(result["model"], {})[tag] = {
         "file": filename,

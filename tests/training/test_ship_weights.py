@@ -1,0 +1,95 @@
+"""scripts/ship_weights.py: shipping a result's weights, and retiring the ones it replaces under a new tag."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import torch
+
+from polypnet.cli import ship_weights
+from polypnet.models import create_model, pretrained
+
+
+@pytest.fixture()
+def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "weights"
+    monkeypatch.setattr(ship_weights, "WEIGHTS_DIR", folder)
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)
+    pretrained._index.cache_clear()
+    yield folder
+    pretrained._index.cache_clear()
+
+
+def _result(tmp_path: Path, name: str, seed: int, dice: float) -> Path:
+    """A result JSON as reproduce.py writes it, over a Lightning-shaped checkpoint of random weights."""
+    torch.manual_seed(seed)
+    net = create_model("iam_unet")
+    checkpoint = tmp_path / f"{name}.ckpt"
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+                "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}}}, checkpoint)
+    record = {"model": "iam_unet", "model_kwargs": {}, "dataset": "kvasir-seg", "protocol": name, "split": "random",
+              "seed": 42, "image_size": 64, "epochs": 1, "test_images": 2, "git_commit": "0" * 40,
+              "checkpoint": str(checkpoint), "command": f"python scripts/reproduce.py --protocol {name}",
+              "metrics": {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice, "iou_per_image": dice / 2}}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _outputs(tag: str) -> torch.Tensor:
+    pretrained._index.cache_clear()
+    with torch.no_grad():
+        return create_model("iam_unet", pretrained=tag).eval()(torch.ones(1, 3, 32, 32))
+
+
+def test_retire_as_keeps_the_replaced_weights_loadable_under_the_new_tag(tmp_path: Path, weights_dir: Path) -> None:
+    old, new = _result(tmp_path, "paper128", seed=0, dice=0.80), _result(tmp_path, "paper", seed=1, dice=0.84)
+    assert ship_weights.main([str(old)]) == 0
+    old_bytes, old_out = _digest(weights_dir / "iam_unet__kvasir-seg.pt"), _outputs("kvasir-seg")
+
+    assert ship_weights.main([str(new), "--retire-as", "kvasir-seg-128"]) == 0
+    index = json.loads((weights_dir / "index.json").read_text())["iam_unet"]
+    assert set(index) == {"kvasir-seg", "kvasir-seg-128"}
+    assert index["kvasir-seg-128"]["file"] == "iam_unet__kvasir-seg-128.pt"
+    assert index["kvasir-seg-128"]["protocol"] == "paper128" and index["kvasir-seg-128"]["test_dice_global"] == 0.80
+    assert index["kvasir-seg"]["protocol"] == "paper" and index["kvasir-seg"]["test_dice_global"] == 0.84
+    assert _digest(weights_dir / "iam_unet__kvasir-seg-128.pt") == old_bytes  # moved, not re-saved
+    assert torch.equal(_outputs("kvasir-seg-128"), old_out)
+    assert not torch.equal(_outputs("kvasir-seg"), old_out)
+
+
+@pytest.mark.parametrize("retire_as, message", [
+    ("kvasir-seg-128", "already shipped"),  # would overwrite other weights
+    ("kvasir-seg", "is the tag being shipped"),
+])
+def test_a_retire_tag_that_would_lose_weights_changes_nothing(tmp_path: Path, weights_dir: Path, retire_as: str,
+                                                              message: str, capsys: pytest.CaptureFixture) -> None:
+    first = _result(tmp_path, "paper128", seed=0, dice=0.80)
+    assert ship_weights.main([str(first)]) == 0
+    assert ship_weights.main([str(first), "--tag", "kvasir-seg-128"]) == 0
+    before = {p.name: _digest(p) for p in weights_dir.iterdir()}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        ship_weights.main([str(_result(tmp_path, "paper", seed=1, dice=0.84)), "--retire-as", retire_as])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: _digest(p) for p in weights_dir.iterdir()} == before
+
+
+def test_retiring_a_tag_that_was_never_shipped_names_what_is(tmp_path: Path, weights_dir: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    assert ship_weights.main([str(_result(tmp_path, "paper128", seed=0, dice=0.80)), "--tag", "other"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        ship_weights.main([str(_result(tmp_path, "paper", seed=1, dice=0.84)), "--retire-as", "kvasir-seg-128"])
+    err = capsys.readouterr().err
+    assert "no weights shipped as 'kvasir-seg'" in err and "shipped: other" in err
+    assert not (weights_dir / "iam_unet__kvasir-seg.pt").exists()
