@@ -93,3 +93,17 @@ def test_retiring_a_tag_that_was_never_shipped_names_what_is(tmp_path: Path, wei
     err = capsys.readouterr().err
     assert "no weights shipped as 'kvasir-seg'" in err and "shipped: other" in err
     assert not (weights_dir / "iam_unet__kvasir-seg.pt").exists()
+
+
+def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(tmp_path: Path, weights_dir: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    result = _result(tmp_path, "paper", seed=0, dice=0.84)
+    recorded = Path(json.loads(result.read_text())["checkpoint"])
+    returned = recorded.rename(tmp_path / "kvasir-seg_random_seed42_best.ckpt")  # as the GPU path returns it
+    with pytest.raises(SystemExit):
+        ship_weights.main([str(result)])
+    err = capsys.readouterr().err
+    assert f"checkpoint not found: {recorded}" in err and "--checkpoint" in err
+    assert not weights_dir.exists() or not any(weights_dir.iterdir())
+    assert ship_weights.main([str(result), "--checkpoint", str(returned)]) == 0
+    assert json.loads((weights_dir / "index.json").read_text())["iam_unet"]["kvasir-seg"]["test_dice_global"] == 0.84

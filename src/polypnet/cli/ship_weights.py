@@ -67,11 +67,20 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("result", type=Path, help="results/<protocol>/<dataset>_seed<k>.json")
     p.add_argument("--tag", help="name to load them by (default: the dataset)")
+    p.add_argument("--checkpoint", type=Path,
+                   help="the run's checkpoint, where it is not at the result's own path (a run made on another "
+                        "machine, such as the GPU path's returned <dataset>_<split>_seed<k>_best.ckpt)")
     p.add_argument("--retire-as", metavar="TAG",
                    help="keep the weights now shipped under the tag, renamed to TAG (file and index entry)")
     args = p.parse_args(argv)
+    if not args.result.is_file():
+        p.error(f"result file not found: {args.result}")
     result = json.loads(args.result.read_text())
-    net, _ = load_checkpoint(result["checkpoint"])
+    checkpoint = args.checkpoint or Path(result["checkpoint"])
+    if not checkpoint.is_file():
+        hint = "" if args.checkpoint else f" (the path {args.result} records; pass --checkpoint where the file is now)"
+        p.error(f"checkpoint not found: {checkpoint}{hint}")
+    net, _ = load_checkpoint(checkpoint)
     tag = args.tag or result["dataset"]
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     index_path = WEIGHTS_DIR / "index.json"
