@@ -61,6 +61,10 @@ def retire(index: dict, model: str, tag: str, new_tag: str, weights_dir: Path) -
     return new_file
 
 
+def _write_index(path: Path, index: dict) -> None:
+    path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Ship the weights of one result JSON; returns the exit code."""
     p = argparse.ArgumentParser(prog="ship_weights.py", description=__doc__,
@@ -76,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.result.is_file():
         p.error(f"result file not found: {args.result}")
     result = json.loads(args.result.read_text())
-    checkpoint = args.checkpoint or Path(result["checkpoint"])
-    if not checkpoint.is_file():
+    try:
+        net, _ = load_checkpoint(args.checkpoint or result["checkpoint"])
+    except FileNotFoundError as err:  # load_checkpoint names the path; say where it came from
         hint = "" if args.checkpoint else f" (the path {args.result} records; pass --checkpoint where the file is now)"
-        p.error(f"checkpoint not found: {checkpoint}{hint}")
-    net, _ = load_checkpoint(checkpoint)
+        p.error(f"{err}{hint}")
     tag = args.tag or result["dataset"]
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     index_path = WEIGHTS_DIR / "index.json"
@@ -90,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             moved = retire(index, result["model"], tag, args.retire_as, WEIGHTS_DIR)
         except ValueError as err:
             p.error(str(err))
-        # Written at once, so that a failure below cannot leave the renamed file unlisted.
-        index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        _write_index(index_path, index)  # at once: a failure below cannot leave the renamed file unlisted
         print(f"retired {tag!r} as {args.retire_as!r} ({WEIGHTS_DIR / moved})")
     elif tag in index.get(result["model"], {}):
         print(f"replacing the weights shipped as {tag!r} (--retire-as TAG would keep them)")
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "precision": result.get("precision", "32-true"),  # records older than the field ran in fp32
         "command": result.get("command") or shipped_command(result),
     }
-    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    _write_index(index_path, index)
     size = (WEIGHTS_DIR / filename).stat().st_size / 2**20
     print(f"shipped {WEIGHTS_DIR / filename} ({size:.1f} MiB) as {result['model']!r}, pretrained={tag!r}")
     return 0
