@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 LIMIT_MIB = 64
@@ -55,7 +56,7 @@ def _git_dir(root: Path) -> Path:
     return (root / _git(root, "rev-parse", "--git-dir").strip()).resolve()
 
 
-def travelling_files(root: Path, carry: list[str] = ()) -> dict[str, int]:
+def travelling_files(root: Path, carry: Sequence[str] = ()) -> dict[str, int]:
     """Bytes of each file a device call would send: tracked files present on disk, untracked ones
     git does not ignore, ``shared/`` where the checkout has one, and every file under ``carry``."""
     listed = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
@@ -132,7 +133,7 @@ def _mib(n: int) -> str:
     return f"{n / 1048576:.1f} MiB"
 
 
-def report(root: Path, carry: list[str], limit_mib: float) -> int:
+def report(root: Path, carry: Sequence[str], limit_mib: float) -> int:
     """Print the travelling size by folder; 1 when it is over ``limit_mib``."""
     sizes = travelling_files(root, carry)
     total = sum(sizes.values())
