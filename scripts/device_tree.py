@@ -28,7 +28,8 @@ from pathlib import Path
 LIMIT_MIB = 64
 #: Tracked paths the GPU run does not need, as git pathspecs (relative to the repository root).
 HEAVY = ("results", "src/polypnet/models/resources/weights/*.pt")
-EXCLUDE_LINES = ("/results/", "/src/polypnet/models/resources/weights/*.pt")
+#: The same paths as .git/info/exclude patterns: anchored at the root, a folder with its slash.
+EXCLUDE_LINES = tuple(f"/{p}" if "*" in p else f"/{p}/" for p in HEAVY)
 MARK_BEGIN = "# >>> scripts/device_tree.py slim (restore removes this block)"
 MARK_END = "# <<< scripts/device_tree.py slim"
 HOOK_TAG = "scripts/device_tree.py"
@@ -52,8 +53,10 @@ def repo_root(start: Path) -> Path:
     return Path(_git(start, "rev-parse", "--show-toplevel").strip())
 
 
-def _git_dir(root: Path) -> Path:
-    return (root / _git(root, "rev-parse", "--git-dir").strip()).resolve()
+def _exclude_and_hook(root: Path) -> tuple[Path, Path]:
+    """The checkout's ``info/exclude`` file and ``pre-commit`` hook (one git call for both)."""
+    git_dir = (root / _git(root, "rev-parse", "--git-dir").strip()).resolve()
+    return git_dir / "info" / "exclude", git_dir / "hooks" / "pre-commit"
 
 
 def travelling_files(root: Path, carry: Sequence[str] = ()) -> dict[str, int]:
@@ -83,7 +86,7 @@ def by_folder(sizes: dict[str, int], depth: int = 2) -> Counter[str]:
 
 def is_slim(root: Path) -> bool:
     """Whether ``slim`` is in effect (its block is in ``.git/info/exclude``)."""
-    exclude = _git_dir(root) / "info" / "exclude"
+    exclude, _ = _exclude_and_hook(root)
     return exclude.is_file() and MARK_BEGIN in exclude.read_text()
 
 
@@ -94,12 +97,11 @@ def slim(root: Path) -> list[str]:
     if _git(root, "diff", "--cached", "--name-only").strip():
         raise SystemExit("error: the index holds staged changes; commit or unstage them first "
                          "(restore resets these paths in the index)")
-    hook = _git_dir(root) / "hooks" / "pre-commit"
+    exclude, hook = _exclude_and_hook(root)
     if hook.exists() and HOOK_TAG not in hook.read_text():
         raise SystemExit(f"error: {hook} exists and is not ours; slim would replace it")
     _git(root, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *HEAVY)
     untracked = _git(root, "diff", "--cached", "--name-only").split()
-    exclude = _git_dir(root) / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     text = exclude.read_text() if exclude.is_file() else ""
     block = "\n".join([MARK_BEGIN, *EXCLUDE_LINES, MARK_END])
@@ -113,18 +115,11 @@ def slim(root: Path) -> list[str]:
 def restore(root: Path) -> None:
     """Undo :func:`slim`: the index of those paths back to HEAD, the exclude block and the hook gone."""
     _git(root, "reset", "-q", "--", *HEAVY)
-    exclude = _git_dir(root) / "info" / "exclude"
-    if exclude.is_file() and MARK_BEGIN in exclude.read_text():
-        lines, keep, inside = exclude.read_text().splitlines(), [], False
-        for line in lines:
-            if line == MARK_BEGIN:
-                inside = True
-            elif line == MARK_END:
-                inside = False
-            elif not inside:
-                keep.append(line)
+    exclude, hook = _exclude_and_hook(root)
+    lines = exclude.read_text().splitlines() if exclude.is_file() else []
+    if MARK_BEGIN in lines and MARK_END in lines:
+        keep = lines[:lines.index(MARK_BEGIN)] + lines[lines.index(MARK_END) + 1:]
         exclude.write_text("\n".join(keep) + ("\n" if keep else ""))
-    hook = _git_dir(root) / "hooks" / "pre-commit"
     if hook.is_file() and HOOK_TAG in hook.read_text():
         hook.unlink()
 
@@ -139,11 +134,11 @@ def report(root: Path, carry: Sequence[str], limit_mib: float) -> int:
     total = sum(sizes.values())
     for folder, n in by_folder(sizes).most_common(8):
         print(f"{_mib(n):>10}  {folder}")
-    state = "slim" if is_slim(root) else "not slim"
-    print(f"{_mib(total):>10}  in all: {len(sizes)} files, carry {list(carry) or '[]'}, {state} "
-          f"(limit {limit_mib:g} MiB)")
+    slimmed = is_slim(root)
+    print(f"{_mib(total):>10}  in all: {len(sizes)} files, carry {list(carry) or '[]'}, "
+          f"{'slim' if slimmed else 'not slim'} (limit {limit_mib:g} MiB)")
     if total > limit_mib * 1048576:
-        hint = "" if is_slim(root) else "; `python scripts/device_tree.py slim` leaves results/ and *.pt behind"
+        hint = "" if slimmed else "; `python scripts/device_tree.py slim` leaves results/ and *.pt behind"
         print(f"error: over the device tool's {limit_mib:g} MiB{hint}", file=sys.stderr)
         return 1
     return 0
