@@ -1,0 +1,158 @@
+"""PraNet's polyp benchmark, scored the field's way with pysodmetrics.
+
+Test sets: PraNet's 100 Kvasir-SEG and 62 CVC-ClinicDB images (lists shipped in
+``polypnet/data/resources``), each scored at its own original size. Probabilities come from the
+one :class:`~polypnet.inference.predictor.Predictor` (resized back bilinearly, as every predict
+path does); each map is then handled as the field's evaluation toolboxes handle a saved
+prediction PNG: quantised to 0..255 and min-max normalised per image (MATLAB's
+``mapminmax(im2double(...))``, which pysodmetrics reproduces), ground truth > 128.
+
+Metrics (all means over the images of a set):
+
+``mdice``, ``miou``
+    PraNet's ``meanDic`` / ``meanIoU``: per-image Dice (IoU) at each of 256 thresholds, averaged
+    over images and then over the thresholds (pysodmetrics' dynamic curve, its mean).
+``s_alpha``
+    Structure measure Sα (alpha 0.5).
+``e_phi_mean``, ``e_phi_max``
+    Enhanced-alignment measure Eφ: the mean and the maximum of its curve over thresholds (papers
+    report one or the other; PraNet's Table 1 the maximum).
+``wf_beta``
+    Weighted F-measure Fβw (beta 1).
+``mae``
+    Mean absolute error between the normalised map and the mask.
+``dice_05``
+    Per-image Dice of the mask thresholded at probability 0.5 (the project's own per-image
+    mDice, not a field metric), for comparison with the project's other tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..data.layouts import Pair, find_pairs
+from ..data.readers import read_image, read_mask
+from ..data.shipped import CVC, KVASIR
+
+if TYPE_CHECKING:
+    from ..inference.predictor import Predictor
+
+#: Metric keys of :meth:`PolypScorer.results`, in table order.
+METRICS = ("mdice", "miou", "s_alpha", "e_phi_mean", "e_phi_max", "wf_beta", "mae", "dice_05")
+#: The benchmark's test sets: name -> dataset; names as the field writes them.
+TEST_SETS = {"Kvasir": KVASIR, "CVC-ClinicDB": CVC}
+
+
+def to_gray(probability: np.ndarray) -> np.ndarray:
+    """A probability map in [0, 1] as the 0..255 uint8 image that a saved prediction PNG holds."""
+    return np.clip(np.rint(np.asarray(probability, dtype=np.float64) * 255), 0, 255).astype(np.uint8)
+
+
+class PolypScorer:
+    """Accumulates (probability, mask) pairs of one test set; :meth:`results` gives :data:`METRICS`."""
+
+    def __init__(self) -> None:
+        import py_sod_metrics as sod  # the evaluation extra; imported here so the package loads without it
+
+        self._overlap = sod.FmeasureV2(
+            metric_handlers={
+                "dice": sod.DICEHandler(with_dynamic=True, with_adaptive=False),
+                "iou": sod.IOUHandler(with_dynamic=True, with_adaptive=False),
+            }
+        )
+        self._binary = sod.FmeasureV2(
+            metric_handlers={"dice": sod.DICEHandler(with_dynamic=False, with_adaptive=False, with_binary=True)}
+        )
+        self._sm, self._em, self._wfm, self._mae = sod.Smeasure(), sod.Emeasure(), sod.WeightedFmeasure(), sod.MAE()
+        self.images = 0
+
+    def add(self, probability: np.ndarray, mask: np.ndarray) -> None:
+        """One image: ``probability`` (H, W) in [0, 1] and its {0, 1} ``mask`` (H, W), same size."""
+        probability = np.asarray(probability, dtype=np.float64)
+        mask = np.asarray(mask)
+        if probability.shape != mask.shape or probability.ndim != 2:
+            raise ValueError(f"probability {probability.shape} and mask {mask.shape} must be the same (H, W)")
+        pred, gt = to_gray(probability), (mask > 0).astype(np.uint8) * 255
+        for metric in (self._overlap, self._sm, self._em, self._wfm, self._mae):
+            metric.step(pred, gt)  # normalize=True: the toolboxes' min-max of the map, gt > 128
+        # The project's own threshold, on the probability itself (no min-max).
+        self._binary.step(np.clip(probability, 0.0, 1.0), mask > 0, normalize=False)
+        self.images += 1
+
+    def results(self) -> dict[str, float]:
+        """:data:`METRICS` over the images added so far, plus ``images``."""
+        if not self.images:
+            raise ValueError("no image was scored")
+        overlap = self._overlap.get_results()
+        curve = self._em.get_results()["em"]["curve"]
+        return {
+            "mdice": float(overlap["dice"]["dynamic"].mean()),
+            "miou": float(overlap["iou"]["dynamic"].mean()),
+            "s_alpha": float(self._sm.get_results()["sm"]),
+            "e_phi_mean": float(curve.mean()),
+            "e_phi_max": float(curve.max()),
+            "wf_beta": float(self._wfm.get_results()["wfm"]),
+            "mae": float(self._mae.get_results()["mae"]),
+            "dice_05": float(self._binary.get_results()["dice"]["binary"]),
+            "images": float(self.images),
+        }
+
+
+def pranet_test_pairs(root: str | Path, dataset: str, limit: int | None = None) -> list[Pair]:
+    """The pairs of PraNet's test list of ``dataset`` under ``root`` (all listed stems must be
+    there; ``limit`` keeps the first ``limit`` of the list, for quick checks)."""
+    from ..data.pranet_split import pranet_test
+
+    stems = list(pranet_test(dataset))[:limit]
+    return find_pairs(root).select(stems)
+
+
+@dataclass
+class SetScore:
+    """One test set's scores and where its images came from."""
+
+    name: str
+    dataset: str
+    metrics: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dataset": self.dataset, "metrics": self.metrics}
+
+
+def score_pairs(
+    predictor: Predictor,
+    pairs: Sequence[Pair],
+    batch_size: int = 8,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """:data:`METRICS` of ``predictor`` on ``pairs``, each image at its original size."""
+    scorer = PolypScorer()
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start : start + batch_size]
+        images = [read_image(p.image) for p in batch]
+        for pair, pred in zip(batch, predictor.predict_batch(images)):
+            scorer.add(pred.probability, read_mask(pair.mask))
+        if on_batch is not None:
+            on_batch(len(batch))
+    return scorer.results()
+
+
+def benchmark(
+    predictor: Predictor,
+    roots: Mapping[str, str | Path],
+    batch_size: int = 8,
+    limit: int | None = None,
+) -> list[SetScore]:
+    """Scores on each of :data:`TEST_SETS` whose dataset has a root in ``roots`` (dataset -> folder)."""
+    scores = []
+    for name, dataset in TEST_SETS.items():
+        if dataset in roots:
+            pairs = pranet_test_pairs(roots[dataset], dataset, limit)
+            scores.append(SetScore(name, dataset, score_pairs(predictor, pairs, batch_size)))
+    if not scores:
+        raise ValueError(f"no root given for any of {', '.join(TEST_SETS.values())}")
+    return scores

@@ -1,0 +1,129 @@
+"""The PraNet-benchmark table: our records beside PraNet's and Polyp-PVT's published numbers.
+
+Ours come from the JSON records that ``polypnet reproduce --protocol pranet`` writes (format
+:data:`RECORD_FORMAT`, one per trained run); the published ones from the committed, cited
+``resources/pranet_published.yaml``, and are marked as quoted. :func:`pranet_markdown` is what a
+docs generator calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PUBLISHED = Path(__file__).resolve().parent / "resources" / "pranet_published.yaml"
+#: ``format`` of a record written by the PraNet protocol of reproduce.
+RECORD_FORMAT = "polypnet-pranet/1"
+#: (metric key, column title), in the field's order.
+COLUMNS = (
+    ("mdice", "mDice"), ("miou", "mIoU"), ("s_alpha", "Sα"), ("e_phi_mean", "mean Eφ"),
+    ("e_phi_max", "max Eφ"), ("wf_beta", "Fβw"), ("mae", "MAE"),
+)  # fmt: skip
+SETS = ("Kvasir", "CVC-ClinicDB")
+#: Input size at which GFLOPs are compared: the published models' own.
+FLOPS_SIZE = 352
+
+
+def load_published(path: str | os.PathLike = PUBLISHED) -> list[dict[str, Any]]:
+    """The quoted models of the published-results file, each with ``name``, ``citation``,
+    ``source``, ``scores`` (set -> metric -> value) and optional ``params``/``gflops``."""
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or data.get("format") != "polypnet-published/1":
+        raise ValueError(f"{path}: not a polypnet-published/1 file")
+    return list(data["models"])
+
+
+def load_records(results_dir: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, record) of every PraNet-protocol record in ``results_dir``, by file name; other JSON
+    files there are skipped."""
+    found = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict) and record.get("format") == RECORD_FORMAT:
+            found.append((path, record))
+    return found
+
+
+def _ours(value: float | None) -> str:
+    # Four decimals: the field's three would round some of ours up to the next thousandth.
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _quoted(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _record_name(record: dict[str, Any]) -> str:
+    return f"IAM-UNet, {record.get('recipe', '?')} recipe, seed {record.get('seed', '?')}"
+
+
+def _where(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def pranet_markdown(
+    results_dir: str | os.PathLike | None = None,
+    published: str | os.PathLike = PUBLISHED,
+    heading: str = "###",
+    relative_to: str | os.PathLike | None = None,
+) -> str:
+    """Markdown: a model table (parameters, GFLOPs, source) and one score table per test set,
+    our records (``results_dir``) measured, the published models quoted and cited.
+
+    ``heading`` prefixes the per-set headings; ``relative_to`` makes record paths relative to a
+    folder (the repository root, say). Without records the tables hold the published rows and say
+    that no run was recorded.
+    """
+    quoted = load_published(published)
+    records = load_records(results_dir) if results_dir is not None else []
+    base = Path(relative_to) if relative_to is not None else None
+    lines = [
+        "Our rows are measured (pysodmetrics, each image at its original size; file named in the row).",
+        "Rows marked *quoted* are the papers' own numbers, copied from "
+        "`polypnet/experiments/resources/pranet_published.yaml`; `–`: not reported there or not quoted.",
+        "",
+        f"| model | parameters | GFLOPs at {FLOPS_SIZE} px | trained at | source |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for path, r in records:
+        flops = r.get("gflops", {}).get(str(FLOPS_SIZE))
+        lines.append(
+            f"| {_record_name(r)} | {r['params']:,} | {'–' if flops is None else f'{flops:.2f}'} "
+            f"| {r.get('image_size', '?')} px | measured: `{_where(path, base)}` |"
+        )
+    for m in quoted:
+        params = "–" if m.get("params") is None else f"{m['params']}"
+        gflops = "–" if m.get("gflops") is None else f"{m['gflops']}"
+        lines.append(
+            f"| {m['name']} | {params} | {gflops} | {m.get('input_size', '?')} px | quoted: [{m['name']}]({m['source']}) |"
+        )
+    if not records:
+        lines += ["", "No PraNet-protocol run is recorded yet (`polypnet reproduce --protocol pranet`)."]
+    for name in SETS:
+        lines += ["", f"{heading} {name}", "", "| model | " + " | ".join(t for _, t in COLUMNS) + " | images |",
+                  "| --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |"]
+        for _, r in records:
+            score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
+            if score is None:
+                continue
+            cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
+            lines.append(f"| {_record_name(r)} | " + " | ".join(cells) + f" | {int(score['metrics']['images'])} |")
+        for m in quoted:
+            values = m.get("scores", {}).get(name, {})
+            cells = [_quoted(values.get(k)) for k, _ in COLUMNS]
+            lines.append(f"| {m['name']} (*quoted*) | " + " | ".join(cells) + " | |")
+    lines += ["", "Quoted from:"]
+    lines += [f"- {m['name']}: {m['citation']}, {m.get('where', '')} ({m['source']})." for m in quoted]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,50 @@
+"""The PraNet-benchmark table: published file well-formed, rows quoted or measured, records read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from polypnet.experiments.polyp_benchmark import METRICS
+from polypnet.experiments.pranet_table import RECORD_FORMAT, SETS, load_published, pranet_markdown
+
+
+def test_published_file_is_cited_and_uses_known_metrics() -> None:
+    models = load_published()
+    assert [m["name"] for m in models] == ["PraNet", "Polyp-PVT"]
+    for m in models:
+        assert m["source"].startswith("https://arxiv.org/abs/") and m["citation"] and m["verified"]
+        assert set(m["scores"]) == set(SETS)
+        for values in m["scores"].values():
+            assert set(values) <= set(METRICS) and {"mdice", "miou"} <= set(values)
+            assert all(0 < v < 1 for v in values.values())
+    pranet = models[0]["scores"]
+    assert (pranet["Kvasir"]["mdice"], pranet["CVC-ClinicDB"]["mdice"]) == (0.898, 0.899)
+
+
+def record(tmp_path: Path, seed: int, mdice: float) -> Path:
+    metrics = {k: 0.5 for k in METRICS} | {"mdice": mdice, "images": 2.0}
+    path = tmp_path / f"pranet_seed{seed}.json"
+    path.write_text(json.dumps({
+        "format": RECORD_FORMAT, "recipe": "improved", "seed": seed, "image_size": 64, "params": 571731,
+        "gflops": {"352": 1.234}, "sets": [{"name": "Kvasir", "dataset": "kvasir-seg", "metrics": metrics}],
+    }))
+    return path
+
+
+def test_table_puts_measured_rows_beside_quoted_ones(tmp_path: Path) -> None:
+    record(tmp_path, 42, 0.87654)
+    (tmp_path / "other.json").write_text('{"format": "something else"}')  # skipped
+    text = pranet_markdown(tmp_path, relative_to=tmp_path)
+    assert "| IAM-UNet, improved recipe, seed 42 | 571,731 | 1.23 | 64 px | measured: `pranet_seed42.json` |" in text
+    assert "| IAM-UNet, improved recipe, seed 42 | 0.8765 |" in text  # four decimals, not rounded up
+    assert "| PraNet (*quoted*) | 0.898 | 0.840 | 0.915 | – | 0.948 | 0.885 | 0.030 |" in text
+    assert "| PraNet (*quoted*) | 0.899 | 0.849 | 0.936 | – | 0.979 | 0.896 | 0.009 |" in text
+    assert "| Polyp-PVT (*quoted*) | 0.917 | 0.864 | – |" in text
+    assert "https://arxiv.org/abs/2108.06932" in text and "MICCAI 2020" in text
+    assert "No PraNet-protocol run" not in text and text.count("seed 42 | 0.8765") == 1  # no CVC score: no row
+
+
+def test_table_without_records_says_so() -> None:
+    text = pranet_markdown()
+    assert "No PraNet-protocol run is recorded yet" in text and "IAM-UNet" not in text
