@@ -37,7 +37,7 @@ def _load(name: str, pretrained: bool | str, weights: str | None, kwargs: dict[s
         # The registry loads shipped weights offline and names the available ones otherwise.
         return create_model(name, pretrained=pretrained, **kwargs).eval()
     if weights:
-        from polypnet.evaluation import load_checkpoint
+        from polypnet.inference import load_checkpoint
 
         model, _ = load_checkpoint(weights, model=name, model_kwargs=kwargs)
         return model.eval()

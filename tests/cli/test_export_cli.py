@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from polypnet.cli.export import main
-from polypnet.evaluation import load_checkpoint
+from polypnet.inference import load_checkpoint
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")

@@ -15,8 +15,9 @@ import torch
 
 from polypnet.cli.predict import main
 from polypnet.data import PolypDataset, probe, read_image, sample_root
-from polypnet.evaluation import evaluate, load_checkpoint
-from polypnet.predict import Prediction, Predictor, component_boxes, overlay
+from polypnet.experiments.evaluation import evaluate
+from polypnet.inference import load_checkpoint
+from polypnet.inference import Prediction, Predictor, component_boxes, overlay
 
 STAT_FIELDS = {"area_fraction", "confidence", "max_probability", "components", "boxes"}
 
@@ -165,7 +166,7 @@ def test_the_image_size_defaults_to_the_checkpoints_training_size(weights: Path,
 def test_a_checkpoint_is_read_once_for_its_weights_and_its_image_size(
     weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from polypnet.predict import load_model
+    from polypnet.inference import load_model
 
     state = torch.load(weights, map_location="cpu")
     checkpoint = _lightning_checkpoint(weights, tmp_path / "run.ckpt", image_size=48)

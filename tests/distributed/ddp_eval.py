@@ -16,7 +16,7 @@ import lightning as L
 import torch
 
 from polypnet.data import PolypDataModule
-from polypnet.module import PolypSegModule
+from polypnet.training.module import PolypSegModule
 
 #: 16 bundled pairs: val 3, test 5, train 8 (odd evaluation splits).
 DATA = dict(root="sample", image_size=32, batch_size=2, val_fraction=0.2, test_fraction=0.3)

@@ -26,8 +26,8 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from polypnet.data import PolypDataModule
-from polypnet.metrics import METRIC_NAMES
-from polypnet.module import PolypSegModule
+from polypnet.training.metrics import METRIC_NAMES
+from polypnet.training.module import PolypSegModule
 from tests.distributed import ddp_eval
 
 REPO = Path(__file__).resolve().parents[2]

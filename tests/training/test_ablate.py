@@ -10,7 +10,7 @@ import pytest
 
 from polypnet.cli import ablate
 from polypnet.data import sample_root
-from polypnet.studies import StudyError, arm_argv, load_study, read_run
+from polypnet.experiments.studies import StudyError, arm_argv, load_study, read_run
 
 
 def test_every_shipped_study_loads_and_names_a_real_arm_as_the_papers() -> None:
@@ -127,7 +127,7 @@ def test_a_finished_record_counts_as_a_finished_run(tmp_path: Path) -> None:
 
 
 def test_seed_by_seed_table_pairs_each_arm_with_the_paper_arm_at_its_seed() -> None:
-    from polypnet.studies import RunResult, Study, per_seed_markdown
+    from polypnet.experiments.studies import RunResult, Study, per_seed_markdown
 
     study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {"model.loss": "tversky"}}, paper_choice="dice")
 
@@ -145,8 +145,8 @@ def test_seed_by_seed_table_pairs_each_arm_with_the_paper_arm_at_its_seed() -> N
 
 
 def test_paired_differences_leave_out_unfinished_seeds_and_are_drawn(tmp_path: Path) -> None:
-    from polypnet.studies import RunResult, Study, paired_deltas
-    from polypnet.study_plots import draw_paired
+    from polypnet.experiments.studies import RunResult, Study, paired_deltas
+    from polypnet.experiments.plots import draw_paired
 
     study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {}, "bce": {}}, paper_choice="dice")
 

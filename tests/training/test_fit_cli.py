@@ -175,7 +175,7 @@ def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
 
 
 def test_wall_clock_continues_a_resumed_run_and_ignores_the_test_restore() -> None:
-    from polypnet.callbacks import WallClock
+    from polypnet.training.callbacks import WallClock
 
     resumed = WallClock()
     resumed.load_state_dict({"seconds": 100.0, "parts": 1})  # restored from the last checkpoint
@@ -191,7 +191,7 @@ def test_wall_clock_continues_a_resumed_run_and_ignores_the_test_restore() -> No
 def test_wall_clock_of_a_run_resumed_from_a_checkpoint_older_than_the_clock_is_unknown(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from polypnet.callbacks import WallClock, read_wall_clock
+    from polypnet.training.callbacks import WallClock, read_wall_clock
 
     clock = WallClock()  # nothing restored, yet the trainer resumes at epoch 3
     trainer = SimpleNamespace(current_epoch=3, log_dir=str(tmp_path), is_global_zero=True)

@@ -12,10 +12,11 @@ import torch
 
 from polypnet.data import PolypDataModule, sample_root
 from polypnet.data.transforms import build_transforms, seed_transform
-from polypnet.evaluation import evaluate, load_checkpoint
+from polypnet.experiments.evaluation import evaluate
+from polypnet.inference import load_checkpoint
 from polypnet.inference import flip_tta_logits
 from polypnet.models import create_model
-from polypnet.module import PolypSegModule, cosine_with_warmup
+from polypnet.training.module import PolypSegModule, cosine_with_warmup
 from tests.synthetic import DiscDataModule, DiscDataset
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from polypnet.loggers import ResumableCSVLogger
+from polypnet.training.loggers import ResumableCSVLogger
 
 
 def _log(run_dir: Path, rows: list[dict[str, float]], append: bool) -> None:
@@ -37,7 +37,7 @@ def test_a_fresh_run_in_the_same_folder_starts_a_new_file(tmp_path: Path) -> Non
 
 
 def test_rows_past_the_resumed_checkpoint_are_dropped(tmp_path: Path) -> None:
-    from polypnet.loggers import drop_rows_from_step
+    from polypnet.training.loggers import drop_rows_from_step
 
     metrics = tmp_path / "metrics.csv"
     metrics.write_text("epoch,lr-Adam,step,train/loss_step,val/loss\n"

@@ -7,9 +7,10 @@ import lightning as L
 import pytest
 import torch
 
-from polypnet.losses import LOSSES, build_loss
-from polypnet.metrics import PerImageScores, binarize, segmentation_metrics
-from polypnet.module import PolypSegModule
+from polypnet.training.losses import LOSSES, build_loss
+from polypnet.models.outputs import binarize
+from polypnet.training.metrics import PerImageScores, segmentation_metrics
+from polypnet.training.module import PolypSegModule
 from tests.synthetic import DiscDataModule
 
 

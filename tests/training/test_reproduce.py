@@ -42,7 +42,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     import torch
 
     from polypnet.cli import ship_weights
-    from polypnet.evaluation import load_checkpoint
+    from polypnet.inference import load_checkpoint
     from polypnet.models import create_model, pretrained
 
     weights_dir = tmp_path / "weights"

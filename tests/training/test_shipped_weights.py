@@ -12,7 +12,7 @@ from polypnet.data import find_pairs
 from polypnet.data.splits import make_split, save_split
 from polypnet.models import list_pretrained
 from polypnet.models.pretrained import WEIGHTS_DIR, pretrained_info
-from polypnet.predict import load_model
+from polypnet.inference import load_model
 
 
 @pytest.mark.parametrize("tag", list_pretrained("iam_unet").get("iam_unet", []))

@@ -39,9 +39,9 @@ from torch import nn  # noqa: E402
 
 from polypnet.cli import fit as fit_cli  # noqa: E402
 from polypnet.data import PolypDataModule  # noqa: E402
-from polypnet.metrics import segmentation_metrics  # noqa: E402
+from polypnet.training.metrics import segmentation_metrics  # noqa: E402
 from polypnet.models import list_models, register_model  # noqa: E402
-from polypnet.module import PolypSegModule, _always, _xla_gather  # noqa: E402
+from polypnet.training.module import PolypSegModule, _always, _xla_gather  # noqa: E402
 
 TINY = "_xla_tiny"
 if TINY not in list_models():

@@ -33,12 +33,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from ..benchmark import flops_per_image, latency
-from ..callbacks import WALL_CLOCK_FILE
+from ..experiments.benchmark import flops_per_image, latency
+from ..training.callbacks import WALL_CLOCK_FILE
 from ..models import create_model
-from ..studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
+from ..experiments.studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
                        read_run, summarize_arm, table_markdown)
-from ..study_plots import draw_paired, draw_study
+from ..experiments.plots import draw_paired, draw_study
 from . import fit as fit_cli
 
 REPO_ROOT = fit_cli.REPO_ROOT

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .. import benchmark as bench
+from ..experiments import benchmark as bench
 from ..models import count_parameters, create_model
 
 MODELS = ("iam_unet", "smp_unet_mobilenet_v2", "smp_unet_resnet34")

@@ -19,8 +19,8 @@ import math
 import sys
 from pathlib import Path
 
-from ..studies import RunResult, read_run
-from ..study_plots import draw_runs
+from ..experiments.studies import RunResult, read_run
+from ..experiments.plots import draw_runs
 
 
 def build_parser() -> argparse.ArgumentParser:

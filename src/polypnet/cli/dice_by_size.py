@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..figures import pyplot, save_figure
-from ..per_image import MISSED_BELOW, SMALL_POLYP, read_per_image, summarise
+from ..training.figures import pyplot, save_figure
+from ..experiments.per_image import MISSED_BELOW, SMALL_POLYP, read_per_image, summarise
 
 #: Default bin edges (fractions of the frame covered by the polyp).
 EDGES = (0.02, 0.05, 0.2)

@@ -24,10 +24,10 @@ import yaml
 
 from ..data import DataError, PolypDataset, find_pairs, load_split
 from ..data.splits import make_split
-from ..evaluation import CheckpointMismatchError, EvalResult, evaluate, overlay_grid
-from ..inference import FLIPS, FlippedInput
+from ..experiments.evaluation import EvalResult, evaluate, overlay_grid
+from ..inference import FLIPS, CheckpointMismatchError, FlippedInput
 from ..models.pretrained import pretrained_info
-from ..predict import load_model
+from ..inference.checkpoint import load_model
 
 SPLITS = ("test", "val", "train", "all")
 

@@ -27,8 +27,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..evaluation import CheckpointMismatchError
-from ..export import FORMATS, ExportResult, export
+from ..inference.checkpoint import CheckpointMismatchError
+from ..inference.export import FORMATS, ExportResult, export
 from .predict import add_model_arguments, error_text, model_from_args
 
 

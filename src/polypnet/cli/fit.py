@@ -26,10 +26,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
-from ..loggers import ResumableCSVLogger, drop_rows_from_step
+from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
+from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..data import DataError, PolypDataModule
-from ..module import PolypSegModule
+from ..training.module import PolypSegModule
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "quickstart.yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.shipped import cvc_sequences
-from ..per_image import MISSED_BELOW, read_per_image, summarise
+from ..experiments.per_image import MISSED_BELOW, read_per_image, summarise
 
 
 def build_parser() -> argparse.ArgumentParser:

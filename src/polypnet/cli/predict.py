@@ -37,10 +37,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..evaluation import CheckpointMismatchError
 from ..models import list_pretrained
 from ..models.registry import parse_model_kwargs
-from ..predict import Predictor, collect_inputs, load_model, resolve_device, run
+from ..inference import CheckpointMismatchError, Predictor, load_model, resolve_device
+from ..inference.files import collect_inputs, run
 
 DEFAULT_IMAGE_SIZE = 256
 

@@ -31,10 +31,10 @@ from typing import Any
 import torch
 import yaml
 
-from ..callbacks import WALL_CLOCK_FILE, read_wall_clock
-from ..evaluation import load_checkpoint
+from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
+from ..inference.checkpoint import load_checkpoint
 from ..models import count_parameters
-from ..studies import mean_std
+from ..experiments.studies import mean_std
 from . import evaluate as evaluate_cli
 from . import fit as fit_cli
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..evaluation import load_checkpoint
+from ..inference.checkpoint import load_checkpoint
 from ..models.pretrained import WEIGHTS_DIR
 
 

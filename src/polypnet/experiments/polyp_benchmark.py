@@ -28,13 +28,15 @@ Metrics (all means over the images of a set):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..data.layouts import Pair, find_pairs
+from ..data.errors import DataWarning
+from ..data.layouts import PACK_MANIFEST, Pair, find_pairs
 from ..data.readers import read_image, read_mask
 from ..data.shipped import CVC, KVASIR
 
@@ -103,12 +105,31 @@ class PolypScorer:
 
 
 def pranet_test_pairs(root: str | Path, dataset: str, limit: int | None = None) -> list[Pair]:
-    """The pairs of PraNet's test list of ``dataset`` under ``root`` (all listed stems must be
-    there; ``limit`` keeps the first ``limit`` of the list, for quick checks)."""
+    """The pairs of PraNet's test list of ``dataset`` found under ``root``, in the list's order
+    (``limit``: the first ``limit`` of them, for quick checks).
+
+    ValueError for a pre-resized copy (``polypnet.data.pack``: its masks are not at the original
+    size) and when no listed image is there; a DataWarning when only some are (a partial set is
+    scored, and its ``images`` count says so).
+    """
     from ..data.pranet_split import pranet_test
 
-    stems = list(pranet_test(dataset))[:limit]
-    return find_pairs(root).select(stems)
+    found = find_pairs(root)
+    if (found.image_dir.parent / PACK_MANIFEST).is_file():
+        raise ValueError(
+            f"{found.root} is a resized copy (pack.json): the benchmark scores each image at its original "
+            "size; score the checkpoint where the original datasets are"
+        )
+    listed = pranet_test(dataset)
+    present = set(found.ids)
+    stems = [s for s in listed if s in present][:limit]
+    if not stems:
+        raise ValueError(f"none of PraNet's {len(listed)} {dataset} test images is under {found.root}")
+    missing = len(listed) - sum(s in present for s in listed)
+    if missing:
+        warnings.warn(f"{found.root}: {missing} of PraNet's {len(listed)} {dataset} test images are missing; "
+                      "scoring the others", DataWarning, stacklevel=2)
+    return found.select(stems)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .input_checks import check_input_batch, tracing
+from .base import check_input_batch, tracing
 
 UpsampleMode = Literal["nearest", "bilinear"]
 

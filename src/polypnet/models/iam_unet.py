@@ -39,7 +39,7 @@ from .blocks import (
     SandglassC,
     TransposedSandglassC,
 )
-from .input_checks import check_input_batch, tracing
+from .base import check_input_batch, tracing
 
 DEPTH = 4
 #: H and W must be multiples of this: the encoder halves the resolution ``DEPTH`` times.

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .figures import pyplot, save_figure
-from .inference import flip_tta_logits
-from .metrics import segmentation_metrics
-from .models import create_model
+from ..training.figures import pyplot, save_figure
+from ..inference.tta import flip_tta_logits
+from ..training.metrics import segmentation_metrics
+from ..models import create_model
 
 
 class CheckpointMismatchError(ValueError):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import pyplot, save_figure
+from ..training.figures import pyplot, save_figure
 from .studies import RunResult, Study
 
 LAST_EPOCHS = 5

@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from .callbacks import read_wall_clock
-from .models import count_parameters, create_model
+from ..training.callbacks import read_wall_clock
+from ..models import count_parameters, create_model
 
 
 class StudyError(ValueError):

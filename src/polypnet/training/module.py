@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import build_loss
-from .metrics import binarize, segmentation_metrics
-from .models import create_model
+from ..models.outputs import binarize
+from .metrics import segmentation_metrics
+from ..models import create_model
 
 
 SCHEDULERS: tuple[str, ...] = ("multistep", "cosine")

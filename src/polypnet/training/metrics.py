@@ -33,11 +33,6 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
-def binarize(logits: torch.Tensor) -> torch.Tensor:
-    """Hard predictions {0, 1} (int) from logits: probability > 0.5."""
-    return (logits > 0).long()
-
-
 class PerImageScores(Metric):
     """Mean over images of per-image Dice (``kind="dice"``) or IoU (``kind="iou"``).
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .inference import Segmenter
+from ..inference.backends import Segmenter
 
 
 def flops_per_image(model: nn.Module, size: int = 256) -> int:

@@ -1,0 +1,1 @@
+"""Experiments: evaluation, reproduction of the paper, ablations, comparisons, benchmarks, reports."""
