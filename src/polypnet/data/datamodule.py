@@ -16,6 +16,7 @@ from .cache import CACHE_DIR_ENV, DecodeCache
 from .dataset import PolypDataset
 from .sampling import EpochSeededSampler
 from .errors import DataError
+from .combined import find_combined
 from .layouts import PairSet, find_pairs
 from .splits import SPLIT_KINDS, make_split, save_split
 from .transforms import AUGMENTS, build_transforms
@@ -26,9 +27,12 @@ class PolypDataModule(L.LightningDataModule):
 
     Args:
         root: a folder in any recognised layout, ``"sample"`` (the bundled 16 Kvasir-SEG pairs),
-            or ``"kvasir-seg"`` / ``"cvc-clinicdb"`` (resolved as ``$POLYPNET_DATA_DIR/<name>``).
+            or ``"kvasir-seg"`` / ``"cvc-clinicdb"`` (resolved as ``$POLYPNET_DATA_DIR/<name>``);
+            or a list of such roots of distinct datasets, trained on together
+            (:mod:`polypnet.data.combined`: ids become ``<dataset>__<stem>``).
         split: ``random`` (80/10/10 by default), ``official`` (Kvasir-SEG), ``sequence``
-            (CVC-ClinicDB, by video sequence) or ``file`` (``split_file``).
+            (CVC-ClinicDB, by video sequence), ``pranet`` (PraNet's test lists; Kvasir-SEG,
+            CVC-ClinicDB or both) or ``file`` (``split_file``).
         seed: seed of the split (augmentation follows ``seed_everything``).
         image_size: images and masks are resized to ``image_size`` x ``image_size``.
         batch_size: batch size of every loader; the train loader drops the last partial batch
@@ -39,7 +43,7 @@ class PolypDataModule(L.LightningDataModule):
             ``$POLYPNET_CACHE_DIR`` when that is set).
         split_file: a split JSON saved earlier (with ``split="file"``).
         val_fraction, test_fraction: sizes of val and test for ``random``/``sequence`` (val only
-            for ``official``).
+            for ``official`` and ``pranet``).
         run_dir: where ``split.json`` is written; default: the Trainer's ``log_dir`` if any.
         augment: training augmentation, ``paper`` (flips, rotation) or ``strong`` (adds scale,
             colour and elastic; the ``improved`` recipe).
@@ -50,7 +54,7 @@ class PolypDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        root: str = "sample",
+        root: str | list[str] = "sample",
         split: str = "random",
         seed: int = 42,
         image_size: int = 256,
@@ -69,6 +73,8 @@ class PolypDataModule(L.LightningDataModule):
             raise ValueError(f"split must be one of {', '.join(SPLIT_KINDS)}, got {split!r}")
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}, got {augment!r}")
+        if not isinstance(root, str) and not root:
+            raise ValueError("root: an empty list of folders")
         if (split == "file") != (split_file is not None):
             raise ValueError("split='file' and split_file go together: pass both or neither")
         for name, value in (("image_size", image_size), ("batch_size", batch_size), ("repeats", repeats)):
@@ -96,7 +102,7 @@ class PolypDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         hp = self.hparams
-        found = find_pairs(hp.root)
+        found = find_pairs(hp.root) if isinstance(hp.root, str) else find_combined(hp.root)
         rank_zero_info(f"polypnet.data: {found.describe()} at {found.root}")
         split = make_split(
             found, hp.split, hp.seed, hp.val_fraction, hp.test_fraction, split_file=hp.split_file

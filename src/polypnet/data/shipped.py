@@ -1,5 +1,6 @@
 """Files shipped inside the package (the `resources/` folder, installed as package data): official
-split lists, the CVC sequence table, sha256 manifests and the bundled Kvasir-SEG sample."""
+split lists, PraNet's test lists, the CVC sequence table, sha256 manifests and the bundled
+Kvasir-SEG sample."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def cvc_sequences() -> dict[str, int]:
     """CVC-ClinicDB's frame -> sequence table (stems ``"1"`` .. ``"612"``; 29 sequences)."""
     with resource(CVC, "sequences.csv").open(newline="") as f:
         return {row["frame"]: int(row["sequence"]) for row in csv.DictReader(f)}
+
+
+#: Each dataset's list of PraNet's test subset (Fan et al., MICCAI 2020), under resources/.
+PRANET_TEST_FILES = {KVASIR: (KVASIR, "pranet_test100.txt"), CVC: (CVC, "pranet_test62.txt")}
+
+
+@lru_cache(maxsize=None)
+def pranet_test(dataset: str) -> tuple[str, ...]:
+    """The stems of PraNet's test subset of ``dataset``: Kvasir-SEG 100, CVC-ClinicDB 62."""
+    if dataset not in PRANET_TEST_FILES:
+        raise KeyError(f"no PraNet test list for {dataset!r}; known: {', '.join(PRANET_TEST_FILES)}")
+    return _read_list(resource(*PRANET_TEST_FILES[dataset]))
 
 
 def sha256_manifest(name: str) -> Path:

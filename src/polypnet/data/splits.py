@@ -19,6 +19,13 @@ Kinds:
     count is closest to the ``random`` test count (the first such subset in that order), then val
     does the same with the sequences left, and train takes the rest. On the full dataset this
     gives exactly 490/61/61 frames for every seed tried.
+``pranet``
+    PraNet's benchmark (Fan et al., MICCAI 2020): Kvasir-SEG, CVC-ClinicDB, or both combined
+    (:mod:`~polypnet.data.combined`, ids ``<dataset>__<stem>``). Test = the ids in PraNet's shipped
+    lists (Kvasir-SEG 100, CVC-ClinicDB 62); val = ``round_half_up(val_fraction * n)`` of each
+    dataset's other ids (90 of 900, 55 of 550), chosen as in ``random``, so both datasets are
+    watched; train = the rest (810 + 495). As in PraNet's protocol the CVC-ClinicDB test frames
+    have neighbours of the same video in train.
 ``file``
     A split saved earlier (:func:`save_split`), checked against the ids found.
 """
@@ -34,11 +41,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from .combined import SEPARATOR, member_datasets
 from .errors import DataError, DataWarning, Problem, summarise
 from .layouts import PairSet, natural_key
-from .shipped import CVC, KVASIR, cvc_sequences, kvasir_official
+from .shipped import CVC, KVASIR, PRANET_TEST_FILES, cvc_sequences, kvasir_ids, kvasir_official, pranet_test
 
-SPLIT_KINDS = ("random", "official", "sequence", "file")
+SPLIT_KINDS = ("random", "official", "sequence", "pranet", "file")
 SIDES = ("train", "val", "test")
 FORMAT = "polypnet-split/1"
 
@@ -129,6 +137,51 @@ def _sequence(ids: list[str], seed: int, val_fraction: float, test_fraction: flo
     return sides
 
 
+def _stems_of(dataset: str) -> frozenset[str]:
+    return kvasir_ids() if dataset == KVASIR else frozenset(cvc_sequences())
+
+
+def _pranet(ids: list[str], dataset: str | None, seed: int, val_fraction: float) -> dict[str, list[str]]:
+    members = member_datasets(dataset)
+    if not members or any(m not in PRANET_TEST_FILES for m in members):
+        raise DataError(
+            "pranet split: only Kvasir-SEG, CVC-ClinicDB or both together (root: [kvasir-seg, "
+            f"cvc-clinicdb]) have PraNet test lists, this is {dataset or 'an unknown dataset'}"
+        )
+    by_member: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    unknown = []
+    for i in ids:
+        if len(members) == 1 and SEPARATOR not in i:
+            member, stem = members[0], i
+        else:
+            member, _, stem = i.partition(SEPARATOR)
+        if member not in members or stem not in _stems_of(member):
+            unknown.append(i)
+        else:
+            by_member[member].append((i, stem))
+    if unknown:
+        raise DataError(f"pranet split: {len(unknown)} ids are not of {dataset}: {summarise(unknown)}")
+    sides: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for member in members:
+        listed = set(pranet_test(member))
+        test = [i for i, stem in by_member[member] if stem in listed]
+        pool = [i for i, stem in by_member[member] if stem not in listed]
+        if not test:
+            raise DataError(
+                f"pranet split: none of the {len(by_member[member])} {member} samples is in PraNet's "
+                f"test list of {len(listed)}"
+            )
+        # Validation is drawn from each dataset's training part alone, so both are watched.
+        n_val = max(1, round_half_up(val_fraction * len(pool))) if val_fraction > 0 else 0
+        if len(pool) - n_val < 1:
+            raise DataError(f"pranet split: {len(pool)} {member} training samples are too few for {n_val} val")
+        order = _hash_order(pool, seed)
+        sides["test"] += test
+        sides["val"] += order[:n_val]
+        sides["train"] += order[n_val:]
+    return sides
+
+
 def _closest_subset(groups: list[tuple[int, int]], target: int) -> set[int]:
     """Groups whose sizes sum closest to ``target`` (ties: the smaller sum); among subsets with
     the same sum, the one found first in the given (seeded) order, so seeds vary the choice."""
@@ -156,8 +209,9 @@ def make_split(
     """A split of ``pairs`` (a :class:`PairSet` or plain ids): ``{"train", "val", "test"}`` lists
     of ids (naturally sorted) plus metadata (kind, seed, fractions, counts, dataset, layout, root).
 
-    ``dataset`` overrides the dataset detected from the layout (needed for ``official`` and
-    ``sequence`` when only ids are given). ``kind="file"`` loads ``split_file``.
+    ``dataset`` overrides the dataset detected from the layout (needed for ``official``,
+    ``sequence`` and ``pranet`` when only ids are given; ``kvasir-seg+cvc-clinicdb`` for combined
+    ids). ``kind="file"`` loads ``split_file``.
     """
     if isinstance(pairs, PairSet):
         ids, meta = pairs.ids, {"dataset": pairs.dataset, "layout": pairs.layout, "root": str(pairs.root)}
@@ -190,6 +244,8 @@ def make_split(
                 f"{meta['dataset'] or 'an unknown dataset'} (use split=random or official)"
             )
         sides = _sequence(ids, seed, val_fraction, test_fraction)
+    elif kind == "pranet":
+        sides = _pranet(ids, meta["dataset"], seed, val_fraction)
     else:
         raise ValueError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
     split: dict[str, Any] = {

@@ -112,7 +112,7 @@ def pranet_test_pairs(root: str | Path, dataset: str, limit: int | None = None) 
     size) and when no listed image is there; a DataWarning when only some are (a partial set is
     scored, and its ``images`` count says so).
     """
-    from ..data.pranet_split import pranet_test
+    from ..data.shipped import pranet_test
 
     found = find_pairs(root)
     if (found.image_dir.parent / PACK_MANIFEST).is_file():
