@@ -13,7 +13,7 @@ XLA_STAMP := $(XLA_VENV)/.polypnet-installed
 XLA_PIP_ARGS ?=
 XLA_PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: help venv run summary test clean venv-xla test-xla gpu-bundle
+.PHONY: help venv run summary test clean venv-xla test-xla gpu-bundle docs docs-check
 
 help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
@@ -22,6 +22,8 @@ help:
 	@echo "make venv   only create $(VENV) and install polypnet[dev] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
 	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
+	@echo "make docs   regenerate the numbers in README.md, MODEL_CARD.md, docs/results.md from results/"
+	@echo "make docs-check  fail (with a diff) when those numbers differ from results/"
 	@echo "make gpu-bundle  .gpu/: packed datasets + wheels for the GPU machine (docs/gpu.md)"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -49,6 +51,14 @@ test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
 	exit $$rc
+
+# The generated tables of the docs and the weights index's scores, from the records in results/
+# (polypnet.experiments.report); docs-check renders them in memory and fails on any difference.
+docs: $(STAMP)
+	$(PY) -c "from polypnet.experiments.report import main; raise SystemExit(main())"
+
+docs-check: $(STAMP)
+	$(PY) -c "from polypnet.experiments.report import main; raise SystemExit(main(['--check']))"
 
 # torch_xla must import there (tests/xla would skip silently otherwise); slow tests left out.
 test-xla: $(XLA_STAMP)

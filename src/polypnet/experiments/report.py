@@ -419,13 +419,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is out of date")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository root (default: here)")
+    parser.add_argument("--index", type=Path, default=INDEX_PATH, help=argparse.SUPPRESS)  # tests: a copy
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     root = args.root.resolve()
     if not (root / "results").is_dir():
         print(f"error: {root} has no results/ folder: run from the repository root or pass --root", file=sys.stderr)
         return 2
     try:
-        new = render(root)
+        new = render(root, args.index)
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,118 @@
+"""The docs' numbers come from the records: region filling, the tables' arithmetic, the CVC-ClinicDB
+leak computed from the committed splits, and the committed docs equal to what the records give."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from polypnet.data.shipped import cvc_sequences
+from polypnet.experiments import report
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_SEQUENCES = REPO.parent / "shared" / "data" / "cvc-clinicdb" / "sequences.csv"
+RANDOM_SPLIT = REPO / "results" / "paper" / "cvc-clinicdb_seed42_run" / "split.json"
+
+
+def test_fill_replaces_only_the_regions() -> None:
+    text = "intro\n<!-- generated:a -->\nold\n<!-- /generated:a -->\nmiddle\n<!-- generated:b -->\n<!-- /generated:b -->\nend\n"
+    out = report.fill(text, {"a": lambda: "new A\n", "b": lambda: "new B\n"})
+    assert out == ("intro\n<!-- generated:a -->\nnew A\n<!-- /generated:a -->\nmiddle\n"
+                   "<!-- generated:b -->\nnew B\n<!-- /generated:b -->\nend\n")
+    assert report.fill(out, {"a": lambda: "new A\n", "b": lambda: "new B\n"}) == out
+
+
+def test_fill_refuses_unknown_and_missing_regions() -> None:
+    text = "<!-- generated:a -->\n<!-- /generated:a -->\n"
+    with pytest.raises(ValueError, match=r"unknown \[\], missing \['b'\]"):
+        report.fill(text, {"a": lambda: "", "b": lambda: ""})
+    with pytest.raises(ValueError, match=r"unknown \['a'\]"):
+        report.fill(text, {})
+
+
+def test_cell_is_a_percentage_or_mean_and_sample_std() -> None:
+    assert report.cell([0.894052]) == "89.41"
+    assert report.cell([0.8, 0.9]) == "85.00 ± 7.07"
+
+
+def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split: str = "random") -> None:
+    tail = "" if split == "random" else f"_{split}"
+    path = tmp / "results" / protocol / f"{dataset}_seed{seed}{tail}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = {"dice_global": dice, "dice_per_image": dice - 0.1, "iou_global": dice - 0.2, "iou_per_image": 0.5}
+    path.write_text(json.dumps({
+        "protocol": protocol, "dataset": dataset, "split": split, "split_seed": seed, "seed": seed,
+        "image_size": 256, "epochs": 40, "params": 571731, "test_images": 61, "wall_time_s": 600.0,
+        "metrics": metrics,
+    }))
+
+
+def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
+    record(tmp_path, "paper", "cvc-clinicdb", 42, 0.80)
+    record(tmp_path, "paper", "cvc-clinicdb", 43, 0.90)
+    record(tmp_path, "cpu", "cvc-clinicdb", 42, 0.60, split="sequence")
+    (tmp_path / "results" / "paper" / "notes.json").write_text("{}")  # not a run record: ignored
+    runs = report.load_runs(tmp_path)
+    assert [(r.protocol, r.seed) for r in runs] == [("paper", 42), ("paper", 43), ("cpu", 42)]
+    lines = report.headline(runs, Path("docs")).splitlines()
+    paper, params = report.paper_numbers()
+    ours = next(line for line in lines if "`paper`" in line)
+    assert "| 2 ([42](../results/paper/cvc-clinicdb_seed42.json), [43](../results/paper/cvc-clinicdb_seed43.json)) |" in ours
+    assert "| 85.00 ± 7.07 | 75.00 ± 7.07 | 65.00 ± 7.07 | 571,731 |" in ours
+    assert f"| {paper['cvc-clinicdb']['f1']:.2f} | - | {paper['cvc-clinicdb']['iou']:.2f} | {params:,} |" in lines[2]
+    assert any("`cpu`" in line and "| sequence |" in line and "| 60.00 |" in line for line in lines)
+    assert not any("`improved`" in line for line in lines)  # no record, no row
+
+
+def test_training_neighbours_counts_frames_to_the_nearest_training_frame_of_the_same_video() -> None:
+    sequences = {"1": 1, "2": 1, "3": 1, "4": 1, "9": 1, "10": 2, "11": 2, "12": 3}
+    split = {"train": ["1", "4", "10"], "test": ["2", "9", "11", "12"]}
+    # 2 is 1 from 1; 9 is 5 from 4 (10 is closer in number but another video); 12's video has no training frame
+    assert report.training_neighbours(split, sequences) == [1, 5, 1, None]
+    n = report.Neighbours((Path("s.json"),), 4, (1, 5, 1, None))
+    assert n.within(1) == 2 and n.within(5) == 3 and n.widest is None
+
+
+def test_the_cvc_random_split_leaks_every_test_frame() -> None:
+    # The model card's limitation, computed from the committed split of the shipped CVC-ClinicDB runs.
+    split = json.loads(RANDOM_SPLIT.read_text())
+    gaps = report.training_neighbours(split, cvc_sequences())
+    assert len(gaps) == 61 and None not in gaps
+    assert max(gaps) == 2 and sum(g <= 1 for g in gaps) == 57
+    found = {n.split_files[0].parent.name: n for n in report.cvc_neighbours(REPO)}
+    assert found["cvc-clinicdb_seed42_run"].within(1) == 57
+    assert all(n.within(10**6) == 0 for name, n in found.items() if "sequence" in name)  # whole videos held out
+
+
+@pytest.mark.skipif(not SHARED_SEQUENCES.is_file(), reason=f"needs the dataset's own table: {SHARED_SEQUENCES} absent")
+def test_the_shipped_sequence_table_is_the_datasets() -> None:
+    with SHARED_SEQUENCES.open(newline="") as f:
+        assert {row["frame"]: int(row["sequence"]) for row in csv.DictReader(f)} == cvc_sequences()
+
+
+def test_the_committed_docs_equal_what_the_records_give() -> None:
+    # `make docs-check` inside the test suite: a record changed without `make docs` fails here.
+    stale = [str(path) for path, text in report.render(REPO).items() if path.read_text() != text]
+    assert not stale, f"out of date with results/: {stale}; run `make docs`"
+
+
+def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "results").symlink_to(REPO / "results")
+    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md"):
+        (tmp_path / doc).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / doc, tmp_path / doc)
+    index = tmp_path / "index.json"
+    shutil.copy(report.INDEX_PATH, index)
+    readme = tmp_path / "README.md"
+    readme.write_text(readme.read_text().replace("<!-- /generated:headline -->", "| a hand-edited row |\n<!-- /generated:headline -->"))
+    args = ["--root", str(tmp_path), "--index", str(index)]
+    assert report.main([*args, "--check"]) == 1
+    assert "+++ README.md (from the records)" in capsys.readouterr().out
+    assert "a hand-edited row" in readme.read_text()  # --check changes nothing
+    assert report.main(args) == 0 and "a hand-edited row" not in readme.read_text()
+    assert report.main([*args, "--check"]) == 0
+    assert report.main(["--root", str(tmp_path / "nowhere")]) == 2
