@@ -56,6 +56,9 @@ def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
     record(tmp_path, "paper", "cvc-clinicdb", 43, 0.90)
     record(tmp_path, "cpu", "cvc-clinicdb", 42, 0.60, split="sequence")
     (tmp_path / "results" / "paper" / "notes.json").write_text("{}")  # not a run record: ignored
+    (tmp_path / "results" / "pranet").mkdir()
+    (tmp_path / "results" / "pranet" / "pranet_seed42.json").write_text(  # both datasets: not one of these runs
+        json.dumps({"format": "polypnet-pranet/1", "protocol": "pranet", "metrics": {}}))
     runs = report.load_runs(tmp_path)
     assert [(r.protocol, r.seed) for r in runs] == [("paper", 42), ("paper", 43), ("cpu", 42)]
     lines = report.headline(runs, Path("docs")).splitlines()

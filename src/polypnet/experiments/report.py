@@ -75,7 +75,8 @@ def load_runs(root: Path) -> list[Run]:
     runs = []
     for path in sorted((root / "results").glob("*/*_seed*.json")):
         r = json.loads(path.read_text())
-        if "protocol" not in r or "metrics" not in r:
+        # one dataset per record; the PraNet benchmark's records (a "format" key, both datasets) differ
+        if "format" in r or r.get("dataset") not in DATASETS or "metrics" not in r:
             continue
         runs.append(Run(
             path=path.relative_to(root), protocol=r["protocol"], dataset=r["dataset"], split=r["split"],
