@@ -57,7 +57,7 @@ def test_image_masks_are_the_predictors(analyser: DemoAnalyser, tmp_path: Path) 
     expected = Predictor(analyser.model, image_size=64, threshold=0.4, tta=True).predict(read_image(image))
     np.testing.assert_array_equal(read_mask(mask_file), expected.mask)
     assert result.image_rows[0]["area_fraction"] == expected.stats()["area_fraction"]
-    assert len(result.overlays) == 1 and Path(result.overlays[0][0]).is_file()
+    assert [Path(f).name for f, _ in result.gallery] == [f"{image.stem}_overlay.jpg", mask_file.name]
 
 
 def test_bad_files_become_messages(analyser: DemoAnalyser, tmp_path: Path) -> None:
@@ -148,13 +148,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_demo(port: int, cwd: Path) -> tuple[subprocess.Popen, str, Path]:
-    """Start ``polypnet demo`` and wait for the line with its address; returns (process, url, temp dir)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from polypnet.cli.demo import main; sys.exit(main(sys.argv[1:]))", "--pretrained", "kvasir-seg", "--port", str(port),
+def _start_demo(port: int, cwd: Path) -> subprocess.Popen:
+    """Start ``polypnet demo`` (shipped weights, 2 MB upload limit) in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "polypnet.cli.main", "demo", "--pretrained", "kvasir-seg", "--port", str(port),
          "--max-upload-mb", "2", "--device", "cpu"],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+
+
+def _wait_for_address(proc: subprocess.Popen) -> tuple[str, Path]:
+    """The page's address and temporary folder, from the lines the demo prints when it is up."""
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     seen, deadline = [], time.monotonic() + 90
@@ -169,7 +173,7 @@ def _start_demo(port: int, cwd: Path) -> tuple[subprocess.Popen, str, Path]:
         if m := re.search(r"temporary files in (\S+)", line):
             temp = Path(m.group(1))
         if m := re.search(r"open (http://\S+) in a browser", line):
-            return proc, m.group(1), temp
+            return m.group(1), temp
     proc.kill()
     raise AssertionError("polypnet demo did not start:\n" + "".join(seen))
 
@@ -186,14 +190,9 @@ def _save_screenshot(page, target: Path) -> None:  # noqa: ANN001
 
 def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
     image = _browser_requirements(shared_data)
+    import httpx
     from playwright.sync_api import expect, sync_playwright
 
-    # What `polypnet predict` writes for the same image and settings.
-    from polypnet.cli.predict import main as predict
-
-    assert predict([str(image), "--pretrained", "kvasir-seg", "--out", str(tmp_path / "cli"), "--no-progress",
-                    "--device", "cpu"]) == 0
-    cli_mask = read_mask(tmp_path / "cli" / "masks" / f"{image.stem}.png")
 
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n but nothing after the signature")
@@ -205,8 +204,15 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
 
     run_dir = tmp_path / "cwd"
     run_dir.mkdir()
-    proc, url, temp = _start_demo(_free_port(), run_dir)
+    proc = _start_demo(_free_port(), run_dir)
     try:
+        # What `polypnet predict` writes for the same image and settings (while the server starts).
+        from polypnet.cli.predict import main as predict
+
+        assert predict([str(image), "--pretrained", "kvasir-seg", "--out", str(tmp_path / "cli"), "--no-progress",
+                        "--device", "cpu"]) == 0
+        cli_mask = read_mask(tmp_path / "cli" / "masks" / f"{image.stem}.png")
+        url, temp = _wait_for_address(proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 860}, accept_downloads=True)
@@ -216,7 +222,7 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
 
             page.locator("#uploads input[type=file]").set_input_files(str(image))
             expect(page.locator("#overlays img").first).to_be_visible(timeout=60_000)
-            link = page.locator("#downloads a", has_text=f"{image.stem}_mask.png")
+            link = page.locator("#downloads tr", has_text=f"{image.stem}_mask").locator("a")
             expect(link).to_be_visible(timeout=10_000)
             with page.expect_download() as download:
                 link.click()
@@ -232,10 +238,13 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
             # A broken file: a message on the page, and the page still works.
             page.locator("#uploads input[type=file]").set_input_files(str(bad))
             expect(page.locator("#message")).to_contain_text("not_an_image.png", timeout=30_000)
-            # Over --max-upload-mb: refused by the server before any processing.
+            # Over --max-upload-mb: the page says so, and the server refuses it from any client.
             page.locator("#uploads input[type=file]").set_input_files(str(too_big))
-            expect(page.get_by_text(re.compile("file.*(too large|exceeds|size)", re.I)).first).to_be_visible(timeout=15_000)
+            expect(page.get_by_text("exceed the maximum allowed size")).to_contain_text("too_big.jpg")
             browser.close()
+        refused = httpx.post(f"{url.rstrip('/')}/gradio_api/upload", files={"files": ("too_big.jpg", too_big.read_bytes())})
+        assert refused.status_code >= 400, refused.text
+        assert "too_big.jpg" not in "".join(p.name for p in temp.rglob("*"))
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C
         proc.wait(timeout=30)

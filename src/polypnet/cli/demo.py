@@ -23,10 +23,11 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
-from .predict import add_model_arguments, error_text, model_from_args
+from .model_source import add_model_source, error_text, has_model_source, image_size_of, model_from_args
 
 DEFAULT_PRETRAINED = "kvasir-seg"
 DEFAULT_PORT = 7860
@@ -35,14 +36,13 @@ DEFAULT_PORT = 7860
 def build_parser(prog: str = "polypnet demo") -> argparse.ArgumentParser:
     """The command line of ``polypnet demo``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p)
+    add_model_source(p)  # its --tta sets the page's TTA switch at start
     serve = p.add_argument_group("server")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument("--max-upload-mb", type=float, default=100.0,
                        help="largest file the page accepts, in MB (default 100)")
-    serve.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
     return p
 
 
@@ -65,7 +65,7 @@ def weights_text(info: dict[str, Any], size: int, device: str) -> str:
 def main(argv: list[str] | None = None, prog: str = "polypnet demo") -> int:
     """Serve the page until interrupted; returns the exit code (2 on a usage error)."""
     args = build_parser(prog).parse_args(argv)
-    if args.checkpoint is None and args.model is None and args.weights is None and args.pretrained is None:
+    if not has_model_source(args):
         args.pretrained = DEFAULT_PRETRAINED
     if not 0 < args.port < 65536:
         print(f"error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None, prog: str = "polypnet demo") -> int:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     # A plain `kill` must also delete the uploads: SIGTERM unwinds like Ctrl+C, through `finally`.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         return _serve(args, session)
     finally:
@@ -92,12 +93,12 @@ def _serve(args: argparse.Namespace, session: Path) -> int:
     except ImportError:
         print("error: the demo needs Gradio: pip install 'polypnet[demo]'", file=sys.stderr)
         return 2
-    from ..inference import CheckpointMismatchError, resolve_device
+    from ..inference import CheckpointMismatchError
     from ..inference.demo_page import DemoAnalyser, build_page
 
     try:
-        device = resolve_device(args.device)
-        net, info, size = model_from_args(args)
+        net, info = model_from_args(args)
+        size, device = image_size_of(args, info), info.pop("device")
         analyser = DemoAnalyser(net, image_size=size, device=str(device))
         analyser.predictor(0.5, False).check()  # a size the model cannot take fails here, not on the page
     except (CheckpointMismatchError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
@@ -106,7 +107,7 @@ def _serve(args: argparse.Namespace, session: Path) -> int:
     work = session / "requests"
     work.mkdir()
     max_upload = f"{args.max_upload_mb:g} MB"
-    page = build_page(analyser, weights_text(info, size, str(device)), work, max_upload)
+    page = build_page(analyser, weights_text(info, size, str(device)), work, max_upload, tta=args.tta)
     _, url, _ = page.queue(default_concurrency_limit=1).launch(
         server_name=args.host, server_port=args.port, share=False, inbrowser=False, prevent_thread_lock=True,
         max_file_size=int(args.max_upload_mb * 1024 * 1024), show_error=False, quiet=True,

@@ -51,10 +51,10 @@ def sample_images() -> list[Path]:
 
 @dataclass
 class PageResult:
-    """What one request shows: messages, overlays with captions, tables, downloads, a video."""
+    """What one request shows: messages, overlays and masks with captions, tables, downloads, a video."""
 
     notes: list[str] = field(default_factory=list)
-    overlays: list[tuple[str, str]] = field(default_factory=list)
+    gallery: list[tuple[str, str]] = field(default_factory=list)  # (file, caption): overlay, mask, overlay, ...
     image_rows: list[dict[str, Any]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     video: str | None = None
@@ -138,7 +138,7 @@ class DemoAnalyser:
                 height, width = pred.mask.shape
                 result.image_rows.append({"file": file.name, "width": width, "height": height, **stats})
                 caption = f"{file.name}: polyp area {100 * stats['area_fraction']:.1f} %"
-                result.overlays.append((str(overlay_path), caption))
+                result.gallery += [(str(overlay_path), caption), (str(mask_path), f"{file.name}: mask")]
                 result.downloads.append(str(mask_path))
         if result.image_rows:
             table = work_dir / "predictions.csv"
@@ -244,28 +244,29 @@ def _to_webm(source: Path, target: Path) -> bool:
 # The page
 
 
-IMAGE_HEADERS = ["file", "width", "height", "area %", "confidence", "max probability", "regions", "boxes [x, y, w, h]"]
+IMAGE_HEADERS = ["file", "size", "area %", "confidence", "max probability", "regions", "boxes [x, y, w, h]"]
 
 
 def _image_table(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["file"], r["width"], r["height"], round(100 * r["area_fraction"], 2), round(r["confidence"], 3),
+    return [[r["file"], f"{r['width']}x{r['height']}", round(100 * r["area_fraction"], 2), round(r["confidence"], 3),
              round(r["max_probability"], 3), r["components"], r["boxes"]] for r in rows]
 
 
-def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload: str) -> Any:
+def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload: str, tta: bool = False) -> Any:
     """The Gradio ``Blocks`` of the demo (not launched). ``weights``: Markdown saying which
-    weights run; ``work_root``: where each request writes (inside the session's temporary folder)."""
+    weights run; ``work_root``: where each request writes (inside the session's temporary folder);
+    ``tta``: the TTA switch's initial state."""
     import tempfile
 
     import gradio as gr
 
-    def run(files: list[str] | None, threshold: float, tta: bool, progress=gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def run(files: list[str] | None, threshold: float, use_tta: bool, progress=gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         if not paths:
             return ("", [], [], None, gr.update(visible=False), None, [])
         work = Path(tempfile.mkdtemp(prefix="request-", dir=work_root))
         try:
-            res = analyser.analyse(paths, threshold, tta, work, progress=lambda f, d: progress(f, desc=d))
+            res = analyser.analyse(paths, threshold, use_tta, work, progress=lambda f, d: progress(f, desc=d))
         except Exception as err:  # anything unforeseen: said on the page, the page stays usable
             res = PageResult(notes=[f"could not process the upload ({type(err).__name__}: {err})"])
         message = "\n".join(f"- {n}" for n in res.notes)
@@ -273,7 +274,7 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
             gr.Warning(f"{len(res.notes)} problem(s) with the upload: see the message box")
         frames = [[r["frame"], r["time_s"], round(100 * float(r["area_fraction"]), 2), r["confidence"],
                    r["max_probability"], r["components"], r["boxes"]] for r in res.frame_rows]
-        return (message, res.overlays, _image_table(res.image_rows), res.downloads or None,
+        return (message, res.gallery, _image_table(res.image_rows), res.downloads or None,
                 gr.update(visible=res.video is not None or bool(frames)), res.video, frames)
 
     with gr.Blocks(title="polypnet demo", analytics_enabled=False) as page:
@@ -284,22 +285,26 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
                                 file_types=sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES), elem_id="uploads")
                 threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold",
                                       info="probability above which a pixel is polyp")
-                tta = gr.Checkbox(label="Test-time augmentation (flips; 3x slower)")
+                tta_box = gr.Checkbox(value=tta, label="Test-time augmentation (flips; 3x slower)")
                 gr.Examples(examples=[[[str(p)]] for p in sample_images()[:4]], inputs=[files],
                             label="Kvasir-SEG sample images")
             with gr.Column(scale=2):
                 message = gr.Markdown(elem_id="message")
-                gallery = gr.Gallery(label="Overlays (mask tinted, outline drawn)", columns=2, height=420,
+                gallery = gr.Gallery(label="Overlay (mask tinted, outline drawn) and mask", columns=2, height=360,
+                                     object_fit="contain",
                                      buttons=["download", "fullscreen"], elem_id="overlays")
-                table = gr.Dataframe(headers=IMAGE_HEADERS, label="Per image", interactive=False, elem_id="per-image")
+                table = gr.Dataframe(headers=IMAGE_HEADERS, label="Per image", interactive=False, wrap=True,
+                                     column_widths=["27%", "9%", "8%", "10%", "10%", "8%", "28%"],
+                                     elem_id="per-image")
                 downloads = gr.File(label="Masks (PNG, 0/255) and tables", file_count="multiple",
                                     interactive=False, elem_id="downloads")
                 with gr.Column(visible=False) as video_box:
                     video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
                     frames = gr.Dataframe(headers=["frame", "time s", "area %", "confidence", "max probability",
                                                    "regions", "boxes [x, y, w, h]"],
-                                          label="Per frame", interactive=False, elem_id="per-frame")
-        gr.on([files.change, threshold.release, tta.change], run, inputs=[files, threshold, tta],
+                                          label="Per frame", interactive=False, wrap=True, max_height=300,
+                                          elem_id="per-frame")
+        gr.on([files.change, threshold.release, tta_box.change], run, inputs=[files, threshold, tta_box],
               outputs=[message, gallery, table, downloads, video_box, video, frames],
               concurrency_limit=1, concurrency_id="segment")
     return page
