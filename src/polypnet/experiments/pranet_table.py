@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -74,27 +74,34 @@ def _where(path: Path, base: Path | None) -> str:
 
 
 def pranet_markdown(
-    results_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     published: str | os.PathLike = PUBLISHED,
     heading: str = "###",
     relative_to: str | os.PathLike | None = None,
 ) -> str:
     """Markdown: a model table (parameters, GFLOPs, source) and one score table per test set,
-    our records (``results_dir``) measured, the published models quoted and cited.
+    our records (in ``results_dir``, one folder or several) measured, the published models
+    quoted and cited.
 
     ``heading`` prefixes the per-set headings; ``relative_to`` makes record paths relative to a
     folder (the repository root, say). Without records the tables hold the published rows and say
     that no run was recorded.
     """
     quoted = load_published(published)
-    records = load_records(results_dir) if results_dir is not None else []
+    if results_dir is None:
+        folders: list[str | os.PathLike] = []
+    elif isinstance(results_dir, (str, os.PathLike)):
+        folders = [results_dir]
+    else:
+        folders = list(results_dir)
+    records = [r for folder in folders for r in load_records(folder)]
     base = Path(relative_to) if relative_to is not None else None
     lines = [
         "Our rows are measured (pysodmetrics, each image at its original size; file named in the row).",
         "Rows marked *quoted* are the papers' own numbers, copied from "
         "`polypnet/experiments/resources/pranet_published.yaml`; `–`: not reported there or not quoted.",
         "",
-        f"| model | parameters | GFLOPs at {FLOPS_SIZE} px | trained at | source |",
+        f"| model | parameters | GFLOPs at {FLOPS_SIZE} px (multiply-add = 2) | trained at | source |",
         "| --- | --- | --- | --- | --- |",
     ]
     for path, r in records:
