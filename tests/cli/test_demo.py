@@ -216,6 +216,9 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+            local = re.compile(rf"^(data:|blob:|{re.escape(url.rstrip('/'))})")
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
             page.goto(url)
             expect(page.get_by_text("not a medical device")).to_be_visible(timeout=30_000)
             expect(page.locator("code", has_text="kvasir-seg")).to_be_visible()
@@ -242,6 +245,8 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
             page.locator("#uploads input[type=file]").set_input_files(str(too_big))
             expect(page.get_by_text("exceed the maximum allowed size")).to_contain_text("too_big.jpg")
             browser.close()
+        elsewhere = [u for u in requests if not local.match(u)]
+        assert len(requests) > 10 and elsewhere == [], f"the page fetched from other hosts: {elsewhere}"
         refused = httpx.post(f"{url.rstrip('/')}/gradio_api/upload", files={"files": ("too_big.jpg", too_big.read_bytes())})
         assert refused.status_code >= 400, refused.text
         assert "too_big.jpg" not in "".join(p.name for p in temp.rglob("*"))

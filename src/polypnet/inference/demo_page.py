@@ -244,7 +244,7 @@ def _to_webm(source: Path, target: Path) -> bool:
 # The page
 
 
-IMAGE_HEADERS = ["file", "size", "area %", "confidence", "max probability", "regions", "boxes [x, y, w, h]"]
+IMAGE_HEADERS = ["file", "size", "area %", "confidence", "max prob.", "regions", "boxes [x, y, w, h]"]
 
 
 def _image_table(rows: list[dict[str, Any]]) -> list[list[Any]]:
@@ -293,14 +293,14 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
                 gallery = gr.Gallery(label="Overlay (mask tinted, outline drawn) and mask", columns=2, height=360,
                                      object_fit="contain",
                                      buttons=["download", "fullscreen"], elem_id="overlays")
-                table = gr.Dataframe(headers=IMAGE_HEADERS, label="Per image", interactive=False, wrap=True,
-                                     column_widths=["27%", "9%", "8%", "10%", "10%", "8%", "28%"],
+                table = gr.Dataframe(headers=IMAGE_HEADERS, label="Per image", interactive=False,
+                                     column_widths=["22%", "11%", "10%", "13%", "12%", "10%", "22%"],
                                      elem_id="per-image")
                 downloads = gr.File(label="Masks (PNG, 0/255) and tables", file_count="multiple",
                                     interactive=False, elem_id="downloads")
                 with gr.Column(visible=False) as video_box:
                     video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
-                    frames = gr.Dataframe(headers=["frame", "time s", "area %", "confidence", "max probability",
+                    frames = gr.Dataframe(headers=["frame", "time s", "area %", "confidence", "max prob.",
                                                    "regions", "boxes [x, y, w, h]"],
                                           label="Per frame", interactive=False, wrap=True, max_height=300,
                                           elem_id="per-frame")
