@@ -2,16 +2,18 @@
 
 Test sets: PraNet's 100 Kvasir-SEG and 62 CVC-ClinicDB images (lists shipped in
 ``polypnet/data/resources``), each scored at its own original size. Probabilities come from the
-one :class:`~polypnet.inference.predictor.Predictor` (resized back bilinearly, as every predict
-path does); each map is then handled as the field's evaluation toolboxes handle a saved
-prediction PNG: quantised to 0..255 and min-max normalised per image (MATLAB's
-``mapminmax(im2double(...))``, which pysodmetrics reproduces), ground truth > 128.
+one :class:`~polypnet.inference.predictor.Predictor`: logits resized bilinearly to the image's
+size, then the sigmoid, as PraNet's own ``MyTest.py`` does. Each map is then handled as PraNet's
+test script and the field's toolboxes handle a saved prediction PNG: min-max normalised per image
+(``MyTest.py`` before saving; pysodmetrics' ``mapminmax(im2double(...))``), quantised to 0..255,
+ground truth > 128.
 
 Metrics (all means over the images of a set):
 
 ``mdice``, ``miou``
-    PraNet's ``meanDic`` / ``meanIoU``: per-image Dice (IoU) at each of 256 thresholds, averaged
-    over images and then over the thresholds (pysodmetrics' dynamic curve, its mean).
+    PraNet's ``meanDic`` / ``meanIoU``: per-image Dice (IoU) of ``map >= t`` at each of the 256
+    grey levels t, averaged over images and then over the thresholds (pysodmetrics' dynamic
+    curve, its mean; the toolbox's ``mean(mean(threshold_Dice, 1))``).
 ``s_alpha``
     Structure measure Sα (alpha 0.5).
 ``e_phi_mean``, ``e_phi_max``
@@ -78,9 +80,12 @@ class PolypScorer:
         mask = np.asarray(mask)
         if probability.shape != mask.shape or probability.ndim != 2:
             raise ValueError(f"probability {probability.shape} and mask {mask.shape} must be the same (H, W)")
-        pred, gt = to_gray(probability), (mask > 0).astype(np.uint8) * 255
+        # PraNet's MyTest.py, just before it saves the map as a PNG.
+        lo, hi = probability.min(), probability.max()
+        pred = to_gray((probability - lo) / (hi - lo + 1e-8))
+        gt = (mask > 0).astype(np.uint8) * 255
         for metric in (self._overlap, self._sm, self._em, self._wfm, self._mae):
-            metric.step(pred, gt)  # normalize=True: the toolboxes' min-max of the map, gt > 128
+            metric.step(pred, gt)  # normalize=True: the toolbox reads a PNG (min-max again, gt > 128)
         # The project's own threshold, on the probability itself (no min-max).
         self._binary.step(np.clip(probability, 0.0, 1.0), mask > 0, normalize=False)
         self.images += 1
