@@ -27,7 +27,7 @@ import pytest
 from polypnet.cli.demo import build_parser, weights_text
 from polypnet.data.readers import read_image, read_mask
 from polypnet.inference import Predictor, load_model
-from polypnet.inference.demo_page import MAX_VIDEO_FRAMES, DemoAnalyser, sample_images
+from polypnet.inference.demo_page import MAX_VIDEO_FRAMES, DemoAnalyser, prune_requests, sample_images
 
 from ..conftest import REPO_ROOT
 
@@ -112,6 +112,16 @@ def test_long_video_is_refused_by_its_header(analyser: DemoAnalyser, tmp_path: P
     assert len(result.notes) == 1 and "over the page's limit of 4" in result.notes[0]
     assert result.video is None and not result.frame_rows
     assert MAX_VIDEO_FRAMES > 4
+
+
+def test_old_request_folders_are_pruned(tmp_path: Path) -> None:
+    old, new = tmp_path / "request-old", tmp_path / "request-new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "x_mask.png").write_bytes(b"png")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    prune_requests(tmp_path, max_age_s=3600)
+    assert not old.exists() and (new / "x_mask.png").is_file()
 
 
 def test_parser_listens_on_loopback_by_default() -> None:

@@ -10,7 +10,7 @@ size, threshold and TTA it gives the same mask.
 
 examples:
   polypnet demo                                  # shipped weights kvasir-seg, http://127.0.0.1:7860
-  polypnet demo --pretrained kvasir-seg-improved-256 --port 8080
+  polypnet demo --pretrained kvasir-seg-improved --port 8080
   polypnet demo --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt
   polypnet demo --host 0.0.0.0                   # reachable from the network: mind patient data
 """

@@ -12,7 +12,9 @@ gets a line in the page's message box, never an exception out of the handler.
 from __future__ import annotations
 
 import csv
+import shutil
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
@@ -41,6 +43,8 @@ MAX_VIDEO_FRAMES = 1800  # one minute at 30 fps
 MAX_VIDEO_PIXELS = 3840 * 2160
 #: Predictors kept for recent (threshold, TTA) settings; each holds a folded copy of the network.
 _PREDICTOR_CACHE = 4
+#: A request's outputs are deleted this long after it (a page left open keeps its downloads a while).
+REQUEST_MAX_AGE_S = 3600
 
 
 def sample_images() -> list[Path]:
@@ -175,6 +179,18 @@ class DemoAnalyser:
             result.frame_rows = list(csv.DictReader(fh))
 
 
+def prune_requests(work_root: Path, max_age_s: float = REQUEST_MAX_AGE_S) -> None:
+    """Delete the request folders under ``work_root`` older than ``max_age_s`` (a server left
+    running must not fill the disk with uploads' results)."""
+    cutoff = time.time() - max_age_s
+    for folder in work_root.glob("request-*"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:  # deleted meanwhile
+            pass
+
+
 def _unique_stems(files: Sequence[Path]) -> dict[Path, str]:
     """A distinct output stem per upload (two uploads may share a file name)."""
     seen: dict[str, int] = {}
@@ -264,6 +280,7 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         if not paths:
             return ("", [], [], None, gr.update(visible=False), None, [])
+        prune_requests(work_root)
         work = Path(tempfile.mkdtemp(prefix="request-", dir=work_root))
         try:
             res = analyser.analyse(paths, threshold, use_tta, work, progress=lambda f, d: progress(f, desc=d))
@@ -277,7 +294,9 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
         return (message, res.gallery, _image_table(res.image_rows), res.downloads or None,
                 gr.update(visible=res.video is not None or bool(frames)), res.video, frames)
 
-    with gr.Blocks(title="polypnet demo", analytics_enabled=False) as page:
+    # delete_cache: Gradio's own copies of uploads, every hour, once an hour old.
+    with gr.Blocks(title="polypnet demo", analytics_enabled=False,
+                   delete_cache=(REQUEST_MAX_AGE_S, REQUEST_MAX_AGE_S)) as page:
         gr.Markdown(f"## polypnet: polyp segmentation\n**{DISCLAIMER}**\n\n{weights}")
         with gr.Row():
             with gr.Column(scale=1):
