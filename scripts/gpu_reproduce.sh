@@ -5,7 +5,7 @@
 #   DATASETS=cvc-clinicdb SEEDS="42 43" bash scripts/gpu_reproduce.sh
 #   PROTOCOL=improved bash scripts/gpu_reproduce.sh        # our improved recipe at the paper's schedule
 #
-# Installs .gpu/wheels into $SITE, runs scripts/reproduce.py (the paper protocol, or $PROTOCOL) on the packs
+# Installs .gpu/wheels into $SITE, runs polypnet reproduce (the paper protocol, or $PROTOCOL) on the packs
 # in .gpu/data, and leaves in $OUT: gpu_results.tar.gz (results/ JSON + README.md table, and per
 # run metrics.csv, curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log),
 # log.txt, and each finished run's best checkpoint (<dataset>_<split>_seed<k>_best.ckpt, 6 at
@@ -96,7 +96,7 @@ run_one() {  # one dataset, all seeds, stopped at the deadline
     if [ "$left" -lt 60 ]; then echo "skipped: ${left}s left"; return 124; fi
     [ -d "$DATA_DIR/$ds" ] || { echo "error: $DATA_DIR/$ds not found (make gpu-bundle)"; return 2; }
     # shellcheck disable=SC2086  # SEEDS and EXTRA are word lists
-    timeout -s INT -k 30 "$left" "$PYTHON" scripts/reproduce.py --protocol "$PROTOCOL" --datasets "$ds" \
+    timeout -s INT -k 30 "$left" "$PYTHON" -m polypnet.cli.main reproduce --protocol "$PROTOCOL" --datasets "$ds" \
         --seeds $SEEDS --split "$SPLIT" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
         --num-workers "$NUM_WORKERS" ${PRECISION:+--precision "$PRECISION"} \
         --out "$WORK/results" --runs "$WORK/runs" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Download the wheels that the GPU machine of docs/gpu.md lacks to run scripts/reproduce.py.
+"""Download the wheels that the GPU machine of docs/gpu.md lacks to run polypnet reproduce.
 
     python scripts/gpu_wheels.py --dest .gpu/wheels
 

@@ -1,4 +1,4 @@
-"""A small per_image.csv, as scripts/evaluate.py writes it, for the tests of the scripts that read one."""
+"""A small per_image.csv, as polypnet evaluate writes it, for the tests of the scripts that read one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/compare_runs.py on small synthetic run folders (no training, no real data)."""
+"""polypnet compare runs on small synthetic run folders (no training, no real data)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/dice_by_size.py on small synthetic per_image.csv files (no real data needed)."""
+"""polypnet compare sizes on small synthetic per_image.csv files (no real data needed)."""
 
 from __future__ import annotations
 

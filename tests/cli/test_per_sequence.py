@@ -1,4 +1,4 @@
-"""scripts/per_sequence.py on a small synthetic per_image.csv (no real data needed)."""
+"""polypnet compare sequences on a small synthetic per_image.csv (no real data needed)."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def test_a_checkpoint_is_read_once_for_its_weights_and_its_image_size(
 
 
 def test_masks_equal_those_of_evaluate_at_original_resolution(weights: Path, tmp_path: Path) -> None:
-    """The same pre-processing as training and the same resize-back as scripts/evaluate.py."""
+    """The same pre-processing as training and the same resize-back as polypnet evaluate."""
     images = sample_root() / "images"
     assert _predict(images, tmp_path / "pred", weights) == 0
     net, _ = load_checkpoint(weights, model="iam_unet")

@@ -1,4 +1,4 @@
-"""scripts/check_data.py (polypnet.data.check): report and exit status."""
+"""``polypnet data check`` (polypnet.data.check): report and exit status."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polypnet.data.check import main
+from polypnet.cli.data import check_main as main
 
 from .conftest import MakeDataset
 
@@ -41,9 +41,9 @@ def test_missing_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "root folder not found" in capsys.readouterr().out
 
 
-def test_script_runs(make_dataset: MakeDataset) -> None:
+def test_the_command_runs_in_a_process_of_its_own(make_dataset: MakeDataset) -> None:
     root = make_dataset(n=2)
-    script = REPO / "scripts" / "check_data.py"
-    result = subprocess.run([sys.executable, str(script), str(root)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "polypnet.cli.main", "data", "check", str(root)]
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "layout:      generic" in result.stdout

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from polypnet.data import find_pairs
-from polypnet.data.prepare import main, verify
+from polypnet.cli.data import prepare_main as main
+from polypnet.data.prepare import verify
 from polypnet.data.shipped import kvasir_official, read_manifest, sha256_manifest
 
 from .synth import disc_mask, random_image, write

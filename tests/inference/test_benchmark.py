@@ -1,4 +1,4 @@
-"""scripts/benchmark.py: a quick run measures every model and writes ratios against the peer."""
+"""polypnet benchmark: a quick run measures every model and writes ratios against the peer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m polypnet.models summary``: the readable layer table."""
+"""``polypnet models summary``: the readable layer table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from polypnet.models import create_model
-from polypnet.models.__main__ import main
+from polypnet.cli.models import main
 from polypnet.models.summary import summarize
 
 

@@ -1,4 +1,4 @@
-"""scripts/ablate.py: study files, arm arguments, a two-arm study end to end on the bundled sample."""
+"""polypnet ablate: study files, arm arguments, a two-arm study end to end on the bundled sample."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/compare_tta.py: plain vs flipped scores of a real (tiny) run, on val and test."""
+"""polypnet compare tta: plain vs flipped scores of a real (tiny) run, on val and test."""
 
 from __future__ import annotations
 

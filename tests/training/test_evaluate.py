@@ -1,4 +1,4 @@
-"""scripts/evaluate.py: numbers equal an independent NumPy computation; clear errors on mismatch."""
+"""polypnet evaluate (scripts/evaluate.py): numbers equal an independent NumPy computation; clear errors on mismatch."""
 
 from __future__ import annotations
 
@@ -112,10 +112,13 @@ def test_pretrained_weights_bring_their_size_and_refuse_a_split_they_cannot_draw
     assert main(["--pretrained", "kvasir-seg", "--weights", "w.pt", "--data", "sample"]) == 2
     assert "not several" in capsys.readouterr().err
 
-    # 128 px weights, so the size can only have come from them (the default is 256)
-    assert main(["--pretrained", "kvasir-seg-128", "--data", "sample", "--split", "all", "--out", str(tmp_path), "--grid", "0"]) == 0
+    # a retired tag names its replacement in one line
+    assert main(["--pretrained", "kvasir-seg-128", "--data", "sample", "--split", "all"]) == 2
+    assert "retired: use 'kvasir-seg'" in capsys.readouterr().err
+    # the input size comes from the weights' record (256), not from a default
+    assert main(["--pretrained", "kvasir-seg", "--data", "sample", "--split", "all", "--out", str(tmp_path), "--grid", "0"]) == 0
     record = json.loads((tmp_path / "metrics.json").read_text())
-    assert record["pretrained"] == "kvasir-seg-128" and record["image_size"] == 128 and record["metrics"]["images"] == 16
+    assert record["pretrained"] == "kvasir-seg" and record["image_size"] == 256 and record["metrics"]["images"] == 16
 
 
 def test_pretrained_weights_score_their_own_test_split_again(shared_data: Path, tmp_path: Path, capsys) -> None:

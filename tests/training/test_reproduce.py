@@ -1,4 +1,4 @@
-"""scripts/reproduce.py end to end on the bundled sample standing in for Kvasir-SEG (1 short epoch)."""
+"""polypnet reproduce end to end on the bundled sample standing in for Kvasir-SEG (1 short epoch)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert result["test_images"] == 2 and result["precision"] == "32-true"
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
-    assert result["command"].startswith("python scripts/reproduce.py --protocol paper --datasets kvasir-seg ")
+    assert result["command"].startswith("polypnet reproduce --protocol paper --datasets kvasir-seg ")
     assert result["command"].endswith("--trainer.enable_progress_bar false")
     table = (out / "paper" / "README.md").read_text()
     assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 32-true | 571,731 |" in table

@@ -1,4 +1,4 @@
-"""scripts/ship_weights.py: shipping a result's weights, and retiring the ones it replaces under a new tag."""
+"""polypnet ship-weights: shipping a result's weights, and retiring the ones it replaces under a new tag."""
 
 from __future__ import annotations
 
@@ -53,15 +53,15 @@ def _outputs(tag: str) -> torch.Tensor:
 def test_retire_as_keeps_the_replaced_weights_loadable_under_the_new_tag(tmp_path: Path, weights_dir: Path) -> None:
     old, new = _result(tmp_path, "paper128", seed=0, dice=0.80), _result(tmp_path, "paper", seed=1, dice=0.84)
     assert ship_weights.main([str(old)]) == 0
-    old_bytes, old_out = _digest(weights_dir / "iam_unet__kvasir-seg.pt"), _outputs("kvasir-seg")
+    old_bytes, old_out = _digest(weights_dir / "iam_unet__kvasir-seg.safetensors"), _outputs("kvasir-seg")
 
     assert ship_weights.main([str(new), "--retire-as", "kvasir-seg-128"]) == 0
     index = json.loads((weights_dir / "index.json").read_text())["iam_unet"]
     assert set(index) == {"kvasir-seg", "kvasir-seg-128"}
-    assert index["kvasir-seg-128"]["file"] == "iam_unet__kvasir-seg-128.pt"
+    assert index["kvasir-seg-128"]["file"] == "iam_unet__kvasir-seg-128.safetensors"
     assert index["kvasir-seg-128"]["protocol"] == "paper128" and index["kvasir-seg-128"]["test_dice_global"] == 0.80
     assert index["kvasir-seg"]["protocol"] == "paper" and index["kvasir-seg"]["test_dice_global"] == 0.84
-    assert _digest(weights_dir / "iam_unet__kvasir-seg-128.pt") == old_bytes  # moved, not re-saved
+    assert _digest(weights_dir / "iam_unet__kvasir-seg-128.safetensors") == old_bytes  # moved, not re-saved
     assert torch.equal(_outputs("kvasir-seg-128"), old_out)
     assert not torch.equal(_outputs("kvasir-seg"), old_out)
 
@@ -92,7 +92,7 @@ def test_retiring_a_tag_that_was_never_shipped_names_what_is(tmp_path: Path, wei
         ship_weights.main([str(_result(tmp_path, "paper", seed=1, dice=0.84)), "--retire-as", "kvasir-seg-128"])
     err = capsys.readouterr().err
     assert "no weights shipped as 'kvasir-seg'" in err and "shipped: other" in err
-    assert not (weights_dir / "iam_unet__kvasir-seg.pt").exists()
+    assert not (weights_dir / "iam_unet__kvasir-seg.safetensors").exists()
 
 
 def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(tmp_path: Path, weights_dir: Path,

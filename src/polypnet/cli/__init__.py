@@ -1,1 +1,1 @@
-"""Command logic behind ``scripts/*.py``; nothing inside polypnet imports this package."""
+"""The ``polypnet`` command tree; nothing inside polypnet imports this package."""

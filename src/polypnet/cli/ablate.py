@@ -1,10 +1,10 @@
-"""``scripts/ablate.py``: run the paper's ablation studies and the baseline comparison.
+"""``polypnet ablate``: run the paper's ablation studies and the baseline comparison.
 
-    python scripts/ablate.py attention_position                      # CPU protocol, seed 42
-    python scripts/ablate.py loss --seeds 42 43 44                   # mean ± std over seeds
-    python scripts/ablate.py all --protocol paper --accelerator gpu  # the paper's protocol
-    python scripts/ablate.py baselines --latency                     # + FLOPs and CPU latency
-    python scripts/ablate.py bridge_blocks --summarize-only          # redraw from finished runs
+    polypnet ablate attention_position                      # CPU protocol, seed 42
+    polypnet ablate loss --seeds 42 43 44                   # mean ± std over seeds
+    polypnet ablate all --protocol paper --accelerator gpu  # the paper's protocol
+    polypnet ablate baselines --latency                     # + FLOPs and CPU latency
+    polypnet ablate bridge_blocks --summarize-only          # redraw from finished runs
 
 A study is ``configs/ablations/<study>.yaml`` (or a path): arms of fit.py overrides applied on one
 base config (``--protocol cpu``: ``configs/ablation_cpu_cvc.yaml``; ``paper``:
@@ -38,29 +38,29 @@ from ..training.callbacks import WALL_CLOCK_FILE
 from ..models import create_model
 from ..experiments.studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
                        read_run, summarize_arm, table_markdown)
+from ..experiments.configs import CONFIG_DIR, config_path, list_configs
 from ..experiments.plots import draw_paired, draw_study
 from . import fit as fit_cli
 
-REPO_ROOT = fit_cli.REPO_ROOT
-STUDY_DIR = REPO_ROOT / "configs" / "ablations"
+STUDY_FOLDER = "ablations"
 BASE_RUN = "base"
 RECORDS = "runs"  # the committed records of finished runs, under a protocol's results folder
 # What a record keeps of a finished run: enough to redraw and tabulate it, a few kB.
 RECORD_FILES = ("metrics.csv", "test_metrics.json", "config.yaml", WALL_CLOCK_FILE)
 BASE_CONFIGS = {
-    "cpu": REPO_ROOT / "configs" / "ablation_cpu_cvc.yaml",
-    "paper": REPO_ROOT / "configs" / "paper_cvc.yaml",
+    "cpu": "ablation_cpu_cvc",
+    "paper": "paper_cvc",
 }
 
 
 def available_studies() -> list[str]:
-    """Names of the study files in ``configs/ablations``."""
-    return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+    """Names of the shipped study files (``configs/ablations``)."""
+    return list_configs(STUDY_FOLDER)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ablate.py."""
-    p = argparse.ArgumentParser(prog="ablate.py", description=__doc__,
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("studies", nargs="+", metavar="STUDY",
                    help=f"'all', a study name ({', '.join(available_studies())}) or a study YAML path")
@@ -69,12 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", type=Path, help="another base config (replaces the protocol's)")
     p.add_argument("--arms", nargs="+", help="run only these arms (default: all of the study)")
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
-    p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
-                   help="folder holding cvc-clinicdb/ (the paper ran its studies on CVC-ClinicDB)")
+    p.add_argument("--data-dir", type=Path, default=Path("data"),
+                   help="folder holding cvc-clinicdb/ (default: ./data) (the paper ran its studies on CVC-ClinicDB)")
     p.add_argument("--dataset", default="cvc-clinicdb", help="dataset folder under --data-dir")
     p.add_argument("--accelerator", default="auto")
-    p.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "ablate")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "ablations")
+    p.add_argument("--runs", type=Path, default=Path("runs/ablate"))
+    p.add_argument("--out", type=Path, default=Path("results/ablations"),
+                   help="where the study tables and figures go (default: ./results/ablations)")
     p.add_argument("--summarize-only", action="store_true", help="train nothing; tabulate and plot finished runs")
     p.add_argument("--latency", action="store_true",
                    help="add GFLOPs and CPU batch-1 latency at 256x256 per arm's model to the table")
@@ -89,11 +90,10 @@ def resolve_studies(names: list[str]) -> list[Study]:
         names = available_studies()
     studies = []
     for name in names:
-        path = Path(name)
-        if not path.suffix:
-            path = STUDY_DIR / f"{name}.yaml"
-        if not path.is_file():
-            raise StudyError(f"{name}: no such study; choose from {', '.join(available_studies())} or give a YAML path")
+        try:
+            path = config_path(name, STUDY_FOLDER)
+        except FileNotFoundError:
+            raise StudyError(f"{name}: no such study; choose from {', '.join(available_studies())} or give a YAML path") from None
         studies.append(load_study(path))
     return studies
 
@@ -142,7 +142,7 @@ def _equivalent_arms(study: Study, arm: str) -> list[_ArmRef]:
         if name == study.name:
             continue
         try:
-            other = load_study(STUDY_DIR / f"{name}.yaml")
+            other = load_study(config_path(name, STUDY_FOLDER))
         except StudyError:
             continue  # a broken study file must not stop this one; it fails when run itself
         found += [_ArmRef(name, a) for a, o in other.arms.items() if o == study.arms[arm]]
@@ -196,8 +196,7 @@ def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[
     text = [
         f"# {study.title}",
         "",
-        f"Base config `{base.relative_to(REPO_ROOT) if base.is_relative_to(REPO_ROOT) else base}`, "
-        f"study `{study.path.relative_to(REPO_ROOT) if study.path and study.path.is_relative_to(REPO_ROOT) else study.path}`. "
+        f"Base config `{_shown(base)}`, study `{_shown(study.path) if study.path else None}`. "
         f"One split for every arm and seed (the base config's); seeds change initialisation, order and "
         f"augmentation. Percent; mean ± std over seeds where several ran.",
         "",
@@ -224,6 +223,14 @@ def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[
     return out / f"{study.name}.md"
 
 
+def _shown(path: Path) -> str:
+    """A config as the records name it: ``configs/...`` for a shipped one, else the path given."""
+    path = Path(path)
+    if path.resolve().is_relative_to(CONFIG_DIR.resolve()):
+        return f"configs/{path.resolve().relative_to(CONFIG_DIR.resolve()).as_posix()}"
+    return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or summarise) the requested studies; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -232,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except StudyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    base = args.base or BASE_CONFIGS[args.protocol]
+    base = args.base or config_path(BASE_CONFIGS[args.protocol])
     protocol = args.base.stem if args.base else args.protocol
     runs_root, out = args.runs / protocol, args.out / protocol
     if not args.summarize_only and not (args.data_dir / args.dataset).is_dir():

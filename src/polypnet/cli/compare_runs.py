@@ -1,6 +1,6 @@
-"""``scripts/compare_runs.py``: runs of different protocols side by side, as a figure and a table.
+"""``polypnet compare runs``: runs of different protocols side by side, as a figure and a table.
 
-    python scripts/compare_runs.py results/cpu/cvc-clinicdb_seed42_run results/paper128/cvc-clinicdb_seed42_run \
+    polypnet compare runs results/cpu/cvc-clinicdb_seed42_run results/paper128/cvc-clinicdb_seed42_run \
         --labels "cpu (20 epochs)" "paper128 (40 epochs)" --out results/paper128/compare_cpu
 
 Each folder is a run folder of fit.py or the run files reproduce.py keeps beside a result (both
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(runs, labels)
     args.out.mkdir(parents=True, exist_ok=True)
     sources = ", ".join(f"`{folder}`" for folder in args.runs)
-    (args.out / "compare.md").write_text(f"# Runs compared\n\nWritten by `scripts/compare_runs.py` from {sources}. "
+    (args.out / "compare.md").write_text(f"# Runs compared\n\nWritten by `polypnet compare runs` from {sources}. "
                                          "Dice = global F1 in percent; epochs counted from 1.\n\n"
                                          f"![Dice per epoch](compare.png)\n\n{text}\n")
     figure = draw_runs(runs, labels, args.out / "compare.png")
@@ -86,5 +86,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
-"""``scripts/compare_tta.py``: does test-time flipping help? Is the model flip-robust at all?
+"""``polypnet compare tta``: does test-time flipping help? Is the model flip-robust at all?
 
-    python scripts/compare_tta.py runs/ablate/cpu/base/seed42/checkpoints/best-*.ckpt --out results/tta/cpu
+    polypnet compare tta runs/ablate/cpu/base/seed42/checkpoints/best-*.ckpt --out results/tta/cpu
 
-For each checkpoint (of a scripts/fit.py run, which brings its own data root, image size and
+For each checkpoint (of a polypnet fit run, which brings its own data root, image size and
 split) and each split (default: val, then test), evaluate.py runs plain, on flipped inputs
 (``--flip h``, ``v``, ``hv``: a model trained with flip augmentation scores about the same on
 each) and with ``--tta`` (mean probability of the image and its horizontal and vertical flips).
@@ -25,7 +25,7 @@ MODES = ("plain", "h", "v", "hv", "tta")
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of compare_tta.py."""
-    p = argparse.ArgumentParser(prog="compare_tta.py", description=__doc__,
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", type=Path, help="Lightning checkpoints inside fit.py run folders")
     p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["val", "test"])
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tta.json").write_text(json.dumps(rows, indent=2) + "\n")
-    command = "python scripts/compare_tta.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "polypnet compare tta " + " ".join(sys.argv[1:] if argv is None else argv)
     text = ("# Flip robustness and test-time flips\n\n"
             f"Written by `{command}`. F1 = Dice, global over the split's pixels unless marked, in percent. "
             "*h/v/hv-flipped*: the input flipped, the prediction flipped back. *flip TTA*: mean probability "

@@ -1,6 +1,6 @@
-"""``scripts/dice_by_size.py``: test Dice against polyp size, for one or more runs, from evaluate.py's per_image.csv.
+"""``polypnet compare sizes``: test Dice against polyp size, for one or more runs, from polypnet evaluate's per_image.csv.
 
-    python scripts/dice_by_size.py results/cpu/kvasir-seg_seed42_run/per_image.csv \
+    polypnet compare sizes results/cpu/kvasir-seg_seed42_run/per_image.csv \
         results/paper128/kvasir-seg_seed42_run/per_image.csv --labels "cpu" "paper128" --out results/paper128/size_kvasir
 
 Small polyps are where this network fails (a few pixels wide at 128x128). The figure plots each
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ EDGES = (0.02, 0.05, 0.2)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip("`"))
-    parser.add_argument("per_image", type=Path, nargs="+", help="per_image.csv files written by scripts/evaluate.py")
+    parser.add_argument("per_image", type=Path, nargs="+", help="per_image.csv files written by polypnet evaluate")
     parser.add_argument("--labels", nargs="+", help="one name per file (default: the folder holding each file)")
     parser.add_argument("--edges", type=float, nargs="+", default=list(EDGES),
                         help="size bin edges as fractions of the frame, increasing (default: %(default)s)")
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         sources = ", ".join(f"`{p}`" for p in args.per_image)
         (args.out / "size.md").write_text(
-            f"# Dice against polyp size\n\nWritten by `scripts/dice_by_size.py` from {sources}. Polyp area: the "
+            f"# Dice against polyp size\n\nWritten by `polypnet compare sizes` from {sources}. Polyp area: the "
             "ground-truth mask's fraction of the frame at the network's input size.\n\n![Dice against polyp size](size.png)\n\n"
             + table + "\n")
         print(f"figure: {draw(runs, args.edges, args.out / 'size.png')}")
@@ -123,5 +122,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,10 @@
-"""``scripts/evaluate.py``: score a checkpoint on a split or a folder of image/mask pairs.
+"""``polypnet evaluate``: score a checkpoint on a split or a folder of image/mask pairs.
 
-    python scripts/evaluate.py --checkpoint runs/paper_cvc/RUN/checkpoints/best-....ckpt
-    python scripts/evaluate.py --checkpoint CKPT --data other/dataset --split all --original-resolution
-    python scripts/evaluate.py --model iam_unet --weights state_dict.pt --data pairs/ --split all
-    python scripts/evaluate.py --pretrained kvasir-seg --data ../shared/data/kvasir-seg      # its test split
-    python scripts/evaluate.py --pretrained cvc-clinicdb --data my/pairs --split all
+    polypnet evaluate --checkpoint runs/paper_cvc/RUN/checkpoints/best-....ckpt
+    polypnet evaluate --checkpoint CKPT --data other/dataset --split all --original-resolution
+    polypnet evaluate --model iam_unet --weights state_dict.pt --data pairs/ --split all
+    polypnet evaluate --pretrained kvasir-seg --data ../shared/data/kvasir-seg      # its test split
+    polypnet evaluate --pretrained cvc-clinicdb --data my/pairs --split all
 
 A checkpoint inside a run folder brings its own defaults: the data root, image size and the
 ``split.json`` of that run, so ``--checkpoint`` alone scores the run's own test split. Shipped
@@ -25,11 +25,14 @@ import yaml
 from ..data import DataError, PolypDataset, find_pairs, load_split
 from ..data.splits import make_split
 from ..experiments.evaluation import EvalResult, evaluate, overlay_grid
-from ..inference import FLIPS, CheckpointMismatchError, FlippedInput
+from ..inference import FLIPS, CheckpointError, FlippedInput, run_dir_of
+from ..inference.outputs import claim_output_folder
 from ..models.pretrained import pretrained_info
-from ..inference.checkpoint import load_model
+from .model_source import DEFAULT_IMAGE_SIZE, add_model_source, model_from_args
 
 SPLITS = ("test", "val", "train", "all")
+#: What evaluate writes directly under its output folder: all that --overwrite deletes there.
+EVAL_OUTPUTS = ("metrics.json", "per_image.csv", "overlays.png", "masks")
 
 
 class UsageError(Exception):
@@ -39,41 +42,34 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     """The command line of evaluate.py."""
     p = argparse.ArgumentParser(
-        prog="evaluate.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    src = p.add_argument_group("model")
-    src.add_argument("--checkpoint", type=Path, help="Lightning checkpoint of scripts/fit.py")
-    src.add_argument("--model", help="registered model name (with --weights, or to check the checkpoint)")
-    src.add_argument("--weights", type=Path, help="plain state dict for --model")
-    src.add_argument("--pretrained", metavar="TAG",
-                     help="shipped weights of --model (default iam_unet), e.g. kvasir-seg: polypnet models pretrained")
+    add_model_source(p)
     data = p.add_argument_group("data")
     data.add_argument("--data", help="dataset root, 'sample', or a folder of image/mask pairs "
                                      "(default: the checkpoint run's data root)")
     data.add_argument("--split", choices=SPLITS, default="test", help="side of the split, or all pairs (default: test)")
     data.add_argument("--split-file", type=Path, help="split JSON (default: the checkpoint run's split.json)")
-    data.add_argument("--image-size", type=int, help="network input size (default: the run's, else 256)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path, help="output folder (default: RUN/eval-SPLIT, else eval-SPLIT)")
+    out.add_argument("--out", type=Path,
+                     help="output folder (default: RUN/eval-SPLIT for a run's own data, RUN/eval-DATA-SPLIT for other "
+                          "data, else evaluations/MODEL-WEIGHTS_on_DATA_SPLIT); it must be absent or empty")
+    out.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluation in the folder")
     out.add_argument("--original-resolution", action="store_true",
                      help="also score predictions resized back to each image's own size")
     out.add_argument("--save-masks", action="store_true", help="write predicted masks as PNG")
     out.add_argument("--grid", type=int, default=6, metavar="N",
                      help="overlay figure of the N/2 worst and N/2 best images (0: none; default 6)")
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: mean probability of the image and its two flips (3x slower)")
     p.add_argument("--flip", choices=sorted(FLIPS),
                    help="robustness check: score the model on flipped inputs (h, v or hv), its output flipped back")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
 
 
 def _run_dir_of(checkpoint: Path) -> Path | None:
-    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    run = run_dir_of(checkpoint)
     return run if (run / "config.yaml").is_file() else None
 
 
@@ -85,13 +81,8 @@ def _run_config(run_dir: Path | None) -> dict[str, Any]:
 
 def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The network and what is known of it, from the one source the flags name (see load_model)."""
-    if args.checkpoint is None and args.weights is None and args.pretrained is None:
-        if args.model is None:
-            raise UsageError("pass --checkpoint, --pretrained TAG, or --model (with --weights)")
-        print(f"warning: --model {args.model} without --weights scores an untrained network", file=sys.stderr)
     try:
-        model, info = load_model(checkpoint=args.checkpoint, model=args.model, weights=args.weights,
-                                 pretrained=args.pretrained)
+        model, info = model_from_args(args)
         if args.pretrained is not None:
             info["pretrained_info"] = pretrained_info(info["model"], args.pretrained)
     except ValueError as err:  # several sources, or unknown shipped weights: a usage error
@@ -108,7 +99,7 @@ def _dataset(
     root = args.data or data_cfg.get("root")
     if root is None:
         raise UsageError("no data: pass --data ROOT")
-    image_size = args.image_size or int((shipped or {}).get("image_size") or data_cfg.get("image_size") or 256)
+    image_size = args.image_size or int((shipped or {}).get("image_size") or data_cfg.get("image_size") or DEFAULT_IMAGE_SIZE)
     found = find_pairs(root)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
@@ -165,6 +156,19 @@ def _print_table(result: EvalResult, title: str) -> None:
     Console().print(table)
 
 
+def default_out(args: argparse.Namespace, run_dir: Path | None, hparams: dict[str, Any], info: dict[str, Any]) -> Path:
+    """Where results go without ``--out``: named after the model and the data, so evaluations of
+    different weights or data never share a folder. Inside a run folder (``runs/`` is
+    git-ignored) ``eval-SPLIT`` for the run's own data, ``eval-DATA-SPLIT`` for other data; else
+    ``evaluations/MODEL-WEIGHTS_on_DATA_SPLIT`` (git-ignored too)."""
+    data = Path(args.data or info["data"]).name
+    if run_dir is not None:
+        return run_dir / (f"eval-{args.split}" if args.data is None else f"eval-{data}-{args.split}")
+    weights = args.checkpoint or args.weights
+    source = Path(weights).stem if weights else args.pretrained or "untrained"
+    return Path("evaluations") / f"{hparams.get('model') or args.model}-{source}_on_{data}_{args.split}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluate; returns the exit code (2 on bad input, with one clear line)."""
     args = build_parser().parse_args(argv)
@@ -172,18 +176,19 @@ def main(argv: list[str] | None = None) -> int:
         model, hparams = _load_model(args)
         run_dir = _run_dir_of(args.checkpoint) if args.checkpoint else None
         dataset, info = _dataset(args, run_dir, _run_config(run_dir), shipped=hparams.get("pretrained_info"))
-    except (CheckpointMismatchError, DataError, FileNotFoundError, KeyError, UsageError) as err:
+        out = args.out or default_out(args, run_dir, hparams, info)
+        claim_output_folder(out, EVAL_OUTPUTS, overwrite=args.overwrite)
+    except (CheckpointError, DataError, FileNotFoundError, KeyError, UsageError, ValueError) as err:
         message = err.args[0] if isinstance(err, KeyError) else err
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2
-    out = args.out or ((run_dir or Path(".")) / f"eval-{args.split}")
     if args.flip:
         model = FlippedInput(model, args.flip)
     result = evaluate(
         model,
         dataset,
         batch_size=args.batch_size,
-        device=args.device,
+        device=hparams["device"],
         threshold=args.threshold,
         original_resolution=args.original_resolution,
         masks_dir=out / "masks" if args.save_masks else None,
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         ranked = sorted(result.per_image, key=lambda r: r["dice"])
         half = max(1, args.grid // 2)
         names = [r["name"] for r in ranked[:half]] + [r["name"] for r in ranked[-half:] if r not in ranked[:half]]
-        grid = overlay_grid(dataset, model, names, out / "overlays.png", device=args.device)
+        grid = overlay_grid(dataset, model, names, out / "overlays.png", device=hparams["device"])
         lines.append(f"overlays (worst {half}, best {half}): {grid}")
     if args.save_masks:
         lines.append(f"masks: {out / 'masks'}")

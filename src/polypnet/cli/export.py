@@ -29,13 +29,13 @@ from pathlib import Path
 
 from ..inference.checkpoint import CheckpointMismatchError
 from ..inference.export import FORMATS, ExportResult, export
-from .predict import add_model_arguments, error_text, model_from_args
+from .model_source import add_model_source, error_text, image_size_of, model_from_args
 
 
 def build_parser(prog: str = "polypnet export") -> argparse.ArgumentParser:
-    """The command line of ``polypnet export`` / ``scripts/export.py``."""
+    """The command line of ``polypnet export`` / ``polypnet export``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(p)
+    add_model_source(p, runtime=False)
     out = p.add_argument_group("export")
     out.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS), dest="formats",
                      help="one or both (default: both)")
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None, prog: str = "polypnet export") -> int:
     """Export and check; returns the exit code."""
     args = build_parser(prog).parse_args(argv)
     try:
-        net, info, size = model_from_args(args)
+        net, info = model_from_args(args)
+        size = image_size_of(args, info)
         if args.name:
             name = args.name
         elif args.checkpoint or args.weights:

@@ -1,9 +1,9 @@
-"""``scripts/fit.py``: LightningCLI training with short Trainer flags, run directories and resume.
+"""``polypnet fit``: LightningCLI training with short Trainer flags, run directories and resume.
 
-    python scripts/fit.py                                  # quickstart: bundled sample, CPU, ~1 min
-    python scripts/fit.py --config configs/paper_kvasir.yaml --accelerator gpu --devices 1
-    python scripts/fit.py --accelerator tpu --devices 8    # the design card's command line
-    python scripts/fit.py --config configs/paper_cvc.yaml --ckpt_path last   # resume a killed run
+    polypnet fit                                  # quickstart: bundled sample, CPU, ~1 min
+    polypnet fit --config configs/paper_kvasir.yaml --accelerator gpu --devices 1
+    polypnet fit --accelerator tpu --devices 8    # the design card's command line
+    polypnet fit --config configs/paper_cvc.yaml --ckpt_path last   # resume a killed run
 
 Every Trainer argument is accepted both as ``--trainer.NAME`` and as the short ``--NAME``.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import shutil
 import sys
 import time
@@ -29,10 +30,11 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
 from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..data import DataError, PolypDataModule
+from ..experiments.configs import config_path
+from ..inference.checkpoint import safe_load
 from ..training.module import PolypSegModule
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "quickstart.yaml"
+DEFAULT_CONFIG = "quickstart"
 MONITOR = "val/dice_global"
 
 
@@ -197,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     """Train (then test the best checkpoint); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if _option(argv, "config") is None and not any(a in ("-h", "--help") for a in argv):
-        argv = ["--config", str(DEFAULT_CONFIG), *argv]
+        argv = ["--config", DEFAULT_CONFIG, *argv]
+    try:
+        argv = _configs_by_name(argv)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     argv = expand_short_flags(argv)
     # We hand LightningCLI the rewritten sys.argv on purpose; its warning about args beside a
     # non-empty sys.argv does not apply.
@@ -205,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     # LightningCLI dumps the whole config to record the model's hyperparameters; the logger
     # instances of build_trainer_defaults do not serialize, and RerunnableConfig leaves them out.
     warnings.filterwarnings("ignore", message=r"\s*Unable to serialize instance")
+    quiet_lightning_noise()
     try:
         run_dir = resolve_run_dir(argv)
+        # Read a checkpoint to resume from before anything else: safely, and once.
+        resume_step = _checkpoint_step(_option(argv, "ckpt_path"), run_dir)
         cli = PolypCLI(
             PolypSegModule,
             PolypDataModule,
@@ -217,38 +227,118 @@ def main(argv: list[str] | None = None) -> int:
             save_config_callback=RerunnableConfig,
             save_config_kwargs={"overwrite": True},
         )
-    except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError) as err:
+        check_fit_arguments(cli.trainer, cli.model, cli.datamodule)
+    except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError, ValueError) as err:
+        # ValueError: the module's, data module's or our own argument checks (CheckpointError too).
         print(f"error: {_one_sentence(err, argv)}", file=sys.stderr)
         return 2
     cfg = cli.config
     ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path is not None:
-        _forget_steps_after(ckpt_path, run_dir)
+    if resume_step is not None:
+        _forget_steps_from(resume_step, run_dir)
+    new_folder = not run_dir.exists()
     try:
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
-        if cfg.get("test_after_fit", True):
-            results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best")
+        # weights_only: Lightning reads the checkpoint again; it holds plain values only.
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
+        best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
+        if cfg.get("test_after_fit", True) and best:
+            # The best checkpoint by path: "best" would make Lightning say which of our two
+            # ModelCheckpoint callbacks it picked, on every run.
+            results = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=best, weights_only=True)
             if cli.trainer.is_global_zero and results:
                 path = run_dir / "test_metrics.json"
-                best = getattr(cli.trainer.checkpoint_callback, "best_model_path", "")
                 path.write_text(json.dumps({"checkpoint": best, "metrics": results[0]}, indent=2) + "\n")
     except DataError as err:  # found at setup, before any training: the list of bad files
+        _discard_failed_run(run_dir, new_folder)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BaseException:
+        _discard_failed_run(run_dir, new_folder)
+        raise
     _report(cli.trainer, run_dir)
     return 0
 
 
-def _forget_steps_after(ckpt_path: str, run_dir: Path) -> None:
-    """Drop the ``metrics.csv`` rows past the checkpoint a run resumes from (a killed run's partial epoch)."""
+def check_fit_arguments(trainer: L.Trainer, model: PolypSegModule, datamodule: PolypDataModule) -> None:
+    """ValueError (one line) for settings that cannot train, before any data is decoded: an
+    epoch or step budget of 0, an image size the network cannot take."""
+    if trainer.max_epochs == 0 or trainer.max_steps == 0:
+        flag = "--max_epochs" if trainer.max_epochs == 0 else "--max_steps"
+        raise ValueError(f"{flag} 0 trains nothing: pass 1 or more (-1: no limit)")
+    size = int(datamodule.hparams.image_size)
+    was_training = model.training
+    model.eval()  # eval: the check must not move BatchNorm statistics
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size))
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"--data.image_size {size}: {' '.join(str(err).split())}") from None
+    finally:
+        model.train(was_training)
+
+
+def _discard_failed_run(run_dir: Path, new_folder: bool) -> None:
+    """Remove the run folder this process created when it holds no checkpoint: a failed start
+    leaves no half-empty run behind (a run that saved a checkpoint is kept, to resume)."""
+    if new_folder and run_dir.is_dir() and not any(run_dir.glob("checkpoints/*.ckpt")):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def quiet_lightning_noise() -> None:
+    """Silence the two messages Lightning prints on every run that are not about the run.
+
+    Both come from inside Lightning and the fix is not ours to make: an advertisement for its
+    hosted logger, and torch's deprecation of ``LeafSpec``, which Lightning 2.6 still uses.
+    """
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoLitLoggerTip) for f in logger.filters):
+            logger.addFilter(_NoLitLoggerTip())
+
+
+class _NoLitLoggerTip(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "try installing [litlogger]" not in record.getMessage()
+
+
+def _configs_by_name(argv: list[str]) -> list[str]:
+    """Each ``--config NAME`` that is not a file becomes the shipped config of that name."""
+    out = list(argv)
+    for i, token in enumerate(out):
+        if token == "--config" and i + 1 < len(out):
+            out[i + 1] = str(config_path(out[i + 1]))
+        elif token.startswith("--config="):
+            out[i] = f"--config={config_path(token.split('=', 1)[1])}"
+    return out
+
+
+def _checkpoint_step(ckpt_path: str | None, run_dir: Path) -> int | None:
+    """The ``global_step`` of the checkpoint a run resumes from (None: no checkpoint, or none
+    recorded); the file is read with the one safe loader, so a hostile file is refused here."""
+    if ckpt_path is None:
+        return None
     path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
-        return
-    step = torch.load(path, map_location="cpu", weights_only=False).get("global_step")
+        return None
+    blob = safe_load(path)
+    step = blob.get("global_step") if isinstance(blob, dict) else None
+    return int(step) if step is not None else None
+
+
+def _forget_steps_after(ckpt_path: str, run_dir: Path) -> None:
+    """``_forget_steps_from`` the step of ``ckpt_path`` (``last``: the run's own last.ckpt)."""
+    step = _checkpoint_step(ckpt_path, run_dir)
     if step is not None:
-        dropped = drop_rows_from_step(run_dir / "metrics.csv", int(step))
-        if dropped:
-            print(f"metrics.csv: dropped {dropped} rows logged after the checkpoint (step {step} on)", file=sys.stderr)
+        _forget_steps_from(step, run_dir)
+
+
+def _forget_steps_from(step: int, run_dir: Path) -> None:
+    """Drop the ``metrics.csv`` rows past the checkpoint a run resumes from (a killed run's partial epoch)."""
+    dropped = drop_rows_from_step(run_dir / "metrics.csv", step)
+    if dropped:
+        print(f"metrics.csv: dropped {dropped} rows logged after the checkpoint (step {step} on)", file=sys.stderr)
 
 
 def _one_sentence(err: Exception, argv: list[str]) -> str:

@@ -1,7 +1,8 @@
-"""``polypnet``: one command for the whole workflow; each subcommand is one of the scripts.
+"""``polypnet``: one command tree for the whole workflow.
 
 Subcommands are imported only when run, so ``polypnet --help`` stays fast and a subcommand's
-heavy dependencies (Lightning for ``fit``) load only when needed.
+heavy dependencies (Lightning for ``fit``) load only when needed. A group (``data``, ``compare``)
+holds subcommands of its own: ``polypnet data check sample``.
 """
 
 from __future__ import annotations
@@ -10,140 +11,181 @@ import difflib
 import importlib
 import sys
 from dataclasses import dataclass
+from typing import Union
 
 from .. import __version__
+
+TRAINER_FLAGS = ("short Trainer flags: --max_epochs N, --accelerator cpu|gpu|tpu|auto, --devices N, "
+                 "--precision bf16-mixed, ... (every Trainer argument, also as --trainer.NAME)")
 
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: the ``main(argv) -> int`` it runs, the script it mirrors, help and examples."""
+    """A subcommand: the ``main(argv) -> int`` it runs (``module:function``), help and examples."""
 
-    target: str  # "module:function"
-    script: str
+    target: str
     summary: str
     examples: tuple[str, ...] = ()
-    # Our own parsers take the ``polypnet NAME`` prog and carry their examples in --help already.
+    # The parser takes a ``prog`` keyword and carries its examples in --help already.
     own_prog: bool = False
 
 
-COMMANDS: dict[str, Command] = {
+Tree = dict[str, Union[Command, "Tree"]]
+
+COMMANDS: Tree = {
     "fit": Command(
-        "polypnet.cli.fit:main", "scripts/fit.py",
+        "polypnet.cli.fit:main",
         "train a model (LightningCLI); no arguments: the quickstart on the bundled sample",
-        ("polypnet fit",
-         "polypnet fit --config configs/paper_kvasir.yaml --accelerator gpu --devices 1",
-         "polypnet fit --config configs/paper_cvc.yaml --ckpt_path last   # resume a killed run"),
+        ("polypnet fit                                   # quickstart: bundled sample, CPU",
+         "polypnet fit --config paper_kvasir --data.root data/kvasir-seg --accelerator gpu --devices 1",
+         "polypnet fit --config paper_cvc --accelerator tpu --devices 8",
+         "polypnet fit --config paper_cvc --ckpt_path last   # resume a killed run",
+         TRAINER_FLAGS),
     ),
     "evaluate": Command(
-        "polypnet.cli.evaluate:main", "scripts/evaluate.py",
-        "score a checkpoint on a split or a folder of image/mask pairs",
+        "polypnet.cli.evaluate:main",
+        "score a model on a split or a folder of image/mask pairs (torchmetrics)",
         ("polypnet evaluate --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt",
-         "polypnet evaluate --checkpoint CKPT --data other/dataset --split all --original-resolution",
+         "polypnet evaluate --pretrained kvasir-seg --data data/kvasir-seg --split-file split.json",
          "polypnet evaluate --model iam_unet --weights state_dict.pt --data pairs/ --split all"),
     ),
     "predict": Command(
-        "polypnet.cli.predict:main", "scripts/predict.py",
-        "masks, overlays and per-frame tables for an image, a folder or a video",
+        "polypnet.cli.predict:main", "masks, overlays and per-frame tables for an image, a folder or a video",
         own_prog=True,
     ),
-    "export": Command(
-        "polypnet.cli.export:main", "scripts/export.py",
-        "ONNX and TorchScript files, checked against PyTorch",
-        own_prog=True,
+    "export": Command("polypnet.cli.export:main", "ONNX and TorchScript files, checked against PyTorch", own_prog=True),
+    "demo": Command("polypnet.cli.demo:main", "a local web page: drop an image or a video, see the polyp outlined",
+                    own_prog=True),
+    "reproduce": Command(
+        "polypnet.cli.reproduce:main",
+        "train the paper's protocol per dataset and seed, score the test split, write records",
+        ("polypnet reproduce --protocol paper --datasets cvc-clinicdb --data-dir data --accelerator gpu",
+         "polypnet reproduce --protocol improved --seeds 42 43 44 --out results"),
     ),
+    "ablate": Command(
+        "polypnet.cli.ablate:main",
+        "run an ablation study (configs/ablations) arm by arm and tabulate it",
+        ("polypnet ablate loss --seeds 42 43 --data-dir data",
+         "polypnet ablate all --summarize-only --out results/ablations"),
+    ),
+    "benchmark": Command(
+        "polypnet.cli.benchmark:main",
+        "speed and memory of IAM-UNet against smp peers in one run, with ratios",
+        ("polypnet benchmark --out results/benchmark/cpu.json",
+         "polypnet benchmark --quick"),
+    ),
+    "compare": {
+        "runs": Command("polypnet.cli.compare_runs:main", "validation curves and scores of several runs side by side",
+                        ("polypnet compare runs results/paper/cvc-clinicdb_seed42_run results/improved/cvc-clinicdb_seed42_run --out cmp",)),
+        "tta": Command("polypnet.cli.compare_tta:main", "plain vs flipped inputs vs flip TTA of one checkpoint",
+                       ("polypnet compare tta runs/paper_cvc/RUN/checkpoints/best.ckpt --out results/tta/paper",)),
+        "sequences": Command("polypnet.cli.per_sequence:main", "CVC-ClinicDB per-image Dice grouped by video sequence",
+                             ("polypnet compare sequences results/cpu/cvc-clinicdb_seed42_sequence_run/per_image.csv",)),
+        "sizes": Command("polypnet.cli.dice_by_size:main", "Dice by polyp size of one or more runs",
+                         ("polypnet compare sizes results/improved/cvc-clinicdb_seed42_run/per_image.csv --out sizes",)),
+    },
+    "data": {
+        "check": Command("polypnet.cli.data:check_main", "check a dataset folder: layout, counts, sizes, every problem",
+                         ("polypnet data check sample", "polypnet data check data/kvasir-seg --headers-only")),
+        "prepare": Command("polypnet.cli.data:prepare_main",
+                           "download or import Kvasir-SEG / CVC-ClinicDB and verify it against the shipped sha256 list",
+                           ("polypnet data prepare kvasir-seg --dest data",
+                            "polypnet data prepare cvc-clinicdb --from-archive CVC-ClinicDB.zip")),
+        "pack": Command("polypnet.cli.data:pack_main", "pack datasets as square JPEG files for an accelerator machine",
+                        ("polypnet data pack data/kvasir-seg data/cvc-clinicdb --out .gpu/data",)),
+    },
     "models": Command(
-        "polypnet.models.__main__:main", "python -m polypnet.models",
+        "polypnet.cli.models:main",
         "the registered models, the shipped pretrained weights and their scores, a layer table",
         own_prog=True,
     ),
-    "check-data": Command(
-        "polypnet.data.check:main", "scripts/check_data.py",
-        "check a dataset folder: layout, counts, sizes, foreground, every problem",
-        ("polypnet check-data sample",
-         "polypnet check-data data/kvasir-seg --headers-only"),
-    ),
-    "prepare-data": Command(
-        "polypnet.data.prepare:main", "scripts/prepare_data.py",
-        "download or import Kvasir-SEG / CVC-ClinicDB and verify it against the shipped sha256 list",
-        ("polypnet prepare-data kvasir-seg --dest data",
-         "polypnet prepare-data cvc-clinicdb --from-archive CVC-ClinicDB.zip",
-         "polypnet prepare-data kvasir-seg --verify-only"),
-    ),
-    "benchmark": Command(
-        "polypnet.cli.benchmark:main", "scripts/benchmark.py",
-        "speed and memory of IAM-UNet against smp peers in one run, with ratios",
-        ("polypnet benchmark --out docs/benchmark_cpu.json",
-         "polypnet benchmark --quick"),
+    "ship-weights": Command(
+        "polypnet.cli.ship_weights:main",
+        "put a recorded run's weights into the package (safetensors) with their provenance",
+        ("polypnet ship-weights results/improved/kvasir-seg_seed42.json --tag kvasir-seg-improved",),
     ),
 }
 
 
-def usage() -> str:
-    """The text of ``polypnet --help``."""
-    width = max(map(len, COMMANDS))
+def usage(tree: Tree = COMMANDS, prefix: str = "polypnet") -> str:
+    """The text of ``polypnet --help`` (or of a group's)."""
+    width = max(map(len, tree))
+
+    def summary(node: Command | Tree) -> str:
+        return node.summary if isinstance(node, Command) else "{" + ",".join(node) + "}"
+
     lines = [
-        "usage: polypnet COMMAND [options]     (polypnet COMMAND --help: its options and examples)",
+        f"usage: {prefix} COMMAND [options]     ({prefix} COMMAND --help: its options and examples)",
         "",
         "Polyp segmentation with IAM-UNet. Research software, not a medical device.",
         "",
         "commands:",
-        *(f"  {name:<{width}}  {cmd.summary}" for name, cmd in COMMANDS.items()),
+        *(f"  {name:<{width}}  {summary(node)}" for name, node in tree.items()),
         "",
         "options:",
         "  -h, --help     this help",
-        "  --version      the polypnet version",
-        "",
-        "examples:",
-        "  polypnet fit                                   # quickstart training on the bundled sample",
-        "  polypnet predict frames/ --checkpoint best.ckpt",
-        "  polypnet export --checkpoint best.ckpt",
-        "",
-        "Each command is also a script: python scripts/fit.py, scripts/predict.py, ...",
     ]
+    if tree is COMMANDS:
+        lines += [
+            "  --version      the polypnet version",
+            "",
+            "examples:",
+            "  polypnet fit                                   # quickstart training on the bundled sample",
+            "  polypnet predict frames/ --pretrained kvasir-seg-improved",
+            "  polypnet data check sample",
+        ]
     return "\n".join(lines)
 
 
-def _run(name: str, argv: list[str]) -> int:
-    cmd = COMMANDS[name]
+def _run(prog: str, cmd: Command, argv: list[str]) -> int:
     module_name, function = cmd.target.split(":")
     entry = getattr(importlib.import_module(module_name), function)
     if cmd.own_prog:
-        return int(entry(argv, prog=f"polypnet {name}") or 0)
-    if not any(a in ("-h", "--help") for a in argv):
-        return int(entry(argv) or 0)
-    # The wrapped parsers name themselves after their script; say how they map, and add examples.
-    print(f"polypnet {name}: the same options as {cmd.script}\n")
+        return int(entry(argv, prog=prog) or 0)
+    # argparse names a parser without ``prog`` after sys.argv[0]: make that the command's name.
+    saved, sys.argv[0] = sys.argv[0], prog
     try:
-        code = int(entry(argv) or 0)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 0
+        if not any(a in ("-h", "--help") for a in argv):
+            return int(entry(argv) or 0)
+        try:
+            code = int(entry(argv) or 0)
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 0
+    finally:
+        sys.argv[0] = saved
     sys.stdout.flush()
     if cmd.examples:
         print("\nexamples:\n" + "\n".join(f"  {e}" for e in cmd.examples))
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``polypnet COMMAND ...``; returns the exit code (2 on an unknown command)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _dispatch(tree: Tree, argv: list[str], prefix: str) -> int:
     if not argv:
-        print(usage(), file=sys.stderr)
+        print(usage(tree, prefix), file=sys.stderr)
         return 2
     first = argv[0]
     if first in ("-h", "--help", "help"):
-        if first == "help" and len(argv) > 1 and argv[1] in COMMANDS:
-            return _run(argv[1], ["--help"])
-        print(usage())
+        if first == "help" and len(argv) > 1 and argv[1] in tree:
+            return _dispatch(tree, [argv[1], "--help"], prefix)
+        print(usage(tree, prefix))
         return 0
-    if first == "--version":
+    if first == "--version" and tree is COMMANDS:
         print(f"polypnet {__version__}")
         return 0
-    if first not in COMMANDS:
-        close = difflib.get_close_matches(first, COMMANDS, n=1)
+    if first not in tree:
+        close = difflib.get_close_matches(first, tree, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        print(f"error: unknown command {first!r}{hint} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        print(f"error: unknown command {first!r}{hint} (commands: {', '.join(tree)})", file=sys.stderr)
         return 2
-    return _run(first, argv[1:])
+    node = tree[first]
+    if isinstance(node, Command):
+        return _run(f"{prefix} {first}", node, argv[1:])
+    return _dispatch(node, argv[1:], f"{prefix} {first}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``polypnet COMMAND ...``; returns the exit code (2 on an unknown command)."""
+    return _dispatch(COMMANDS, list(sys.argv[1:] if argv is None else argv), "polypnet")
 
 
 if __name__ == "__main__":

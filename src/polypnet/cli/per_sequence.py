@@ -1,6 +1,6 @@
-"""``scripts/per_sequence.py``: CVC-ClinicDB test scores per video sequence, from evaluate.py's per_image.csv.
+"""``polypnet compare sequences``: CVC-ClinicDB test scores per video sequence, from polypnet evaluate's per_image.csv.
 
-    python scripts/per_sequence.py results/cpu/cvc-clinicdb_seed44_sequence_run/per_image.csv
+    polypnet compare sequences results/cpu/cvc-clinicdb_seed44_sequence_run/per_image.csv
 
 The pooled (global) F1 weighs large polyps; per sequence, one patient's small polyps that the
 model misses stand out. Frames are mapped to sequences by the shipped frame -> sequence table.
@@ -9,7 +9,6 @@ model misses stand out. Frames are mapped to sequences by the shipped frame -> s
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from ..experiments.per_image import MISSED_BELOW, read_per_image, summarise
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip("`"))
-    parser.add_argument("per_image", type=Path, help="per_image.csv written by scripts/evaluate.py on CVC-ClinicDB")
+    parser.add_argument("per_image", type=Path, help="per_image.csv written by polypnet evaluate on CVC-ClinicDB")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as Markdown to this file")
     return parser
 
@@ -58,5 +57,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

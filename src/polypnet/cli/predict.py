@@ -18,9 +18,11 @@ probability: a polyp score for frames without a mask), components (number of 8-c
 regions), boxes (JSON list of [x, y, width, height] per region, in original pixels, largest first).
 
 Each input is resized to --image-size for the network (as in training), its logits are resized
-back to the original size (bilinear) and thresholded there. Unreadable files are reported and
-skipped; exit status 0 when every input was processed, 1 when some were skipped (the rest is
-written), 2 on a usage error.
+back to the original size (bilinear) and thresholded there. Unreadable files, dangling links and
+images over --max-megapixels (read from the header, never decoded) are skipped and listed in
+summary.json; exit status 0 when every input was processed, 1 when some were skipped or video
+frames did not decode (the rest is written), 2 on a usage error. OUT must be absent or empty:
+--overwrite replaces an earlier run's results (docs/security.md).
 
 examples:
   polypnet predict frame.jpg --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt
@@ -37,69 +39,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..models import list_pretrained
-from ..models.registry import parse_model_kwargs
-from ..inference import CheckpointMismatchError, Predictor, load_model, resolve_device
-from ..inference.files import collect_inputs, run
+from ..inference import CheckpointError, Predictor
+from ..inference.files import DEFAULT_MAX_PIXELS, collect_inputs, run
+from ..inference.outputs import claim_output_folder
+from .model_source import add_model_source, error_text, image_size_of, model_from_args
 
-DEFAULT_IMAGE_SIZE = 256
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--checkpoint`` / ``--model`` (+ ``--weights``) / ``--pretrained`` / ``--set`` / ``--image-size``."""
-    group = parser.add_argument_group("model (one source)")
-    group.add_argument("--checkpoint", type=Path, metavar="PATH",
-                       help="Lightning checkpoint of `polypnet fit` (knows its model), or a plain state dict (with --model)")
-    group.add_argument("--model", metavar="NAME",
-                       help="registered model name: with --weights, alone (untrained: random weights), "
-                            "or to check --checkpoint")
-    group.add_argument("--weights", type=Path, metavar="PATH", help="state dict (or checkpoint) for --model")
-    shipped = "; ".join(f"{m}: {', '.join(tags)}" for m, tags in list_pretrained().items()) or "none yet"
-    group.add_argument("--pretrained", metavar="NAME",
-                       help=f"weights shipped with polypnet for --model (default iam_unet), e.g. kvasir-seg; shipped: {shipped}")
-    group.add_argument("--set", dest="model_kwargs", action="append", default=[], metavar="KEY=VALUE",
-                       help="model keyword for --model/--weights, e.g. --set attention_position=none (repeatable)")
-    group.add_argument("--image-size", type=int, metavar="N",
-                       help=f"network input size (default: the checkpoint's training size, else {DEFAULT_IMAGE_SIZE}; "
-                            "IAM-UNet needs a multiple of 16)")
-
-
-def model_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any], int]:
-    """The network, its description, and the image size to run it at; ValueError on bad flags."""
-    if args.checkpoint is None and args.model is None and args.pretrained is None and args.weights is None:
-        raise ValueError("no model: pass --checkpoint PATH, or --model NAME (with --weights PATH)")
-    net, info = load_model(checkpoint=args.checkpoint, model=args.model, weights=args.weights,
-                           pretrained=args.pretrained, model_kwargs=parse_model_kwargs(args.model_kwargs))
-    if info["source"] == "untrained":
-        print(f"warning: --model {info['model']} without --weights runs an UNTRAINED network (random weights)",
-              file=sys.stderr)
-    size = args.image_size or info.get("image_size") or DEFAULT_IMAGE_SIZE
-    return net, info, int(size)
-
-
-def error_text(err: Exception) -> str:
-    """The error as one line (a KeyError's message without the quotes ``str()`` adds)."""
-    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(str(text).split())
-
+#: What predict writes directly under OUT: all that --overwrite deletes there.
+PREDICT_OUTPUTS = ("masks", "overlays", "videos", "predictions.csv", "summary.json")
 
 def build_parser(prog: str = "polypnet predict") -> argparse.ArgumentParser:
-    """The command line of ``polypnet predict`` / ``scripts/predict.py``."""
+    """The command line of ``polypnet predict`` / ``polypnet predict``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", type=Path, help="image, video, or folder (recursive)")
-    add_model_arguments(p)
+    add_model_source(p)
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, help="output folder (default: predictions/INPUT_NAME)")
     out.add_argument("--no-overlays", action="store_true", help="masks and tables only, no overlay images")
     out.add_argument("--overlay-format", choices=("jpg", "png"), default="jpg", help="overlay images' format (default jpg)")
     out.add_argument("--frame-masks", action="store_true", help="also write each video frame's mask as PNG")
+    out.add_argument("--overwrite", action="store_true",
+                     help="replace the results of an earlier run in OUT (without it, a non-empty OUT is refused)")
     run_ = p.add_argument_group("inference")
     run_.add_argument("--threshold", type=float, default=0.5, help="probability threshold of the mask (default 0.5)")
     run_.add_argument("--batch-size", type=int, default=8, help="images or frames per forward pass (default 8)")
-    run_.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, mps")
-    run_.add_argument("--tta", action="store_true",
-                      help="test-time augmentation: average the probabilities of identity, horizontal and vertical flips (3x slower)")
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
+                      help="skip images (videos) with more pixels per image (frame), read from the header before "
+                           f"decoding; a batch holds at most this many pixels (default {DEFAULT_MAX_PIXELS / 1e6:g})")
     return p
 
 
@@ -112,25 +78,30 @@ def main(argv: list[str] | None = None, prog: str = "polypnet predict") -> int:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
         if not 0 < args.threshold < 1:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
-        device = resolve_device(args.device)
+        max_pixels = int(args.max_megapixels * 1e6)
+        if max_pixels < 1:
+            raise ValueError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
         inputs = collect_inputs(args.input, exclude=out)
-        if not inputs.images and not inputs.videos:
+        if not inputs.images and not inputs.videos and not inputs.dangling:
             raise ValueError(f"{args.input}: no image or video files found")
-        net, info, size = model_from_args(args)
-        predictor = Predictor(net, image_size=size, device=device,
+        net, info = model_from_args(args)
+        size = image_size_of(args, info)
+        predictor = Predictor(net, image_size=size, device=info.pop("device"),
                               threshold=args.threshold, tta=args.tta)
         predictor.check()
-    except (CheckpointMismatchError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
+        claim_output_folder(out, PREDICT_OUTPUTS, overwrite=args.overwrite)
+    except (CheckpointError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 2
     result = run(predictor, inputs, out, batch_size=args.batch_size, overlays=not args.no_overlays,
-                 overlay_format=args.overlay_format, frame_masks=args.frame_masks, progress=not args.no_progress)
+                 overlay_format=args.overlay_format, frame_masks=args.frame_masks, progress=not args.no_progress,
+                 max_pixels=max_pixels)
     settings = {"input": str(args.input), **info, "image_size": size, "threshold": args.threshold,
-                "tta": args.tta, "device": str(predictor.device)}
+                "tta": args.tta, "device": str(predictor.device), "max_megapixels": args.max_megapixels}
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps({"settings": settings, **result.to_json()}, indent=2) + "\n")
     _print_summary(result, out, overlays=not args.no_overlays)
-    return 1 if result.skipped else 0
+    return 0 if result.complete else 1
 
 
 def _print_summary(result: Any, out: Path, overlays: bool) -> None:
@@ -141,7 +112,7 @@ def _print_summary(result: Any, out: Path, overlays: bool) -> None:
     for video in result.videos:
         lines.append(f"video:   {video.path}: {video.frames} frames -> {video.overlay}, {video.table}")
         if video.note:
-            lines.append(f"         note: {video.note}")
+            lines.append(f"         {'lost' if video.frames_lost else 'note'}: {video.note}")
     if result.ignored:
         lines.append(f"ignored: {len(result.ignored)} files that are neither images nor videos, e.g. {result.ignored[0]}")
     lines.append(f"skipped: {len(result.skipped)}" + (" (unreadable inputs, listed below)" if result.skipped else ""))

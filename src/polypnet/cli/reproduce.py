@@ -1,12 +1,12 @@
-"""``scripts/reproduce.py``: train the paper's protocol, evaluate on the test split, record results.
+"""``polypnet reproduce``: train the paper's protocol, evaluate on the test split, record results.
 
-    python scripts/reproduce.py --protocol paper --data-dir ../shared/data              # accelerator
-    python scripts/reproduce.py --protocol cpu --datasets cvc-clinicdb --data-dir ../shared/data
-    python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb   # the paper's schedule, 128 px
-    python scripts/reproduce.py --protocol cpu --datasets cvc-clinicdb --from-run runs/cpu_cvc/seed42
+    polypnet reproduce --protocol paper --data-dir ../shared/data              # accelerator
+    polypnet reproduce --protocol cpu --datasets cvc-clinicdb --data-dir ../shared/data
+    polypnet reproduce --protocol paper128 --datasets cvc-clinicdb   # the paper's schedule, 128 px
+    polypnet reproduce --protocol cpu --datasets cvc-clinicdb --from-run runs/cpu_cvc/seed42
 
-For each dataset and seed it runs ``scripts/fit.py`` with ``configs/<protocol>_<dataset>.yaml``,
-scores the best checkpoint with the evaluation of ``scripts/evaluate.py`` (at the network's input
+For each dataset and seed it runs ``polypnet fit`` with ``configs/<protocol>_<dataset>.yaml``,
+scores the best checkpoint with the evaluation of ``polypnet evaluate`` (at the network's input
 size and at the original resolution), and writes ``results/<protocol>/<dataset>_seed<k>.json``
 plus ``results/<protocol>/README.md``, a table of ours vs the paper, and keeps the run's small
 files (no checkpoints) in ``results/<protocol>/<dataset>_seed<k>_run/``. ``--from-run`` records a run
@@ -34,11 +34,13 @@ import yaml
 from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
 from ..inference.checkpoint import load_checkpoint
 from ..models import count_parameters
+from ..experiments.configs import config_path
 from ..experiments.studies import mean_std
 from . import evaluate as evaluate_cli
 from . import fit as fit_cli
 
-REPO_ROOT = fit_cli.REPO_ROOT
+#: Where this module sits: git asked here names the commit of the code that ran (none when installed).
+_HERE = Path(__file__).resolve().parent
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
 PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved", "paper128_improved")
 #: The paper's test results (random 80/10/10 split), in percent.
@@ -48,7 +50,7 @@ PAPER_PARAMS = 574_579
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of reproduce.py."""
-    p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__,
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
@@ -63,13 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int,
                    help="the seed that draws the split (default: the config's, 42). --seeds changes only "
                         "initialisation, order and augmentation, so every seed sees the same test images")
-    p.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "data",
-                   help="folder holding kvasir-seg/ and cvc-clinicdb/")
+    p.add_argument("--data-dir", type=Path, default=Path("data"),
+                   help="folder holding kvasir-seg/ and cvc-clinicdb/ (default: ./data)")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes (default: the config's, 4)")
     p.add_argument("--precision", help="Trainer precision, e.g. bf16-mixed (default: the config's, 32-true)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "results")
-    p.add_argument("--runs", type=Path, default=REPO_ROOT / "runs" / "reproduce")
+    p.add_argument("--out", type=Path, default=Path("results"), help="records go to OUT/PROTOCOL (default: ./results)")
+    p.add_argument("--runs", type=Path, default=Path("runs/reproduce"), help="training runs (default: ./runs/reproduce)")
     p.add_argument("--from-run", type=Path, help="record this finished run instead of training (one dataset, one seed)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further fit.py arguments, e.g. --extra --trainer.max_epochs 2 (ends the command line)")
@@ -79,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 def git_commit() -> str:
     """The commit of the working tree (with ``-dirty`` when it has changes), or ``unknown``."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_HERE, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_HERE,
                                capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -146,7 +148,9 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
     if not best:
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
     eval_dir = run_dir / "eval-test"
-    code = evaluate_cli.main(["--checkpoint", str(best[-1]), "--original-resolution", "--out", str(eval_dir)])
+    # --overwrite: recording a run again re-evaluates it into its own eval-test/ on purpose.
+    code = evaluate_cli.main(["--checkpoint", str(best[-1]), "--original-resolution", "--out", str(eval_dir),
+                              "--overwrite"])
     if code != 0:
         raise SystemExit(f"error: evaluation failed (exit {code})")
     evaluated = json.loads((eval_dir / "metrics.json").read_text())
@@ -209,7 +213,7 @@ def write_table(out: Path) -> Path:
     lines = [
         f"# Results: `{out.name}` protocol",
         "",
-        "Written by `scripts/reproduce.py` from the JSON files beside this one. F1 = Dice. *global*:",
+        "Written by `polypnet reproduce` from the JSON files beside this one. F1 = Dice. *global*:",
         "over all test pixels pooled (the F1 of the paper); *per image*: mean over test images.",
         "*orig*: predictions resized back to each image's original size before scoring.",
         "",
@@ -281,7 +285,7 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Train and record each (dataset, seed); returns the exit code."""
     args = build_parser().parse_args(argv)
-    command = "python scripts/reproduce.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "polypnet reproduce " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = args.out / args.protocol
     if args.from_run is not None:
         if len(args.datasets) != 1 or len(args.seeds) != 1:
@@ -294,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             if not data_root.is_dir():
                 print(f"error: {data_root} not found (--data-dir holds kvasir-seg/ and cvc-clinicdb/)", file=sys.stderr)
                 return 2
-            config = REPO_ROOT / "configs" / f"{args.protocol}_{CONFIG_STEMS[dataset]}.yaml"
+            config = config_path(f"{args.protocol}_{CONFIG_STEMS[dataset]}")
             for seed in args.seeds:
                 split_seed = "" if args.split_seed is None else f"_split{args.split_seed}"
                 run_dir = args.runs / args.protocol / f"{dataset}_{args.split}{split_seed}_seed{seed}"

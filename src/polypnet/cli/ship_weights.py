@@ -1,13 +1,13 @@
-"""``scripts/ship_weights.py``: copy a recorded run's weights into the package, with provenance.
+"""``polypnet ship-weights``: copy a recorded run's weights into the package, with provenance.
 
-    python scripts/ship_weights.py results/cpu/cvc-clinicdb_seed42.json
+    polypnet ship-weights results/cpu/cvc-clinicdb_seed42.json
 
-Reads a result JSON written by ``scripts/reproduce.py``, saves the network's state dict (fp32)
-to ``src/polypnet/models/resources/weights/<model>__<dataset>.pt`` and records in ``index.json``
+Reads a result JSON written by ``polypnet reproduce``, saves the network's state dict (fp32)
+to ``src/polypnet/models/resources/weights/<model>__<tag>.safetensors`` and records in ``index.json``
 the protocol, split, seed, input size, test scores and the command that made them, so that
 ``create_model(model, pretrained=dataset)`` loads them offline.
 
-    python scripts/ship_weights.py results/paper/kvasir-seg_seed42.json --retire-as kvasir-seg-128
+    polypnet ship-weights results/paper/kvasir-seg_seed42.json --retire-as kvasir-seg-128
 
 first renames the weights shipped under the tag (file and index entry, bytes unchanged) so that
 they stay loadable as ``pretrained="kvasir-seg-128"``; commit both files afterwards.
@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
+from safetensors.torch import save_file
 
 from ..inference.checkpoint import load_checkpoint
 from ..models.pretrained import WEIGHTS_DIR
@@ -51,7 +51,7 @@ def retire(index: dict, model: str, tag: str, new_tag: str, weights_dir: Path) -
                          f"shipped: {', '.join(sorted(tags)) or 'none'}")
     if new_tag in tags:
         raise ValueError(f"--retire-as {new_tag!r}: that tag is already shipped ({tags[new_tag]['file']})")
-    old_file, new_file = weights_dir / tags[tag]["file"], f"{model}__{new_tag}.pt"
+    old_file, new_file = weights_dir / tags[tag]["file"], f"{model}__{new_tag}{Path(tags[tag]['file']).suffix}"
     if not old_file.is_file():
         raise ValueError(f"--retire-as {new_tag!r}: {old_file} is listed in index.json but missing")
     if (weights_dir / new_file).exists():
@@ -67,7 +67,7 @@ def _write_index(path: Path, index: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Ship the weights of one result JSON; returns the exit code."""
-    p = argparse.ArgumentParser(prog="ship_weights.py", description=__doc__,
+    p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("result", type=Path, help="results/<protocol>/<dataset>_seed<k>.json")
     p.add_argument("--tag", help="name to load them by (default: the dataset)")
@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"retired {tag!r} as {args.retire_as!r} ({WEIGHTS_DIR / moved})")
     elif tag in index.get(result["model"], {}):
         print(f"replacing the weights shipped as {tag!r} (--retire-as TAG would keep them)")
-    filename = f"{result['model']}__{tag}.pt"
-    torch.save({k: v.float().contiguous() for k, v in net.state_dict().items()}, WEIGHTS_DIR / filename)
+    filename = f"{result['model']}__{tag}.safetensors"
+    state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, WEIGHTS_DIR / filename, metadata={"model": result["model"], "tag": tag})
     metrics = result["metrics"]
     index.setdefault(result["model"], {})[tag] = {
         "file": filename,

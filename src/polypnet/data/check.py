@@ -5,13 +5,11 @@ Exit status 0 when the data is usable, 1 when there is any problem, 2 on a usage
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from .errors import Problem
 from .layouts import Pair, _list_images, scan_pairs
@@ -85,21 +83,3 @@ def _report_problems(problems: list[Problem], out: Callable[[str], None]) -> lis
         for problem in problems:
             out(f"  - {problem}")
     return problems
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="check_data",
-        description="Check a polyp dataset folder: layout, counts, sizes, foreground, problems.",
-    )
-    parser.add_argument("root", help='dataset folder, "sample", or a dataset name under $POLYPNET_DATA_DIR')
-    parser.add_argument(
-        "--headers-only", action="store_true", help="read image headers only (masks are still decoded)"
-    )
-    args = parser.parse_args(argv)
-    problems = check(args.root, decode_images=not args.headers_only)
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

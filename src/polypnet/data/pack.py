@@ -1,6 +1,6 @@
 """``pack-data``: small pre-resized copies of datasets, for a machine that cannot take the originals.
 
-    python scripts/pack_data.py cvc-clinicdb kvasir-seg --data-dir ../shared/data --out .gpu/data
+    polypnet data pack cvc-clinicdb kvasir-seg --data-dir ../shared/data --out .gpu/data
 
 The GPU machine of ``docs/gpu.md`` takes at most 64 MiB of files with a command; the two datasets
 are 110 MiB. A pack holds every pair resized once to ``size`` x ``size`` by the pipelines' own
@@ -21,12 +21,10 @@ originals' pixels up to the JPEG error (resizing to the same size is the identit
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import shutil
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,7 @@ from .. import __version__
 from .cache import DecodeCache, _file_digest
 from .cache import _threads as cache_threads
 from .errors import DataError, Problem
-from .layouts import PACK_MANIFEST, PairSet, find_pairs, resolve_root
+from .layouts import PACK_MANIFEST, PairSet, find_pairs
 from .readers import decode_image
 
 FORMAT = "polypnet-pack/1"
@@ -252,54 +250,3 @@ def pack(
         write(resized, files, meta, out)
         metas.append(meta)
     return metas
-
-
-def _quality(text: str) -> int | None:
-    if text == "auto":
-        return None
-    value = int(text)
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be 1..100 or auto, got {value}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of pack-data."""
-    p = argparse.ArgumentParser(prog="pack_data.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sources", nargs="+", help="dataset folders, 'sample', or names under --data-dir")
-    p.add_argument("--data-dir", type=Path, help="folder holding the datasets named in sources "
-                   "(default: $POLYPNET_DATA_DIR)")
-    p.add_argument("--out", type=Path, default=Path(".gpu") / "data", help="packs go to OUT/<dataset>/")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="side of the square images")
-    p.add_argument("--quality", type=_quality, default=None, help="JPEG quality 1..100, or auto (default)")
-    p.add_argument("--budget-mib", type=float, default=DEFAULT_BUDGET_MIB,
-                   help="with --quality auto: all the packs of this call together at most this")
-    p.add_argument("--threads", type=int, default=None, help="decode/encode threads (default: up to 4)")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Pack and print one line per dataset; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    if args.size < 1:
-        print(f"error: --size must be >= 1, got {args.size}", file=sys.stderr)
-        return 2
-    try:
-        sources = []
-        for s in args.sources:
-            named = args.data_dir is not None and s != "sample" and os.sep not in s and not Path(s).exists()
-            sources.append(resolve_root(args.data_dir / s if named else s))
-        metas = pack(sources, args.out, args.size, args.quality, args.budget_mib, args.threads)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for meta in metas:
-        image, b, p = meta["encoding"]["image"], meta["bytes"], meta["psnr_db"]
-        name = meta["name"]
-        print(f"{name}: {meta['counts']['pairs']} pairs at {meta['size']} px, JPEG q{image['quality']} "
-              f"{image['subsampling']}: images {b['images'] / MIB:.1f} MiB + masks {b['masks'] / MIB:.1f} MiB, "
-              f"PSNR mean {p['mean']:.2f} dB, min {p['min']:.2f} dB ({p['min_id']}) -> {args.out / name}")
-    total = sum(m["bytes"]["total"] for m in metas)
-    print(f"total: {total / MIB:.1f} MiB in {args.out}")
-    return 0

@@ -16,19 +16,15 @@ HTTP Range request when run again after an interruption.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
-import os
 import shutil
-import sys
 import urllib.error
 import urllib.request
 import zipfile
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path, PurePosixPath
-from typing import Callable, Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -41,8 +37,7 @@ from rich.progress import (
 )
 
 from .errors import DataError, Problem
-from .layouts import DATA_DIR_ENV
-from .shipped import CVC, KVASIR, read_manifest, sha256_manifest
+from .shipped import KVASIR
 
 #: Official download addresses; CVC-ClinicDB has none that is stable (import its archive).
 URLS = {KVASIR: "https://datasets.simula.no/downloads/kvasir-seg.zip"}
@@ -201,79 +196,3 @@ def verify(
                 got = digest.hexdigest()
                 problems.append(Problem(path, f"altered (sha256 {got[:12]}..., expected {expected[:12]}...)"))
     return problems
-
-
-def _report(problems: list[Problem], n: int, out: Callable[[str], None]) -> int:
-    missing = sum(p.message == "missing" for p in problems)
-    altered = len(problems) - missing
-    if not problems:
-        out(f"verified: all {n} files match the sha256 manifest")
-        return 0
-    out(f"verification failed: {missing} missing, {altered} altered of {n} files")
-    for problem in problems:
-        out(f"  - {problem}")
-    return 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="prepare-data", description=__doc__.split("\n")[0])
-    parser.add_argument("dataset", choices=[KVASIR, CVC])
-    parser.add_argument("--dest", type=Path, help=f"parent folder (default: ${DATA_DIR_ENV}, else ./data)")
-    parser.add_argument(
-        "--from-archive", type=Path, metavar="ZIP", help="import this zip instead of downloading"
-    )
-    parser.add_argument("--url", help="download address (default: the official one)")
-    parser.add_argument(
-        "--manifest", type=Path, help="sha256 manifest to verify against (default: the shipped one)"
-    )
-    parser.add_argument("--verify-only", action="store_true", help="only verify DEST/<dataset>")
-    parser.add_argument("--force", action="store_true", help="replace an existing DEST/<dataset> folder")
-    parser.add_argument(
-        "--keep-archive", action="store_true", help="keep the downloaded zip after extraction"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    console = Console(stderr=True)
-    out = print
-
-    dest = args.dest or Path(os.environ.get(DATA_DIR_ENV) or "data")
-    target = dest / args.dataset
-    manifest_path = args.manifest or sha256_manifest(args.dataset)
-    manifest = read_manifest(manifest_path)
-    try:
-        if not args.verify_only:
-            if target.exists() and any(target.iterdir()):
-                if not args.force:
-                    out(f"{target} already exists: verifying it (--force replaces it)")
-                    return _report(verify(target, manifest, args.quiet, console), len(manifest), out)
-                shutil.rmtree(target)
-            archive = args.from_archive
-            downloaded = None
-            if archive is None:
-                url = args.url or URLS.get(args.dataset)
-                if url is None:
-                    out(f"{args.dataset} has no stable public download: pass its zip with --from-archive")
-                    return 2
-                zip_path = dest / ".downloads" / f"{args.dataset}.zip"
-                downloaded = archive = download(url, zip_path, args.quiet, console)
-            elif not archive.is_file():
-                out(f"{archive}: archive not found")
-                return 2
-            n = extract(archive, target, manifest, args.quiet, console)
-            out(f"extracted {n} files from {archive} to {target}")
-            if downloaded is not None and not args.keep_archive:
-                downloaded.unlink()
-        elif not target.is_dir():
-            out(f"{target}: folder not found")
-            return 2
-        return _report(verify(target, manifest, args.quiet, console), len(manifest), out)
-    except DownloadError as err:
-        out(f"download failed: {err}")
-        return 1
-    except DataError as err:
-        out(str(err))
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ COLUMNS = frozenset({"name", "dice", "foreground_true", "foreground_pred"})
 def read_per_image(path: Path) -> list[dict[str, str]]:
     """The rows of a per_image.csv; clear errors for a missing file or missing columns."""
     if not path.is_file():
-        raise SystemExit(f"error: {path}: no such file (scripts/evaluate.py writes per_image.csv into its --out folder)")
+        raise SystemExit(f"error: {path}: no such file (polypnet evaluate writes per_image.csv into its --out folder)")
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or not COLUMNS <= set(rows[0]):

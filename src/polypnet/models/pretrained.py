@@ -1,8 +1,11 @@
 """Trained weights shipped inside the package, listed in ``resources/weights/index.json``.
 
-Each entry names the registered model, the dataset it was trained on, the file (a plain fp32
-state dict, loaded with ``weights_only=True``), the keywords the model needs, and how the weights
-were made (protocol, split, seed, input size, test scores, command).
+Each entry names the registered model, the dataset it was trained on, the file (an fp32 state
+dict in safetensors: no pickle, nothing to execute), the keywords the model needs, and how the
+weights were made (protocol, split, seed, input size, test scores, commit, command, record).
+
+Tags say dataset and recipe: ``cvc-clinicdb`` and ``kvasir-seg`` are the paper's recipe,
+``*-improved`` ours; all are 256 px. Tags retired since (CHANGELOG.md) name their replacement.
 """
 
 from __future__ import annotations
@@ -12,10 +15,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import torch
+from safetensors.torch import load_file
 from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "resources" / "weights"
+#: Tags that were shipped once -> the tag that replaces them (their files left the package).
+RETIRED = {
+    "cvc-clinicdb-128": "cvc-clinicdb",
+    "cvc-clinicdb-cpu": "cvc-clinicdb",
+    "cvc-clinicdb-improved-128": "cvc-clinicdb-improved",
+    "cvc-clinicdb-improved-cpu": "cvc-clinicdb-improved",
+    "kvasir-seg-128": "kvasir-seg",
+    "kvasir-seg-cpu": "kvasir-seg",
+    "kvasir-seg-improved-cpu": "kvasir-seg-improved",
+    "kvasir-seg-improved-256": "kvasir-seg-improved",
+}
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +47,8 @@ def list_pretrained(model: str | None = None) -> dict[str, list[str]]:
 def pretrained_info(model: str, tag: str) -> dict[str, Any]:
     """The index entry of ``model`` trained on ``tag``; ValueError naming what exists otherwise."""
     entry = _index().get(model, {}).get(tag)
+    if entry is None and tag in RETIRED:
+        raise ValueError(f"shipped weights {tag!r} were retired: use {RETIRED[tag]!r} (see CHANGELOG.md)")
     if entry is None:
         available = ", ".join(f"{m}: {', '.join(tags)}" for m, tags in list_pretrained().items()) or "none"
         raise ValueError(f"no shipped weights {tag!r} for model {model!r}; shipped: {available}")
@@ -42,6 +58,6 @@ def pretrained_info(model: str, tag: str) -> dict[str, Any]:
 def load_pretrained(model: nn.Module, name: str, tag: str) -> nn.Module:
     """Load the shipped weights ``tag`` of registered model ``name`` into ``model`` (strictly)."""
     entry = pretrained_info(name, tag)
-    state = torch.load(WEIGHTS_DIR / entry["file"], map_location="cpu", weights_only=True)
+    state = load_file(WEIGHTS_DIR / entry["file"])
     model.load_state_dict(state, strict=True)
     return model

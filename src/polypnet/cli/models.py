@@ -1,4 +1,4 @@
-"""``python -m polypnet.models`` (or ``polypnet models``): list the registered models, the shipped
+"""``polypnet models``: list the registered models, the shipped
 pretrained weights with their provenance and test scores, or print a model's layer table."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import create_model, list_models, model_entry
-from .pretrained import WEIGHTS_DIR, list_pretrained, pretrained_info
-from .registry import parse_model_kwargs
-from .summary import format_summary, summarize
+from ..models import create_model, list_models, model_entry
+from ..models.pretrained import WEIGHTS_DIR, list_pretrained, pretrained_info
+from ..models.registry import parse_model_kwargs
+from ..models.summary import format_summary, summarize
 
 
 def format_pretrained(model: str | None = None) -> str:
@@ -29,7 +29,7 @@ def format_pretrained(model: str | None = None) -> str:
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m polypnet.models") -> int:
+def main(argv: list[str] | None = None, prog: str = "polypnet models") -> int:
     """Entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m polypnet.models")
     summary = sub.add_parser(
         "summary",
         help="layer table of a model",
-        epilog="example: python -m polypnet.models summary iam_unet --set attention_position=none",
+        epilog="example: polypnet models summary iam_unet --set attention_position=none",
     )
     summary.add_argument("name", nargs="?", default="iam_unet", help="registered model (default: iam_unet)")
     summary.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
@@ -78,5 +78,3 @@ def main(argv: list[str] | None = None, prog: str = "python -m polypnet.models")
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
