@@ -87,3 +87,42 @@ def test_means_are_over_images_and_inputs_are_checked() -> None:
     with pytest.raises(ValueError, match="no image"):
         PolypScorer().results()
     assert to_gray(np.array([0.0, 0.2, 1.0, 1.2])).tolist() == [0, 51, 255, 255]
+
+
+def test_saved_maps_of_another_method_are_scored_and_tabled(tmp_path) -> None:
+    import json
+    import warnings
+
+    import cv2
+
+    from polypnet.data.layouts import find_pairs
+    from polypnet.data.readers import read_mask
+    from polypnet.experiments.polyp_benchmark import main, score_maps
+    from polypnet.experiments.pranet_table import pranet_markdown
+    from tests.data.test_pranet_split import make_both
+
+    make_both(tmp_path / "data")
+    roots = {"kvasir-seg": tmp_path / "data" / "kvasir-seg", "cvc-clinicdb": tmp_path / "data" / "cvc-clinicdb"}
+    maps = tmp_path / "maps"
+    for name, dataset in (("Kvasir", "kvasir-seg"), ("CVC-ClinicDB", "cvc-clinicdb")):
+        (maps / name).mkdir(parents=True)
+        for pair in find_pairs(roots[dataset]):  # every pair, the test ones among them: a perfect map each
+            cv2.imwrite(str(maps / name / f"{pair.id}.png"), read_mask(pair.mask) * 255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 2 of each test list only
+        sets = score_maps(maps, roots)
+        assert [(s.name, s.metrics["images"], s.metrics["mae"]) for s in sets] == [("Kvasir", 2, 0.0), ("CVC-ClinicDB", 2, 0.0)]
+        out = tmp_path / "results" / "check.json"
+        assert main([str(maps), "--data-dir", str(tmp_path / "data"), "--model", "Perfect", "--source", "here",
+                     "--out", str(out)]) == 0
+        record = json.loads(out.read_text())
+        assert record["format"] == "polypnet-pranet-maps/1" and record["model"] == "Perfect"
+        mdice = record["sets"][0]["metrics"]["mdice"]
+        assert f"| Perfect (*released maps*, `check.json`) | {mdice:.4f} |" in pranet_markdown(out.parent, relative_to=out.parent)
+        first = next(iter((maps / "Kvasir").iterdir()))
+        cv2.imwrite(str(first), np.zeros((4, 4), np.uint8))
+        with pytest.raises(ValueError, match="not at the original size"):
+            score_maps(maps, roots)
+        first.unlink()
+        with pytest.raises(ValueError, match="no map"):
+            score_maps(maps, roots)

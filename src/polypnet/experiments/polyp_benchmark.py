@@ -33,7 +33,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -149,6 +149,13 @@ class SetScore:
         return {"name": self.name, "dataset": self.dataset, "metrics": self.metrics}
 
 
+def _score(items: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    scorer = PolypScorer()
+    for probability, mask in items:
+        scorer.add(probability, mask)
+    return scorer.results()
+
+
 def score_pairs(
     predictor: Predictor,
     pairs: Sequence[Pair],
@@ -156,15 +163,51 @@ def score_pairs(
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
     """:data:`METRICS` of ``predictor`` on ``pairs``, each image at its original size."""
-    scorer = PolypScorer()
-    for start in range(0, len(pairs), batch_size):
-        batch = pairs[start : start + batch_size]
-        images = [read_image(p.image) for p in batch]
-        for pair, pred in zip(batch, predictor.predict_batch(images)):
-            scorer.add(pred.probability, read_mask(pair.mask))
-        if on_batch is not None:
-            on_batch(len(batch))
-    return scorer.results()
+
+    def items() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            images = [read_image(p.image) for p in batch]
+            for pair, pred in zip(batch, predictor.predict_batch(images)):
+                yield pred.probability, read_mask(pair.mask)
+            if on_batch is not None:
+                on_batch(len(batch))
+
+    return _score(items())
+
+
+def read_map(path: str | Path) -> np.ndarray:
+    """A prediction map saved as an image (another method's, say): its first channel in [0, 1],
+    as the toolbox reads it; a ReadError names a file that is not a readable image."""
+    return read_image(path)[..., 0].astype(np.float64) / 255.0
+
+
+def score_maps(maps_dir: str | Path, roots: Mapping[str, str | Path]) -> list[SetScore]:
+    """Scores of saved prediction maps in PraNet's layout, ``maps_dir/<set>/<stem>.png`` (the maps
+    PraNet released, for one): each of :data:`TEST_SETS` with a folder there and a root in
+    ``roots``. ValueError when a map is missing or not at its image's original size."""
+    maps_dir = Path(maps_dir)
+    scores = []
+    for name, dataset in TEST_SETS.items():
+        folder = maps_dir / name
+        if dataset not in roots or not folder.is_dir():
+            continue
+        pairs = pranet_test_pairs(roots[dataset], dataset)
+
+        def items(pairs: list[Pair] = pairs, folder: Path = folder) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for pair in pairs:
+                path = folder / f"{pair.id}.png"
+                if not path.is_file():
+                    raise ValueError(f"{path}: no map for test image {pair.id}")
+                probability, mask = read_map(path), read_mask(pair.mask)
+                if probability.shape != mask.shape:
+                    raise ValueError(f"{path}: map {probability.shape[::-1]}, image {mask.shape[::-1]}: not at the original size")
+                yield probability, mask
+
+        scores.append(SetScore(name, dataset, _score(items())))
+    if not scores:
+        raise ValueError(f"{maps_dir}: no folder named {' or '.join(TEST_SETS)} with a matching root")
+    return scores
 
 
 def benchmark(
@@ -182,3 +225,44 @@ def benchmark(
     if not scores:
         raise ValueError(f"no root given for any of {', '.join(TEST_SETS.values())}")
     return scores
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m polypnet.experiments.polyp_benchmark MAPS --data-dir D --model NAME --source S
+    --out FILE``: score another method's saved maps and write the record the PraNet table reads."""
+    import argparse
+    import json
+    import shlex
+    import sys
+    from importlib.metadata import version
+
+    from .pranet_table import MAPS_RECORD_FORMAT
+
+    p = argparse.ArgumentParser(prog="python -m polypnet.experiments.polyp_benchmark", description=main.__doc__)
+    p.add_argument("maps", type=Path, help="folder holding Kvasir/ and CVC-ClinicDB/ of <stem>.png maps")
+    p.add_argument("--data-dir", type=Path, required=True, help="folder holding kvasir-seg/ and cvc-clinicdb/")
+    p.add_argument("--model", required=True, help="whose maps these are, e.g. PraNet")
+    p.add_argument("--source", required=True, help="where the maps come from (repository, commit, path)")
+    p.add_argument("--out", type=Path, required=True, help="the record to write (JSON)")
+    args = p.parse_args(argv)
+    roots = {d: args.data_dir / d for d in TEST_SETS.values()}
+    sets = score_maps(args.maps, roots)
+    record = {
+        "format": MAPS_RECORD_FORMAT,
+        "model": args.model,
+        "maps": args.source,
+        "command": "python -m polypnet.experiments.polyp_benchmark " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "scorer": f"pysodmetrics {version('pysodmetrics')}",
+        "scored_at": "each image's original size",
+        "sets": [s.as_dict() for s in sets],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    for s in sets:
+        print(s.name, {k: round(v, 4) for k, v in s.metrics.items()})
+    print(f"recorded {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,8 @@ import yaml
 PUBLISHED = Path(__file__).resolve().parent / "resources" / "pranet_published.yaml"
 #: ``format`` of a record written by the PraNet protocol of reproduce.
 RECORD_FORMAT = "polypnet-pranet/1"
+#: ``format`` of a record of another method's saved maps scored here (``polyp_benchmark.main``).
+MAPS_RECORD_FORMAT = "polypnet-pranet-maps/1"
 #: (metric key, column title), in the field's order.
 COLUMNS = (
     ("mdice", "mDice"), ("miou", "mIoU"), ("s_alpha", "Sα"), ("e_phi_mean", "mean Eφ"),
@@ -37,16 +39,16 @@ def load_published(path: str | os.PathLike = PUBLISHED) -> list[dict[str, Any]]:
     return list(data["models"])
 
 
-def load_records(results_dir: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
-    """(path, record) of every PraNet-protocol record in ``results_dir``, by file name; other JSON
-    files there are skipped."""
+def load_records(results_dir: str | os.PathLike, fmt: str = RECORD_FORMAT) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, record) of every record of format ``fmt`` in ``results_dir``, by file name; other
+    JSON files there are skipped."""
     found = []
     for path in sorted(Path(results_dir).glob("*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(record, dict) and record.get("format") == RECORD_FORMAT:
+        if isinstance(record, dict) and record.get("format") == fmt:
             found.append((path, record))
     return found
 
@@ -95,11 +97,14 @@ def pranet_markdown(
     else:
         folders = list(results_dir)
     records = [r for folder in folders for r in load_records(folder)]
+    rescored = [r for folder in folders for r in load_records(folder, MAPS_RECORD_FORMAT)]
     base = Path(relative_to) if relative_to is not None else None
     lines = [
         "Our rows are measured (pysodmetrics, each image at its original size; file named in the row).",
         "Rows marked *quoted* are the papers' own numbers, copied from "
         "`polypnet/experiments/resources/pranet_published.yaml`; `–`: not reported there or not quoted.",
+        "Rows marked *released maps* are another method's published prediction maps scored here the "
+        "same way: a check of the scorer against that method's quoted row.",
         "",
         f"| model | parameters | GFLOPs at {FLOPS_SIZE} px (multiply-add = 2) | trained at | source |",
         "| --- | --- | --- | --- | --- |",
@@ -127,6 +132,13 @@ def pranet_markdown(
                 continue
             cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
             lines.append(f"| {_record_name(r)} | " + " | ".join(cells) + f" | {int(score['metrics']['images'])} |")
+        for path, r in rescored:
+            score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
+            if score is None:
+                continue
+            cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
+            lines.append(f"| {r['model']} (*released maps*, `{_where(path, base)}`) | " + " | ".join(cells)
+                         + f" | {int(score['metrics']['images'])} |")
         for m in quoted:
             values = m.get("scores", {}).get(name, {})
             cells = [_quoted(values.get(k)) for k, _ in COLUMNS]
