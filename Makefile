@@ -19,7 +19,7 @@ help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
 	@echo "make summary  the layer table of the paper preset"
 	@echo "make test   the test suite"
-	@echo "make venv   only create $(VENV) and install polypnet[dev] into it"
+	@echo "make venv   only create $(VENV) and install polypnet[dev,demo] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
 	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
 	@echo "make docs   regenerate the numbers in README.md, MODEL_CARD.md, docs/results.md from results/"
@@ -28,7 +28,7 @@ help:
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,demo]'
 	@touch $(STAMP)
 
 $(XLA_STAMP): setup.cfg pyproject.toml
