@@ -78,6 +78,7 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
         code = pranet_protocol.run(
             args, out, "test", train=rp.train, best_checkpoints=rp.best_checkpoints, git_commit=rp.git_commit,
             device_name=rp.device_name, read_wall_clock=rp.read_wall_clock, config=CONFIG,
+            keep_run_files=rp.keep_run_files,
         )
     assert code == 0
     record = json.loads((out / "pranet_seed42.json").read_text())
@@ -89,6 +90,8 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
         assert all(0.0 <= v <= 1.1 for k, v in s["metrics"].items() if k != "images")
     split = json.loads((tmp_path / "runs" / "pranet" / "pranet_seed42" / "split.json").read_text())
     assert split["counts"] == {"train": 6, "val": 2, "test": 4}
+    kept = {p.name for p in (out / "pranet_seed42_run").iterdir()}
+    assert {"config.yaml", "split.json", "metrics.csv", "wall_clock.json"} <= kept and not any(".ckpt" in k for k in kept)
     table = (out / "README.md").read_text()
     assert "| IAM-UNet, improved recipe, seed 42 | " in table and "PraNet (*quoted*)" in table
 

@@ -148,10 +148,12 @@ def run(
     device_name: Callable[[str], str],
     read_wall_clock: Callable[[Path], float | None],
     config: Path,
+    keep_run_files: Callable[[Path, Path], Path] | None = None,
 ) -> int:
     """The PraNet protocol of reproduce: train each of ``args.seeds`` (or take ``args.from_run``)
     and record it; reproduce passes its own ``train``, ``best_checkpoints``, ... so that there is
-    one implementation of each. Returns the exit code."""
+    one implementation of each (``keep_run_files(run_dir, dest)``: the run's small files kept
+    beside the record, in ``<record stem>_run/``). Returns the exit code."""
     roots = {d: args.data_dir / d for d in DATASETS}
     missing = [str(p) for p in roots.values() if not p.is_dir()]
     if missing:
@@ -187,6 +189,8 @@ def run(
             git_commit=git_commit(), accelerator=device,
         )
         print(f"recorded {path}")
+        if keep_run_files is not None:
+            print(f"run files: {keep_run_files(run_dir, path.with_name(path.stem + '_run'))}")
     if not packed:
         print(f"table: {write_table(out)}")
     return 0
