@@ -60,6 +60,7 @@ def test_scoring_is_at_the_original_size(shared_data: Path) -> None:
     assert got["images"] == 2 and got["mae"] == 0.0 and got["s_alpha"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # a training run: about 40 s of CPU
 def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("py_sod_metrics", reason=NEEDS_SCORER)
     from polypnet.cli import reproduce as rp
