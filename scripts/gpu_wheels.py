@@ -5,9 +5,10 @@
 
 Starts from setup.cfg's ``install_requires``, walks the ``Requires-Dist`` of each downloaded
 wheel (markers evaluated for CPython 3.12 on x86-64 Linux, extras only where a requirement asks
-for them), leaves out what the machine already has (:data:`GPU_HAS`), pins each package to the
-version installed in this Python where that satisfies the requirement, and fetches it with
-``pip download --no-deps --only-binary=:all:`` for cp312 manylinux. Wheels of other packages or
+for them), leaves out what the machine already has (:data:`GPU_HAS`) and what the run never
+imports (:data:`NOT_CARRIED`), pins each package to the version installed in this Python where
+that satisfies the requirement, and fetches it with ``pip download --no-deps
+--only-binary=:all:`` for cp312 manylinux. Wheels of other packages or
 versions in DEST are deleted (two versions of one package would stop the install there).
 Writes DEST/wheels.txt (name, version, file, bytes). Needs ``packaging`` (any venv has it).
 """
@@ -56,6 +57,10 @@ tokenizers toolz torch torchaudio torchdiffeq torch-geometric torchmetrics torch
 transformers treescope triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig
 werkzeug wheel wrapt xarray xxhash yarl zipp
 """.split())
+#: Requirements the GPU run never imports, left out with their own requirements: OpenVINO is the
+#: CPU inference backend (a 56 MiB wheel, alone near the device tool's 64 MiB); off the CPU, and
+#: wherever it is missing, polypnet.inference.backends falls back to torch.
+NOT_CARRIED = frozenset({"openvino"})
 #: Carried although the machine has them: pydantic needs a recent typing-extensions and the
 #: machine's version is not recorded; a newer one in front of it breaks nothing (45 kB).
 ALWAYS = frozenset({"typing-extensions"})
@@ -122,14 +127,14 @@ def requires(wheel: Path) -> list[Requirement]:
 
 
 def walk(pip: list[str], dest: Path, start: list[Requirement]) -> dict[str, Path]:
-    """Download the closure of ``start`` minus :data:`GPU_HAS`; ``{name: wheel}``."""
+    """Download the closure of ``start`` minus :data:`GPU_HAS` and :data:`NOT_CARRIED`; ``{name: wheel}``."""
     wheels: dict[str, Path] = {}
     extras_done: dict[str, set[str]] = {}
     queue = [(r, set()) for r in start]
     while queue:
         req, parent_extras = queue.pop(0)
         name = canonicalize_name(req.name)
-        if not applies(req, parent_extras) or (name in GPU_HAS and name not in ALWAYS):
+        if not applies(req, parent_extras) or name in NOT_CARRIED or (name in GPU_HAS and name not in ALWAYS):
             continue
         if name in extras_done and set(req.extras) <= extras_done[name]:
             continue
