@@ -130,6 +130,14 @@ def test_parser_listens_on_loopback_by_default() -> None:
     assert build_parser().parse_args(["--pretrained", "kvasir-seg", "--port", "8080"]).port == 8080
 
 
+@pytest.mark.parametrize("argv", [["--port", "0"], ["--max-upload-mb", "0"]])
+def test_usage_errors_exit_2_before_anything_starts(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from polypnet.cli.demo import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: --")
+
+
 def test_weights_text_names_the_shipped_weights() -> None:
     text = weights_text({"model": "iam_unet", "source": "pretrained:kvasir-seg"}, 256, "cpu")
     assert "`kvasir-seg`" in text and "256x256" in text
