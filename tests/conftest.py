@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -14,6 +15,17 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _torch_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI's ``--backend auto`` runs torch in tests (tests/inference/test_backends.py covers the
+    others): converting each test's model to OpenVINO would cost seconds a test, and a non-torch
+    Predictor leaves torch one thread, which is restored here for the next test."""
+    monkeypatch.setenv("POLYPNET_BACKEND", "torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,7 @@ def tiny() -> nn.Module:
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POLYPNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(backends.BACKEND_ENV, raising=False)  # tests/conftest.py sets it for the rest
     return tmp_path / "cache"
 
 
@@ -136,6 +137,15 @@ def test_default_is_openvino_on_cpu_and_torch_elsewhere(monkeypatch: pytest.Monk
     assert resolve_backend("auto", "int8") == ("openvino", "int8")
     monkeypatch.setattr(backends, "cpu_has_bf16", lambda: False)
     assert resolve_backend() == ("openvino", "fp32")
+
+
+def test_environment_overrides_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backends, "backend_available", lambda name: True)
+    monkeypatch.setenv(backends.BACKEND_ENV, "onnxruntime")
+    assert resolve_backend() == ("onnxruntime", "fp32")
+    monkeypatch.setenv(backends.BACKEND_ENV, "tensorrt")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        default_backend()
 
 
 def test_model_digest_follows_the_weights(tiny: nn.Module) -> None:

@@ -49,6 +49,8 @@ _RUNTIME_MODULE = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "
 _MAX_COMPILED_SHAPES = 4
 
 Calibration = Callable[[], Iterable[np.ndarray]]
+#: Names the backend "auto" picks, overriding :func:`default_backend`.
+BACKEND_ENV = "POLYPNET_BACKEND"
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -107,8 +109,13 @@ def default_backend(device: str | torch.device = "cpu") -> tuple[str, str]:
 
     From ``polypnet benchmark`` (results/benchmark/cpu.json): OpenVINO beat torch and ONNX Runtime
     at batch 1, bf16 kept the shipped weights' test F1, and NNCF int8 lost more than 0.3 points
-    (and time), so int8 is never the default.
+    (and time), so int8 is never the default. ``$POLYPNET_BACKEND`` (a backend name) overrides
+    this choice (at fp32).
     """
+    forced = os.environ.get(BACKEND_ENV)
+    if forced:  # e.g. POLYPNET_BACKEND=torch keeps a test suite or a bug hunt on one runtime
+        check_choice(forced, "fp32")
+        return forced, "fp32"
     if torch.device(device).type != "cpu" or not backend_available("openvino"):
         return "torch", "fp32"
     return "openvino", "bf16" if cpu_has_bf16() else "fp32"
@@ -191,6 +198,7 @@ class Segmenter:
         self.channels_last = channels_last and backend == "torch"
         self.net: nn.Module | None = None
         self._run: Callable[[np.ndarray], np.ndarray] | None = None
+        self.runner: _OpenVinoRunner | None = None  # the OpenVINO model and its settings
         if backend == "torch":
             net = fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()
             net = net.to(self.device)
@@ -202,7 +210,8 @@ class Segmenter:
         else:
             ov_model = _openvino_model(model, precision, calibration, calibration_tag, cache)
             # int8: the layers left unquantised run in f32 (bf16 there cost accuracy and time here).
-            self._run = _OpenVinoRunner(ov_model, "bf16" if precision == "bf16" else "f32", self.threads)
+            self.runner = _OpenVinoRunner(ov_model, "bf16" if precision == "bf16" else "f32", self.threads)
+            self._run = self.runner
 
     def __repr__(self) -> str:
         return f"Segmenter(backend={self.backend!r}, precision={self.precision!r}, threads={self.threads})"
