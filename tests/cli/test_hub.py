@@ -42,3 +42,17 @@ def test_hub_pretrained_loads_shipped_weights_or_says_none_are_shipped() -> None
             _hub(pretrained="kvasir-seg")
     with pytest.raises(ValueError, match="ambiguous"):
         _hub(pretrained=True)
+
+
+def test_hub_lists_every_registered_model() -> None:
+    from polypnet.models import list_models
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hubconf", REPO_ROOT / "hubconf.py")
+    hub = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hub)
+    # what torch.hub.list shows: the public callables of hubconf.py
+    public = [name for name in dir(hub) if callable(getattr(hub, name)) and not name.startswith("_")]
+    assert sorted(public) == sorted(list_models())
+    assert "IAM-UNet" in hub.iam_unet.__doc__

@@ -204,3 +204,35 @@ def test_wall_clock_of_a_run_resumed_from_a_checkpoint_older_than_the_clock_is_u
     fresh.setup(SimpleNamespace(current_epoch=0), None, "fit")
     fresh.on_train_start(SimpleNamespace(current_epoch=0), None)
     assert fresh.seconds() >= 0.0
+
+
+def _pickled_globals(checkpoint: Path) -> set[str]:
+    """The module paths a checkpoint's pickle refers to (what unpickling would import)."""
+    import io
+    import pickletools
+    import zipfile
+
+    with zipfile.ZipFile(checkpoint) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith("data.pkl")]
+        listing = io.StringIO()
+        pickletools.dis(archive.read(name), out=listing)
+    text = listing.getvalue()
+    return set(re.findall(r"GLOBAL\s+'(\S+) ", text)) | set(re.findall(r"BINUNICODE '([\w.]+)'\n[^\n]*BINUNICODE '\w+'\n[^\n]*STACK_GLOBAL", text))
+
+
+def test_a_committed_run_folder_still_trains_and_resumes(tmp_path: Path) -> None:
+    """Run folders made before the layout by concern (config.yaml under results/) still parse and
+    train, and a checkpoint names no polypnet module: moving modules cannot break loading it."""
+    config = REPO / "results" / "improved" / "cvc-clinicdb_seed42_run" / "config.yaml"
+    tiny = [*FAST, "--data.root", "sample", "--data.batch_size", "4", "--data.num_workers", "0",
+            "--precision", "32-true", "--accelerator", "cpu", "--test_after_fit", "false"]
+    run_dir = tmp_path / "run"
+    first = _run(["--config", str(config), *tiny, "--max_epochs", "1", "--run_dir", str(run_dir)], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert not any(g.startswith("polypnet") for g in _pickled_globals(last)), _pickled_globals(last)
+    again = _run(["--config", str(config), *tiny, "--max_epochs", "2", "--run_dir", str(run_dir),
+                  "--ckpt_path", str(last)], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    epochs = {row.split(",")[0] for row in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
+    assert {"0", "1"} <= epochs

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import math
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..training.callbacks import WALL_CLOCK_FILE
 from ..models import create_model
 from ..experiments.studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
                        read_run, summarize_arm, table_markdown)
+from ..data.layouts import DATA_DIR_ENV
 from ..experiments.configs import CONFIG_DIR, config_path, list_configs
 from ..experiments.plots import draw_paired, draw_study
 from . import fit as fit_cli
@@ -69,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", type=Path, help="another base config (replaces the protocol's)")
     p.add_argument("--arms", nargs="+", help="run only these arms (default: all of the study)")
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
-    p.add_argument("--data-dir", type=Path, default=Path("data"),
-                   help="folder holding cvc-clinicdb/ (default: ./data) (the paper ran its studies on CVC-ClinicDB)")
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
+                   help="folder holding cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data) (the paper ran its studies on CVC-ClinicDB)")
     p.add_argument("--dataset", default="cvc-clinicdb", help="dataset folder under --data-dir")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--runs", type=Path, default=Path("runs/ablate"))

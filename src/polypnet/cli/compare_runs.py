@@ -19,7 +19,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..experiments.studies import RunResult, read_run
+from ..experiments.studies import RunResult, percent, read_run
 from ..experiments.plots import draw_runs
 
 
@@ -48,10 +48,6 @@ def read_runs(folders: list[Path]) -> list[RunResult]:
     return runs
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
-
-
 def markdown(runs: list[RunResult], labels: list[str]) -> str:
     """One row per run: epochs, best validation Dice and its epoch, last validation and training Dice,
     test scores and wall time."""
@@ -59,10 +55,10 @@ def markdown(runs: list[RunResult], labels: list[str]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for run, label in zip(runs, labels):
         best = run.best_index
-        test = f"{_pct(run.test.get('dice_global'))} / {_pct(run.test.get('iou_global'))}" if run.finished else "-"
+        test = f"{percent(run.test.get('dice_global'))} / {percent(run.test.get('iou_global'))}" if run.finished else "-"
         wall = "-" if math.isnan(run.wall_s) else f"{run.wall_s / 60:.0f} min"
-        lines.append(f"| {label} | {run.epochs[-1] + 1} | {_pct(run.val_dice[best])} ({run.epochs[best] + 1}) | "
-                     f"{_pct(run.val_dice[-1])} | {_pct(run.train_dice[-1])} | {test} | {wall} |")
+        lines.append(f"| {label} | {run.epochs[-1] + 1} | {percent(run.val_dice[best])} ({run.epochs[best] + 1}) | "
+                     f"{percent(run.val_dice[-1])} | {percent(run.train_dice[-1])} | {test} | {wall} |")
     return "\n".join(lines)
 
 

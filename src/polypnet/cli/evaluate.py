@@ -32,7 +32,7 @@ from .model_source import DEFAULT_IMAGE_SIZE, add_model_source, model_from_args
 
 SPLITS = ("test", "val", "train", "all")
 #: What evaluate writes directly under its output folder: all that --overwrite deletes there.
-EVAL_OUTPUTS = ("metrics.json", "per_image.csv", "overlays.png", "masks")
+EVAL_OUTPUTS = ("metrics.json", "per_image.csv", "overlays.jpg", "masks")
 
 
 class UsageError(Exception):
@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         original_resolution=args.original_resolution,
         masks_dir=out / "masks" if args.save_masks else None,
         tta=args.tta,
+        backend=args.backend,
+        precision=args.precision,
     )
     extra = {
         **info,
@@ -203,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         "pretrained": args.pretrained,
         "threshold": args.threshold,
         "tta": args.tta,
+        "backend": result.backend,
+        "precision": result.precision,
         "flip": args.flip,
     }
     json_path, csv_path = result.save(out, extra)
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         ranked = sorted(result.per_image, key=lambda r: r["dice"])
         half = max(1, args.grid // 2)
         names = [r["name"] for r in ranked[:half]] + [r["name"] for r in ranked[-half:] if r not in ranked[:half]]
-        grid = overlay_grid(dataset, model, names, out / "overlays.png", device=hparams["device"])
+        grid = overlay_grid(dataset, model, names, out / "overlays.jpg", device=hparams["device"])
         lines.append(f"overlays (worst {half}, best {half}): {grid}")
     if args.save_masks:
         lines.append(f"masks: {out / 'masks'}")

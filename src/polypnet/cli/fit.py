@@ -31,7 +31,7 @@ from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
 from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..data import DataError, PolypDataModule
 from ..experiments.configs import config_path
-from ..inference.checkpoint import safe_load
+from ..inference.checkpoint import run_dir_of, safe_load
 from ..training.module import PolypSegModule
 
 DEFAULT_CONFIG = "quickstart"
@@ -81,7 +81,7 @@ def resolve_run_dir(argv: list[str], runs_root: Path = Path("runs")) -> Path:
     name = _option(argv, "name") or (Path(config).stem if config else "quickstart")
     if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
         path = Path(ckpt)
-        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return run_dir_of(path)
     if ckpt == "last":
         candidates = sorted(p for p in (runs_root / name).glob("*") if (p / "checkpoints").is_dir())
         if not candidates:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import shlex
@@ -34,6 +35,8 @@ import yaml
 from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
 from ..inference.checkpoint import load_checkpoint
 from ..models import count_parameters
+from ..data.layouts import DATA_DIR_ENV
+from ..experiments import pranet_protocol
 from ..experiments.configs import config_path
 from ..experiments.studies import mean_std
 from . import evaluate as evaluate_cli
@@ -42,7 +45,8 @@ from . import fit as fit_cli
 #: Where this module sits: git asked here names the commit of the code that ran (none when installed).
 _HERE = Path(__file__).resolve().parent
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
-PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved", "paper128_improved")
+PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved", "paper128_improved",
+             *pranet_protocol.PRANET_PROTOCOLS)
 #: The paper's test results (random 80/10/10 split), in percent.
 PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
 PAPER_PARAMS = 574_579
@@ -57,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
                         "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
                         "deep supervision). "
-                        "Each reads configs/<protocol>_<cvc|kvasir>.yaml")
+                        "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
+                        "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py)")
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
     p.add_argument("--split", choices=("random", "sequence"), default="random",
@@ -65,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int,
                    help="the seed that draws the split (default: the config's, 42). --seeds changes only "
                         "initialisation, order and augmentation, so every seed sees the same test images")
-    p.add_argument("--data-dir", type=Path, default=Path("data"),
-                   help="folder holding kvasir-seg/ and cvc-clinicdb/ (default: ./data)")
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
+                   help="folder holding kvasir-seg/ and cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data)")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes (default: the config's, 4)")
     p.add_argument("--precision", help="Trainer precision, e.g. bf16-mixed (default: the config's, 32-true)")
@@ -193,7 +198,7 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
 RUN_FILES = (("config.yaml", "config.yaml"), ("split.json", "split.json"), ("metrics.csv", "metrics.csv"),
              ("curves.png", "curves.png"), ("test_metrics.json", "test_metrics.json"),
              ("eval-test/metrics.json", "eval_metrics.json"), ("eval-test/per_image.csv", "per_image.csv"),
-             ("eval-test/overlays.png", "overlays.png"), (WALL_CLOCK_FILE, WALL_CLOCK_FILE))
+             ("eval-test/overlays.jpg", "overlays.jpg"), (WALL_CLOCK_FILE, WALL_CLOCK_FILE))
 
 
 def keep_run_files(run_dir: Path, dest: Path) -> Path:
@@ -287,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "polypnet reproduce " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = args.out / args.protocol
+    if args.protocol in pranet_protocol.PRANET_PROTOCOLS:  # one run on both datasets, PraNet's benchmark
+        return pranet_protocol.run(args, out, command, train=train, best_checkpoints=best_checkpoints,
+                                   git_commit=git_commit, device_name=device_name,
+                                   read_wall_clock=read_wall_clock, config=config_path(args.protocol),
+                                   keep_run_files=keep_run_files)
     if args.from_run is not None:
         if len(args.datasets) != 1 or len(args.seeds) != 1:
             print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)

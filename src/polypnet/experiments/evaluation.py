@@ -7,9 +7,7 @@ Works on any dataset whose items are dicts with ``image`` (3, H, W), ``mask`` (1
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,68 +19,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..training.figures import pyplot, save_figure
-from ..inference.tta import flip_tta_logits
+from ..inference.outputs import write_csv
+from ..inference.overlays import overlay
+from ..inference.predictor import Predictor
+from ..models.outputs import logit_threshold
 from ..training.metrics import segmentation_metrics
-from ..models import create_model
-
-
-class CheckpointMismatchError(ValueError):
-    """The weights do not fit the requested model (name, keywords or shapes differ)."""
-
-
-def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the model stored in a Lightning checkpoint (or a plain state dict) and load its weights.
-
-    A Lightning checkpoint of ``PolypSegModule`` knows its model name and keywords; ``model`` and
-    ``model_kwargs`` are then optional and, when given, must agree with it. A plain state dict
-    (``torch.save(model.state_dict())``) needs ``model``. Returns the model in eval mode and the
-    checkpoint's hyperparameters.
-    """
-    return model_from_checkpoint(read_checkpoint(path), path, model=model, model_kwargs=model_kwargs)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The contents of a Lightning checkpoint or a plain state dict, read once onto the CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    # Our own training checkpoints hold hyperparameters and loop state, not only tensors.
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(blob, dict):
-        raise CheckpointMismatchError(f"{path} is neither a Lightning checkpoint nor a state dict")
-    return blob
-
-
-def model_from_checkpoint(
-    blob: dict[str, Any], path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None
-) -> tuple[nn.Module, dict[str, Any]]:
-    """``load_checkpoint`` on contents already read by ``read_checkpoint`` (``path`` names them in errors)."""
-    if "state_dict" in blob:  # Lightning: the network's weights sit under "net."
-        hparams: dict[str, Any] = dict(blob.get("hyper_parameters") or {})
-        state = {k[len("net."):]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}
-        # Deep supervision's auxiliary heads only served training: the loaded model goes without.
-        state = {k: v for k, v in state.items() if not k.startswith("aux_heads.")}
-    else:
-        hparams, state = {}, blob
-    name = hparams.get("model")
-    if model is not None and name is not None and model != name:
-        raise CheckpointMismatchError(
-            f"{path} was trained with model {name!r}, not {model!r}; drop --model or pass the right name"
-        )
-    name = name or model
-    if name is None:
-        raise CheckpointMismatchError(f"{path} is a plain state dict: pass the model name (--model)")
-    kwargs = dict(hparams.get("model_kwargs") or {})
-    kwargs.update(model_kwargs or {})
-    net = create_model(name, **kwargs)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = " ".join(str(err).split())[:400]
-        raise CheckpointMismatchError(
-            f"{path} does not fit model {name!r} with {kwargs or 'its defaults'}: {first}"
-        ) from None
-    return net.eval(), hparams
 
 
 @dataclass
@@ -91,6 +32,8 @@ class EvalResult:
 
     summary: dict[str, float]
     per_image: list[dict[str, Any]] = field(default_factory=list)
+    backend: str = "torch"  # the runtime and precision the logits came from
+    precision: str = "fp32"
 
     def save(self, out_dir: Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
         """Write ``metrics.json`` (summary + ``extra``) and ``per_image.csv``; return both paths."""
@@ -98,10 +41,7 @@ class EvalResult:
         json_path, csv_path = out_dir / "metrics.json", out_dir / "per_image.csv"
         json_path.write_text(json.dumps({**(extra or {}), "metrics": self.summary}, indent=2) + "\n")
         if self.per_image:
-            with csv_path.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(self.per_image[0]))
-                writer.writeheader()
-                writer.writerows(self.per_image)
+            write_csv(csv_path, self.per_image)
         return json_path, csv_path
 
 
@@ -134,6 +74,8 @@ def evaluate(
     masks_dir: Path | None = None,
     progress: bool = True,
     tta: bool = False,
+    backend: str = "torch",
+    precision: str = "fp32",
 ) -> EvalResult:
     """Score ``model`` on every item of ``dataset``.
 
@@ -141,13 +83,15 @@ def evaluate(
     own size (``*_orig`` keys; logits resized back bilinearly, then thresholded). ``masks_dir``
     saves each predicted mask as a 0/255 PNG (at the original size when that is computed).
     ``tta`` scores the mean probability of the image and its horizontal and vertical flips.
+    The logits come from the one :class:`~polypnet.inference.Predictor` (unfolded: the network as
+    trained, so recorded scores stay exact) on ``backend`` at ``precision`` (torch fp32 by default;
+    ``"auto"``: the fastest that keeps accuracy, see ``polypnet.inference.backends``).
     """
     import cv2
 
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    logit_threshold = math.log(threshold / (1 - threshold))
+    cut = logit_threshold(threshold)
     model = model.to(device).eval()
+    predictor: Predictor | None = None
     metrics = segmentation_metrics().to(device)
     metrics_orig = segmentation_metrics().to(device) if original_resolution else None
     if masks_dir is not None:
@@ -158,9 +102,12 @@ def evaluate(
     batches = _progress(loader, "evaluating") if progress else loader
     for batch in batches:
         images = batch["image"].to(device)
-        logits = flip_tta_logits(model, images) if tta else model(images)
+        if predictor is None:  # the dataset's tensors are already at the network's size
+            predictor = Predictor(model, image_size=images.shape[-1], device=device, threshold=threshold,
+                                  tta=tta, fast=False, backend=backend, precision=precision)
+        logits = predictor.logits(images)
         masks = batch["mask"].to(device)
-        preds = (logits > logit_threshold).long()
+        preds = (logits > cut).long()
         metrics.update(preds, masks.long())
         for j, name in enumerate(batch["name"]):
             row: dict[str, Any] = {"name": name}
@@ -171,7 +118,7 @@ def evaluate(
             if metrics_orig is not None:
                 truth = dataset.read_mask(index)
                 up = F.interpolate(logits[j : j + 1], size=truth.shape, mode="bilinear", align_corners=False)
-                pred_np = (up[0, 0] > logit_threshold).long().cpu().numpy()
+                pred_np = (up[0, 0] > cut).long().cpu().numpy()
                 metrics_orig.update(torch.from_numpy(pred_np)[None].to(device), torch.from_numpy(truth.astype(np.int64))[None].to(device))
                 row.update({f"{k}_orig": v for k, v in _scores(pred_np, truth).items()})
             if masks_dir is not None:
@@ -182,7 +129,8 @@ def evaluate(
     if metrics_orig is not None:
         summary.update({f"{k}_orig": float(v) for k, v in metrics_orig.compute().items()})
     summary["images"] = float(len(rows))
-    return EvalResult(summary, rows)
+    used = (predictor.backend, predictor.precision) if predictor is not None else (backend, precision)
+    return EvalResult(summary, rows, *used)
 
 
 def _progress(iterable: Any, description: str) -> Any:
@@ -191,39 +139,35 @@ def _progress(iterable: Any, description: str) -> Any:
     return track(iterable, description=description, transient=True)
 
 
-def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Path, device: str = "cpu") -> Path:
-    """PNG grid, one row per named image: image, ground truth overlay, prediction overlay."""
+def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Path, device: str = "cpu",
+                 threshold: float = 0.5) -> Path:
+    """Figure (JPEG, downscaled), one row per named image: image, ground truth, prediction overlays."""
     plt = pyplot()
 
     wanted = set(names)
     items = [dataset[i] for i in range(len(dataset)) if _name_of(dataset, i) in wanted]
     items.sort(key=lambda it: names.index(it["name"]))
     fig, axes = plt.subplots(len(items), 3, figsize=(9, 3 * len(items)), squeeze=False)
-    model = model.to(device).eval()
-    with torch.no_grad():
-        for row, item in zip(axes, items):
-            image = item["image"].permute(1, 2, 0).numpy()
-            truth = item["mask"][0].numpy()
-            pred = (model(item["image"][None].to(device))[0, 0] > 0).cpu().numpy()
-            d = _scores(pred, truth)["dice"]
-            row[0].imshow(image)
-            row[0].set_title(item["name"], fontsize=8)
-            row[1].imshow(_overlay(image, truth, (0.0, 1.0, 0.0)))
-            row[1].set_title("ground truth", fontsize=8)
-            row[2].imshow(_overlay(image, pred, (1.0, 0.0, 0.0)))
-            row[2].set_title(f"prediction (Dice {d:.3f})", fontsize=8)
-            for ax in row:
-                ax.axis("off")
-    return save_figure(fig, path, dpi=90)
+    predictor = Predictor(model.to(device).eval(), image_size=items[0]["image"].shape[-1] if items else 256,
+                          device=device, threshold=threshold, fast=False)
+    cut = logit_threshold(threshold)
+    for row, item in zip(axes, items):
+        image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        truth = item["mask"][0].numpy().astype(np.uint8)
+        pred = (predictor.logits(item["image"][None].to(device))[0, 0] > cut).cpu().numpy().astype(np.uint8)
+        d = _scores(pred, truth)["dice"]
+        row[0].imshow(image)
+        row[0].set_title(item["name"], fontsize=8)
+        row[1].imshow(overlay(image, truth, colour=(0, 255, 0)))
+        row[1].set_title("ground truth", fontsize=8)
+        row[2].imshow(overlay(image, pred, colour=(255, 0, 0)))
+        row[2].set_title(f"prediction (Dice {d:.3f})", fontsize=8)
+        for ax in row:
+            ax.axis("off")
+    # at most 1200 px on the long side (3 columns of 3 in, rows of 3 in), as the committed records are
+    return save_figure(fig, path, dpi=min(90, int(1200 / (3 * max(1, len(items))))))
 
 
 def _name_of(dataset: Dataset, i: int) -> str:
     names = getattr(dataset, "names", None)
     return names[i] if names is not None else dataset[i]["name"]
-
-
-def _overlay(image: np.ndarray, mask: np.ndarray, colour: tuple[float, float, float]) -> np.ndarray:
-    out = image.copy()
-    m = mask.astype(bool)
-    out[m] = 0.5 * out[m] + 0.5 * np.asarray(colour)
-    return out.clip(0, 1)

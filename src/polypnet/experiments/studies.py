@@ -227,10 +227,11 @@ def per_seed_markdown(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> 
     return "\n".join(lines)
 
 
-def _pct(mean: float, std: float, seeds: int) -> str:
-    if math.isnan(mean):
+def percent(mean: float | None, std: float | None = None, seeds: int = 1) -> str:
+    """A fraction as percent with two decimals, ``± std`` when several seeds ran; ``-`` when missing."""
+    if mean is None or math.isnan(mean):
         return "-"
-    return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 else f"{100 * mean:.2f}"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 and std is not None else f"{100 * mean:.2f}"
 
 
 def _minutes(mean: float, std: float) -> str:
@@ -254,9 +255,9 @@ def table_markdown(study: Study, rows: list[dict[str, Any]], extra_columns: dict
         arm = f"**{r['arm']}** (paper)" if r["paper_choice"] else r["arm"]
         cells = [arm, f"{r['params']:,}", *(extra_columns.get(r["arm"], {}).get(c, "-") for c in extra_names),
                  ", ".join(map(str, r["seeds"])) or "-", str(r["epochs"]),
-                 _pct(r["best_val_dice"], r["best_val_dice_std"], n), loss,
-                 _pct(r["test_f1"], r["test_f1_std"], n), _pct(r["test_iou"], r["test_iou_std"], n),
-                 _pct(r["test_f1_per_image"], r["test_f1_per_image_std"], n)]
+                 percent(r["best_val_dice"], r["best_val_dice_std"], n), loss,
+                 percent(r["test_f1"], r["test_f1_std"], n), percent(r["test_iou"], r["test_iou_std"], n),
+                 percent(r["test_f1_per_image"], r["test_f1_per_image_std"], n)]
         if timed:
             cells.append(_minutes(r.get("wall_min", math.nan), r.get("wall_min_std", math.nan)))
         lines.append("| " + " | ".join(cells) + " |")

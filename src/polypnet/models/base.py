@@ -1,9 +1,10 @@
-"""The input check every U-Net here shares: a 4-D batch, the right channels, a divisible size."""
+"""What every U-Net here shares: one input check (a 4-D batch, the right channels, a divisible size)."""
 
 from __future__ import annotations
 
 import torch
 import torch.fx  # loads torch.fx._symbolic_trace, read by _fx_symbolic_tracing
+from torch import nn
 
 
 def tracing() -> bool:
@@ -41,3 +42,27 @@ def check_input_batch(x: torch.Tensor, in_channels: int, depth: int, owner: str 
             f"{m} (the encoder halves them {depth} times); resize or pad, e.g. to "
             f"{-(-h // m) * m}x{-(-w // m) * m}"
         )
+
+
+class SegmentationModel(nn.Module):
+    """Base of the networks of polypnet: ``depth`` downsamplings of ``in_channels``-channel images.
+
+    ``forward`` calls ``_check(x)`` first: a clear ValueError for a batch the network cannot take,
+    skipped under tracers (the check is Python-side; they see symbolic sizes).
+    """
+
+    depth: int
+    in_channels: int
+
+    @property
+    def size_multiple(self) -> int:
+        """What H and W must be multiples of."""
+        return 2**self.depth
+
+    def check_input_size(self, x: torch.Tensor) -> None:
+        """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H, W multiples of ``size_multiple``."""
+        check_input_batch(x, self.in_channels, self.depth, owner=type(self).__name__)
+
+    def _check(self, x: torch.Tensor) -> None:
+        if not tracing():
+            self.check_input_size(x)

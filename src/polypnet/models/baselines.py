@@ -21,30 +21,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .base import check_input_batch, tracing
+from .base import SegmentationModel
 
 UpsampleMode = Literal["nearest", "bilinear"]
-
-
-class _SizeChecked(nn.Module):
-    """Shared input check: a 4-D batch with ``in_channels`` channels and H, W multiples of 2**depth."""
-
-    depth: int
-    in_channels: int
-
-    @property
-    def size_multiple(self) -> int:
-        """What H and W must be multiples of."""
-        return 2**self.depth
-
-    def check_input_size(self, x: torch.Tensor) -> None:
-        """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H, W multiples of ``size_multiple``."""
-        check_input_batch(x, self.in_channels, self.depth, owner=type(self).__name__)
-
-    def _check(self, x: torch.Tensor) -> None:
-        # Python-side shape checks would fail or be baked in under tracers.
-        if not tracing():
-            self.check_input_size(x)
 
 
 def _validate_channels(in_channels: int, out_channels: int) -> None:
@@ -71,7 +50,7 @@ class DoubleConv(nn.Sequential):
         )
 
 
-class UNet(_SizeChecked):
+class UNet(SegmentationModel):
     """U-Net (Ronneberger, Fischer, Brox, "U-Net: Convolutional Networks for Biomedical Image
     Segmentation", MICCAI 2015, arXiv:1505.04597) with the original widths 64-128-256-512-1024.
 
@@ -175,7 +154,7 @@ class ResidualUnit(nn.Module):
 # ------------------------------------------------------------------------------------- ResUNet
 
 
-class ResUNet(_SizeChecked):
+class ResUNet(SegmentationModel):
     """Deep Residual U-Net (Zhang, Liu, Wang, "Road Extraction by Deep Residual U-Net", IEEE GRSL
     2018, arXiv:1711.10684), the 7-level network of the paper's Table I.
 
@@ -275,7 +254,7 @@ class AttentionGate(nn.Module):
         return self.out_conv(self.g_conv(g) + self.x_conv(x)) * x
 
 
-class ResUNetPlusPlus(_SizeChecked):
+class ResUNetPlusPlus(SegmentationModel):
     """ResUNet++ (Jha et al., "ResUNet++: An Advanced Architecture for Medical Image Segmentation",
     IEEE ISM 2019, arXiv:1911.07067), following the authors' Keras ``m_resunet.py``
     (github.com/DebeshJha/ResUNetPlusPlus).

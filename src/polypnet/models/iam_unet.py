@@ -39,7 +39,7 @@ from .blocks import (
     SandglassC,
     TransposedSandglassC,
 )
-from .base import check_input_batch, tracing
+from .base import SegmentationModel
 
 DEPTH = 4
 #: H and W must be multiples of this: the encoder halves the resolution ``DEPTH`` times.
@@ -85,7 +85,7 @@ class Bridge(nn.Sequential):
             self.c = SandglassC(cout, t, attention_position, attention_ratio)
 
 
-class IAMUNet(nn.Module):
+class IAMUNet(SegmentationModel):
     """Improved Attention MobileU-Net: a sandglass U-Net of depth 4 with SE channel attention.
 
     Args:
@@ -105,6 +105,8 @@ class IAMUNet(nn.Module):
     docstring for why the paper's 574,579 differs.
     """
 
+    depth = DEPTH
+
     def __init__(
         self,
         in_channels: int = 3,
@@ -118,6 +120,7 @@ class IAMUNet(nn.Module):
         deep_supervision: bool = False,
     ) -> None:
         super().__init__()
+        self.in_channels = in_channels
         if attention_position not in ATTENTION_POSITIONS:
             raise ValueError(
                 f"attention_position must be one of {ATTENTION_POSITIONS}, got {attention_position!r}"
@@ -167,15 +170,6 @@ class IAMUNet(nn.Module):
                 nn.Conv2d(2 * width, out_channels, 1, bias=True) for width in reversed(widths[1:DEPTH])
             )
 
-    @property
-    def size_multiple(self) -> int:
-        """What H and W must be multiples of (16: the encoder halves them four times)."""
-        return SIZE_MULTIPLE
-
-    def check_input_size(self, x: torch.Tensor) -> None:
-        """Raise ValueError unless ``x`` is (B, in_channels, H, W) with H and W multiples of 16."""
-        check_input_batch(x, self.config["in_channels"], DEPTH)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B, out_channels, H, W)."""
         return self._run(x)[0]
@@ -190,8 +184,7 @@ class IAMUNet(nn.Module):
         return self._run(x, aux=True)
 
     def _run(self, x: torch.Tensor, aux: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if not tracing():
-            self.check_input_size(x)
+        self._check(x)
         skips = []
         for level in self.encoder:
             x = level(x)
