@@ -26,6 +26,7 @@ from typing import Any
 
 from ..data.shipped import cvc_sequences
 from ..models.pretrained import WEIGHTS_DIR
+from .pranet_table import pranet_markdown
 from .studies import mean_std
 
 #: Display names of the datasets, in table order.
@@ -391,6 +392,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "weights": lambda: shipped(root, docs, index),
             "leakage": lambda: leakage(root, docs),
             "figures": lambda: figures(root, docs),
+            "pranet": lambda: pranet_markdown(root / "results" / "pranet", heading="###", relative_to=root),
         },
     }
 
@@ -431,11 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    stale = [path for path, text in new.items() if path.read_text() != text]
+    stale = [path for path, text in new.items() if not path.is_file() or path.read_text() != text]
     for path in stale:
         shown = os.path.relpath(path, root)
         if args.check:
-            diff = difflib.unified_diff(path.read_text().splitlines(), new[path].splitlines(),
+            before = path.read_text().splitlines() if path.is_file() else []
+            diff = difflib.unified_diff(before, new[path].splitlines(),
                                         f"{shown} (committed)", f"{shown} (from the records)", lineterm="")
             print("\n".join(diff))
         else:
