@@ -29,6 +29,9 @@ help:
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -e '.[dev,demo]'
+	# PraNet's scorer (the `eval` extra of setup.cfg) without its numpy<2.3.5 / OpenCV<5 pins, which
+	# would downgrade the rest: its code runs on the newer ones (tests/experiments checks it).
+	$(PY) -m pip install 'scikit-image>=0.19,<0.26' && $(PY) -m pip install --no-deps 'pysodmetrics>=1.6,<1.7'
 	@touch $(STAMP)
 
 $(XLA_STAMP): setup.cfg pyproject.toml
@@ -44,7 +47,7 @@ run: $(STAMP)
 	$(PY) scripts/fit.py
 
 summary: $(STAMP)
-	$(PY) -m polypnet.models summary iam_unet
+	$(VENV)/bin/polypnet models summary iam_unet
 
 # pytest exits 5 when it collects no test: say so and fail, rather than pass silently.
 test: $(STAMP)
