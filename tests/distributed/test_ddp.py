@@ -14,6 +14,7 @@ Run alone: ``.venv/bin/python -m pytest tests/distributed`` (about 1.5 minutes o
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
