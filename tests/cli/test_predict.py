@@ -139,8 +139,8 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(weights: Path
     src.mkdir()
     for path in sorted((sample_root() / "images").glob("*.jpg"))[:2]:
         shutil.copy(path, src / path.name)
-    for _ in range(2):  # the second run sees the first one's masks and overlays under src/out
-        assert _predict(src, src / "out", weights) == 0
+    for extra in ([], ["--overwrite"]):  # the second run sees the first one's masks and overlays under src/out
+        assert _predict(src, src / "out", weights, *extra) == 0
         assert len(_rows(src / "out" / "predictions.csv")) == 2
 
 

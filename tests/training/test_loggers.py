@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from polypnet.training.loggers import ResumableCSVLogger
 
 
@@ -30,6 +32,8 @@ def test_resumed_logger_appends_and_widens_the_header(tmp_path: Path) -> None:
     assert _epochs_with(tmp_path, "val/loss") == [0, 1, 2, 3]
 
 
+# Lightning warns that the second logger will replace the first one's file: what this test checks.
+@pytest.mark.filterwarnings("ignore:Experiment logs directory .* exists and is not empty")
 def test_a_fresh_run_in_the_same_folder_starts_a_new_file(tmp_path: Path) -> None:
     _log(tmp_path, [{"epoch": 0, "val/loss": 0.9}], append=False)
     _log(tmp_path, [{"epoch": 5, "val/loss": 0.1}], append=False)  # Lightning's own behaviour

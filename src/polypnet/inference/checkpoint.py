@@ -1,10 +1,17 @@
 """Model sources: Lightning checkpoints, plain state dicts, shipped weights, untrained models.
 
-Every file a user names goes through ``read_checkpoint``, the one place a checkpoint is read.
+Every file a user names goes through ``safe_load`` (``read_checkpoint`` builds on it), the one
+place a checkpoint is read. Checkpoints come from strangers, and unpickling may call any function
+the file names, so files are read with ``torch.load(weights_only=True)``: tensors, containers,
+plain values and the few classes PyTorch allows by default (``collections.Counter``,
+``OrderedDict``, ...) are built; any other global is refused before it is called. Lightning
+checkpoints of ``polypnet fit`` need nothing more: their hyper-parameters are plain values.
 """
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +21,53 @@ from torch import nn
 from ..models import create_model
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointError(ValueError):
+    """A checkpoint or weights file that cannot be used; the message (one line) names it and says why."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file names Python objects that weights never need; building them could run its code."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """The weights do not fit the requested model (name, keywords or shapes differ)."""
+
+
+def safe_load(path: str | Path) -> Any:
+    """The contents of a file written by ``torch.save``, read onto the CPU without running code.
+
+    Raises FileNotFoundError when ``path`` is not a file, :class:`UnsafeCheckpointError` when it
+    names a global outside the weights-only allowlist (nothing is called), and
+    :class:`CheckpointError` when it is truncated or not a ``torch.save`` file at all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":  # the shipped format: tensors only, nothing to unpickle
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path)
+        except Exception as err:  # safetensors raises its own SafetensorError for a bad header
+            raise CheckpointError(f"{path}: not a readable safetensors file (truncated or corrupt: {_first_line(err)})") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:
+            raise UnsafeCheckpointError(
+                f"{path}: refused: it asks to build {found.group(1)}, which is not a tensor or plain value; "
+                "unpickling it could run code from the file, so polypnet loads only weights (docs/security.md)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {_first_line(err)})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
+        # What a file cut short or not written by torch.save raises (zip reader, unpickler).
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {_first_line(err)})") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text.split(". ")[0][:200]
 
 
 def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None) -> tuple[nn.Module, dict[str, Any]]:
@@ -34,8 +86,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    # Our own training checkpoints hold hyperparameters and loop state, not only tensors.
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = safe_load(path)
     if not isinstance(blob, dict):
         raise CheckpointMismatchError(f"{path} is neither a Lightning checkpoint nor a state dict")
     return blob
@@ -128,7 +179,7 @@ def checkpoint_image_size(path: str | Path, blob: dict[str, Any] | None = None) 
     """
     path = Path(path)
     if blob is None:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        blob = safe_load(path)
     size = ((blob.get("datamodule_hyper_parameters") or {}) if isinstance(blob, dict) else {}).get("image_size")
     if size is None:
         config = run_dir_of(path) / "config.yaml"

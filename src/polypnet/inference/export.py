@@ -129,6 +129,13 @@ def export_onnx(
     raise RuntimeError("ONNX export failed: " + " | ".join(errors))
 
 
+def _ignore_torchscript_deprecation() -> None:
+    """Inside ``warnings.catch_warnings()``: torch deprecates ``torch.jit`` (trace, load, ...) in
+    favour of ``torch.export``; TorchScript files still work and are what many deployments take,
+    so that one warning is silenced, and any other (a TracerWarning) still shows."""
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+
+
 def export_torchscript(
     model: nn.Module, path: str | Path, image_size: int = 256, meta: dict[str, str] | None = None
 ) -> Path:
@@ -137,7 +144,7 @@ def export_torchscript(
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream; tracing still works
+        _ignore_torchscript_deprecation()
         # check_trace re-runs and compares the trace; the parity check below does that at several shapes.
         traced = torch.jit.trace(model, torch.randn(1, 3, image_size, image_size), check_trace=False)
         torch.jit.save(traced, str(path), _extra_files={"polypnet.json": json.dumps(meta or {})})
@@ -155,7 +162,7 @@ def onnx_runner(path: str | Path) -> Runner:
 def torchscript_runner(path: str | Path) -> Runner:
     """A function running the saved TorchScript module: image array -> logits array."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        _ignore_torchscript_deprecation()
         module = torch.jit.load(str(path), map_location="cpu").eval()
 
     def run(x: np.ndarray) -> np.ndarray:

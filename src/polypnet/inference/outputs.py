@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -21,6 +22,32 @@ def write_image(path: Path, rgb_or_gray: np.ndarray, quality: int = 92) -> None:
         raise OSError(f"cannot encode {path.suffix} image for {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.tobytes())
+
+
+def claim_output_folder(out: Path, owned: Sequence[str], overwrite: bool = False) -> None:
+    """The one rule of every command's output folder: no run destroys another's records.
+
+    A command writes only into a folder that is absent or empty. With ``overwrite`` it first
+    deletes the entries it writes itself (``owned``: file and folder names directly under
+    ``out``) and leaves anything else there alone. ValueError (one line) otherwise.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"output folder {out} is a file")
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    if not overwrite:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ValueError(f"output folder {out} already holds results ({shown}): pass --overwrite to replace "
+                         "them, or choose another --out")
+    for name in owned:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
 
 
 @dataclass
@@ -43,6 +70,7 @@ class VideoResult:
     overlay: Path
     table: Path
     note: str | None = None
+    frames_lost: int = 0  # announced by the header, not decodable
 
 
 @dataclass
@@ -56,14 +84,25 @@ class PredictResult:
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
 
+    @property
+    def frames_lost(self) -> int:
+        """Video frames announced but not decoded, over all videos."""
+        return sum(v.frames_lost for v in self.videos)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing skipped and no frame lost (``polypnet predict`` exits 1 otherwise)."""
+        return not self.skipped and not self.frames_lost
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (paths as strings)."""
         return {
             "out": str(self.out),
             "images": self.images,
             "image_table": str(self.image_table) if self.image_table else None,
-            "videos": [{"path": str(v.path), "frames": v.frames, "overlay": str(v.overlay),
-                        "table": str(v.table), "note": v.note} for v in self.videos],
+            "videos": [{"path": str(v.path), "frames": v.frames, "frames_lost": v.frames_lost,
+                        "overlay": str(v.overlay), "table": str(v.table), "note": v.note} for v in self.videos],
+            "frames_lost": self.frames_lost,
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
             "ignored": [str(p) for p in self.ignored],
         }

@@ -82,6 +82,10 @@ class Predictor:
     Runs through :class:`polypnet.inference.Segmenter` (BatchNorm folded, channels_last) unless
     ``fast`` is off. ``tta`` averages the probabilities of the identity, horizontal-flip and
     vertical-flip passes.
+
+    Inputs: ``predict`` / ``predict_batch`` take RGB ``uint8`` arrays (H, W, 3) as image files
+    decode; ``probabilities`` takes a tensor batch (B, 3, H, W), ``uint8`` (0-255) or floating
+    point (0-1). Both check their input (the network's own ``forward`` does not, to stay lean).
     """
 
     def __init__(
@@ -126,16 +130,50 @@ class Predictor:
         return self.segmenter.logits(x)[:, :1].float()
 
     @torch.inference_mode()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Polyp probabilities (B, 1, H, W) of a batch of RGB images (B, 3, H, W), at their size.
+
+        ``images``: ``uint8`` in 0-255 (divided by 255) or any floating dtype in 0-1 (computed in
+        float32), RGB, no mean/std. A batch not at ``image_size`` is resized to it for the network
+        (bilinear, antialiased) and the logits back. ValueError for another shape or dtype, and
+        for NaN or infinite values, which would otherwise spread silently over the whole mask.
+        """
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected a batch of RGB images (B, 3, H, W), got shape {tuple(images.shape)}")
+        if images.dtype == torch.uint8:
+            x = images.to(torch.float32) / 255
+        elif images.is_floating_point():
+            bad = int((~torch.isfinite(images)).sum())
+            if bad:
+                raise ValueError(f"input holds {bad} values that are not finite (NaN or infinite)")
+            x = images.to(torch.float32)
+        else:
+            raise ValueError(f"unsupported dtype {images.dtype}: pass uint8 (0-255) or floating point (0-1)")
+        size = tuple(x.shape[-2:])
+        s = self.image_size
+        if size != (s, s):
+            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        logits = self.logits(x)
+        if size != (s, s):
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return torch.sigmoid(logits)
+
+    @torch.inference_mode()
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Masks and probabilities of RGB uint8 (H, W, 3) images, each at its own size."""
         if not images:
             return []
+        for image in images:
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"expected RGB uint8 images (H, W, 3), got {image.dtype} {image.shape}")
         logits = self.logits(self.to_tensor(images))
         results = []
         for i, image in enumerate(images):
             up = F.interpolate(logits[i : i + 1], size=image.shape[:2], mode="bilinear", align_corners=False)[0, 0]
             mask = (up > self._logit_threshold).to(torch.uint8).cpu().numpy()
-            results.append(Prediction(mask, torch.sigmoid(up).cpu().numpy()))
+            # In place: at full size (up to the pixel limit) every float copy costs 4 bytes a pixel.
+            results.append(Prediction(mask, up.sigmoid_().cpu().numpy()))
+            del up
         return results
 
     def predict(self, image: np.ndarray) -> Prediction:

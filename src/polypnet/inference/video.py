@@ -24,14 +24,22 @@ def predict_video(
     batch_size: int = 8,
     frame_masks: bool = False,
     progress: bool = True,
+    max_pixels: int = 50_000_000,
 ) -> VideoResult | Skipped:
     """``out_dir/overlay.mp4`` (``.avi`` for an avi input), ``out_dir/frames.csv`` (one row per
     frame: ``frame``, ``time_s`` and ``STAT_COLUMNS``), and with ``frame_masks`` each frame's mask
-    as ``out_dir/masks/NNNNNN.png``. A video OpenCV cannot open or decode is returned as Skipped."""
+    as ``out_dir/masks/NNNNNN.png``. A video OpenCV cannot open or decode, or whose frames have
+    more than ``max_pixels``, is returned as Skipped; a batch holds at most ``max_pixels`` pixels.
+    Frames the header announces but that do not decode are counted in ``frames_lost``."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             return Skipped(path, "cannot open video (corrupt file or codec not supported by OpenCV)")
+        frame_pixels = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if frame_pixels > max_pixels:
+            return Skipped(path, f"frames of {frame_pixels / 1e6:.1f} megapixels, over the limit of "
+                                 f"{max_pixels / 1e6:g} megapixels: not decoded (raise it with --max-megapixels)")
+        batch_size = max(1, min(batch_size, max_pixels // max(frame_pixels, 1)))
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and math.isfinite(fps) and fps > 0 else 25.0
         expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -73,10 +81,10 @@ def predict_video(
             return Skipped(path, "no decodable frame (corrupt file or codec not supported by OpenCV)")
         table = out_dir / "frames.csv"
         write_csv(table, rows)
-        note = None
-        if expected and len(rows) < expected:
-            note = f"decoding stopped at frame {len(rows)} of the {expected} the header announces"
-        return VideoResult(path, len(rows), overlay_path, table, note)
+        note, lost = None, max(0, expected - len(rows))
+        if lost:
+            note = f"{lost} of the {expected} frames the header announces did not decode (decoding stopped at frame {len(rows)})"
+        return VideoResult(path, len(rows), overlay_path, table, note, frames_lost=lost)
     finally:
         cap.release()
 
