@@ -1,4 +1,5 @@
-"""polypnet benchmark: a quick run measures every model and writes ratios against the peer."""
+"""polypnet benchmark: a quick run measures every model and writes ratios against the peer; the goal
+verdict and the generated docs/performance.md read the record."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from polypnet import benchmark as bench
-from polypnet.cli.benchmark import main
+from polypnet.cli.benchmark import goal, main
+from polypnet.experiments import benchmark as bench
+from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
 
 
@@ -30,10 +32,11 @@ def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     assert main(["--quick", "--runs", "2", "--models", "iam_unet", "smp_unet_mobilenet_v2", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["peer"] == "smp_unet_mobilenet_v2" and result["matmul_gflops"] > 0
+    assert result["peer"] == "smp_unet_mobilenet_v2" and result["machine"]["matmul_gflops"] > 0
     rows = {r["model"]: r for r in result["rows"]}
     assert rows["iam_unet"]["params"] == 571_731
-    assert set(rows["iam_unet"]["latency_b1"]) == {"eager_nchw", "channels_last", "bn_folded_channels_last"}
+    expected = {"eager_nchw", "torch/fp32"} | ({"torch/bf16"} if cpu_has_bf16() else set())
+    assert set(rows["iam_unet"]["latency_b1"]) == expected  # --quick: torch only
     assert rows["smp_unet_mobilenet_v2"]["speedup_b1_vs_peer"]["eager_nchw"] == pytest.approx(1.0)
     assert rows["iam_unet"]["params_vs_peer"] < 0.2
 
@@ -62,9 +65,10 @@ def test_bf16_training_step_updates_the_weights() -> None:
 def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
     from polypnet.cli.benchmark import measure_model
 
-    row = measure_model("iam_unet", {"size": 32, "runs": 2, "threads": 1, "onnx": False, "train": False, "profile": True})
+    row = measure_model("iam_unet", {"size": 32, "runs": 2, "threads": 1, "backends": ["torch"], "no_int8": True,
+                                     "train": False, "profile": True, "pretrained": False})
     profile = row["profile_b1"]
-    assert profile["mode"] == row["best_mode"]  # without ONNX Runtime the best mode is a torch one
+    assert profile["mode"] == row["best_mode"] and profile["mode"].startswith("torch/")
     ops = profile["ops"]
     assert ops and any("conv" in op["op"] for op in ops)
     assert [op["percent"] for op in ops] == sorted((op["percent"] for op in ops), reverse=True)
@@ -75,3 +79,65 @@ def test_training_profile_prints_the_step_and_its_operators(capsys) -> None:
     assert main(["--profile-train", "--models", "iam_unet", "--size", "32", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "training step, batch 16, 32x32, channels_last" in out and "convolution_backward" in out
+
+
+def _record(iam_ms: dict[str, float], peer_ms: dict[str, float], deltas: dict[str, float] | None) -> dict:
+    def row(name: str, ms: dict[str, float]) -> dict:
+        return {"model": name, "latency_b1": {m: {"median_ms": v} for m, v in ms.items()},
+                "best_mode": min(ms, key=ms.get)}
+
+    record = {"peer": "peer", "size": 256, "rows": [row("iam_unet", iam_ms), row("peer", peer_ms)]}
+    if deltas is not None:
+        record["accuracy"] = {"a": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": deltas},
+                              "b": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": {**deltas, "openvino/bf16": 0.1}}}
+    return record
+
+
+def test_goal_takes_the_fastest_mode_that_keeps_accuracy_and_the_peers_best_of_the_same_modes() -> None:
+    iam = {"eager_nchw": 50.0, "torch/fp32": 30.0, "openvino/bf16": 12.0, "openvino/int8": 8.0}
+    peer = {"eager_nchw": 90.0, "torch/fp32": 40.0, "openvino/bf16": 20.0, "openvino/int8": 10.0}
+    g = goal(_record(iam, peer, {"torch/fp32": 0.0, "openvino/bf16": -0.2, "openvino/int8": -0.9}))
+    assert g["modes_keeping_accuracy"] == ["torch/fp32", "openvino/bf16"]  # int8 lost 0.9 points
+    assert g["best_mode"] == "openvino/bf16" and g["frames_per_s"] == pytest.approx(1000 / 12)
+    assert not g["frames_per_s_met"] and g["frames_per_s_factor_short"] == pytest.approx(1.2)
+    # the peer's fastest among the same modes (its int8 does not count either)
+    assert g["peer_best_mode"] == "openvino/bf16" and g["speedup_vs_peer"] == pytest.approx(20 / 12)
+    assert not g["speedup_met"]
+    record = _record({**iam, "openvino/bf16": 9.0}, peer, {"torch/fp32": 0.0, "openvino/bf16": 0.3, "openvino/int8": 0.0})
+    g = goal(record)
+    assert g["best_mode"] == "openvino/int8" and g["frames_per_s_met"]
+    assert g["speedup_vs_peer"] == pytest.approx(10 / 8) and g["speedup_from"] == "separate processes"
+    # the head-to-head timing of the same two modes, when there, decides the ratio
+    record["head_to_head"] = {"modes": ["openvino/int8", "openvino/int8"], "speedup": 2.5}
+    g = goal(record)
+    assert g["speedup_vs_peer"] == 2.5 and g["speedup_from"] == "head_to_head" and g["speedup_met"]
+
+
+def test_performance_markdown_reads_every_number_from_the_record() -> None:
+    record = _record({"torch/fp32": 30.0, "openvino/bf16": 12.5}, {"torch/fp32": 40.0, "openvino/bf16": 31.25},
+                     {"torch/fp32": 0.0, "openvino/bf16": -0.04})
+    for r in record["rows"]:
+        r.update(params=1000, gflops_per_image=1.0, achieved_gflops_b1=80.0, achieved_gbps_b1_lower_bound=3.0)
+    for tag in record["accuracy"].values():
+        tag.update(test_images=61, split_file="s.json", calibration=None)
+    record.update(command="polypnet benchmark --out x.json", machine={"cpu": "TestCPU", "threads": 2})
+    record["rows"][0]["speedup_b1_vs_peer"] = {"torch/fp32": 40 / 30, "openvino/bf16": 2.5}
+    record["goal"] = goal(record)
+    text = bench.performance_markdown(record)
+    assert "polypnet benchmark --out x.json" in text and "TestCPU" in text
+    assert "| openvino/bf16 | 12.5 (2.50x) | 31.2 |" in text
+    assert "| batch-1 frames/s at 256 px, fastest mode keeping test F1 within 0.3 points (openvino/bf16) | ≥ 100 | 80.0 (12.5 ms) | not met, 1.25x short |" in text
+    assert "ms in its own process) | ≥ 2x | 2.50x | met |" in text
+    assert "| openvino/bf16 | 90.00 (-0.04) | 90.00 (+0.10) |" in text
+
+
+def test_render_writes_the_markdown_of_a_record_without_measuring(tmp_path: Path, capsys) -> None:
+    record = _record({"torch/fp32": 30.0}, {"torch/fp32": 40.0}, None)
+    record.update(command="polypnet benchmark", machine={})
+    for r in record["rows"]:
+        r.update(params=1, gflops_per_image=1.0, achieved_gflops_b1=1.0, achieved_gbps_b1_lower_bound=1.0)
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps(record))
+    assert main(["--render", str(path), "--markdown", str(tmp_path / "docs" / "performance.md")]) == 0
+    assert (tmp_path / "docs" / "performance.md").read_text() == bench.performance_markdown(record)
+    assert capsys.readouterr().out == ""
