@@ -5,7 +5,6 @@ destroys another's records, every error is one line (exit 2), nothing is lost si
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,8 @@ import torch
 from polypnet.cli.main import main as polypnet
 
 from .conftest import REPO
-from .files import huge_png, truncated_copy
+from .files import truncated_copy
+from .peak_memory import bomb_mix, peak_predict
 
 
 def _one_error_line(err: str, *needles: str) -> str:
@@ -161,28 +161,14 @@ def test_fit_checks_its_arguments_before_any_data_is_decoded(case: str, tmp_path
 # 2. Bounded memory: a pixel limit before decoding, batches by pixels
 
 
-def _peak_predict(args: list[str], cwd: Path) -> tuple[int, float, str]:
-    """Exit code, peak resident memory (MiB) and stderr of ``polypnet predict ARGS`` in a fresh process."""
-    code = ("import resource, sys\n"
-            "from polypnet.cli.main import main\n"
-            "rc = main(['predict', *sys.argv[1:]])\n"
-            "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-            "sys.exit(rc)\n")
-    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    peak = [line for line in proc.stderr.splitlines() if line.startswith("PEAK_KIB")]
-    assert peak, proc.stderr[-3000:]
-    return proc.returncode, int(peak[0].split()[1]) / 1024, proc.stderr
-
-
-def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path: Path, images: Path) -> None:
-    # 1.2 MB on disk, 1.2 GB decoded: the header alone decides.
-    huge_png(images / "bomb.png", 20000, 20000)
-    # Just under the default limit of 50 megapixels: decoded and predicted at its own size.
-    huge_png(images / "big.png", 7000, 7000)
+def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path: Path) -> None:
+    # A 20000 x 20000 PNG: 1.2 MB on disk, 1.2 GB decoded; the header alone decides.
+    # Beside it one image just under the default limit of 50 megapixels (decoded and predicted at
+    # its own size) and two small ones; the record of this mix at 256 px is peak_memory.py's.
+    src = bomb_mix(tmp_path / "mix")
     out = tmp_path / "out"
-    code, peak_mib, err = _peak_predict([str(images), "--model", "iam_unet", "--image-size", "64", "--out",
-                                         str(out), "--no-progress", "--device", "cpu"], tmp_path)
+    code, peak_mib, err = peak_predict([str(src), "--model", "iam_unet", "--image-size", "64", "--out",
+                                        str(out), "--no-progress", "--device", "cpu"], tmp_path)
     assert code == 1, err[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     skipped = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
@@ -190,7 +176,6 @@ def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path: Path
     assert "400.0 megapixels" in skipped["bomb.png"] and "--max-megapixels" in skipped["bomb.png"]
     assert summary["images"] == 3
     assert cv2.imread(str(out / "masks" / "big.png"), cv2.IMREAD_GRAYSCALE).shape == (7000, 7000)
-    print(f"peak RSS of predict on a 400 MP bomb + a 49 MP image + 2 small ones: {peak_mib:.0f} MiB")
     assert peak_mib < 2048, f"peak resident memory {peak_mib:.0f} MiB"
 
 
