@@ -21,8 +21,10 @@ RANDOM_SPLIT = REPO / "results" / "paper" / "cvc-clinicdb_seed42_run" / "split.j
 def test_fill_replaces_only_the_regions() -> None:
     text = "intro\n<!-- generated:a -->\nold\n<!-- /generated:a -->\nmiddle\n<!-- generated:b -->\n<!-- /generated:b -->\nend\n"
     out = report.fill(text, {"a": lambda: "new A\n", "b": lambda: "new B\n"})
-    assert out == ("intro\n<!-- generated:a -->\nnew A\n<!-- /generated:a -->\nmiddle\n"
-                   "<!-- generated:b -->\nnew B\n<!-- /generated:b -->\nend\n")
+    assert out == (
+        "intro\n<!-- generated:a -->\nnew A\n<!-- /generated:a -->\nmiddle\n"
+        "<!-- generated:b -->\nnew B\n<!-- /generated:b -->\nend\n"
+    )
     assert report.fill(out, {"a": lambda: "new A\n", "b": lambda: "new B\n"}) == out
 
 
@@ -44,11 +46,23 @@ def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split
     path = tmp / "results" / protocol / f"{dataset}_seed{seed}{tail}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     metrics = {"dice_global": dice, "dice_per_image": dice - 0.1, "iou_global": dice - 0.2, "iou_per_image": 0.5}
-    path.write_text(json.dumps({
-        "protocol": protocol, "dataset": dataset, "split": split, "split_seed": seed, "seed": seed,
-        "image_size": 256, "epochs": 40, "params": 571731, "test_images": 61, "wall_time_s": 600.0,
-        "metrics": metrics,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "protocol": protocol,
+                "dataset": dataset,
+                "split": split,
+                "split_seed": seed,
+                "seed": seed,
+                "image_size": 256,
+                "epochs": 40,
+                "params": 571731,
+                "test_images": 61,
+                "wall_time_s": 600.0,
+                "metrics": metrics,
+            }
+        )
+    )
 
 
 def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
@@ -58,13 +72,17 @@ def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
     (tmp_path / "results" / "paper" / "notes.json").write_text("{}")  # not a run record: ignored
     (tmp_path / "results" / "pranet").mkdir()
     (tmp_path / "results" / "pranet" / "pranet_seed42.json").write_text(  # both datasets: not one of these runs
-        json.dumps({"format": "polypnet-pranet/1", "protocol": "pranet", "metrics": {}}))
+        json.dumps({"format": "polypnet-pranet/1", "protocol": "pranet", "metrics": {}})
+    )
     runs = report.load_runs(tmp_path)
     assert [(r.protocol, r.seed) for r in runs] == [("paper", 42), ("paper", 43), ("cpu", 42)]
     lines = report.headline(runs, Path("docs")).splitlines()
     paper, params = report.paper_numbers()
     ours = next(line for line in lines if "`paper`" in line)
-    assert "| 2 ([42](../results/paper/cvc-clinicdb_seed42.json), [43](../results/paper/cvc-clinicdb_seed43.json)) |" in ours
+    assert (
+        "| 2 ([42](../results/paper/cvc-clinicdb_seed42.json), [43](../results/paper/cvc-clinicdb_seed43.json)) |"
+        in ours
+    )
     assert "| 85.00 ± 7.07 | 75.00 ± 7.07 | 65.00 ± 7.07 | 571,731 |" in ours
     assert f"| {paper['cvc-clinicdb']['f1']:.2f} | - | {paper['cvc-clinicdb']['iou']:.2f} | {params:,} |" in lines[2]
     assert any("`cpu`" in line and "| sequence |" in line and "| 60.00 |" in line for line in lines)
@@ -105,13 +123,17 @@ def test_the_committed_docs_equal_what_the_records_give() -> None:
 
 def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "results").symlink_to(REPO / "results")
-    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md"):
+    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/performance.md"):
         (tmp_path / doc).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / doc, tmp_path / doc)
     index = tmp_path / "index.json"
     shutil.copy(report.INDEX_PATH, index)
     readme = tmp_path / "README.md"
-    readme.write_text(readme.read_text().replace("<!-- /generated:headline -->", "| a hand-edited row |\n<!-- /generated:headline -->"))
+    readme.write_text(
+        readme.read_text().replace(
+            "<!-- /generated:headline -->", "| a hand-edited row |\n<!-- /generated:headline -->"
+        )
+    )
     args = ["--root", str(tmp_path), "--index", str(index)]
     assert report.main([*args, "--check"]) == 1
     assert "+++ README.md (from the records)" in capsys.readouterr().out
@@ -120,3 +142,18 @@ def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys:
     assert report.main([*args, "--check"]) == 0
     assert report.main(["--root", str(tmp_path / "nowhere")]) == 2
 
+
+def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc, record = report.PERFORMANCE
+    (tmp_path / "results").mkdir()
+    for name in ("README.md", "MODEL_CARD.md", "docs/results.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, tmp_path / name)
+    for path in (REPO / "results").glob("*/*_seed*.json"):  # the records the other pages link
+        (tmp_path / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, tmp_path / path.relative_to(REPO))
+    monkeypatch.setattr(report, "performance_markdown", lambda r: f"# speed\n\n{r['command']}\n")
+    assert tmp_path / doc not in report.render(tmp_path)  # no record: the page is left alone
+    (tmp_path / record).parent.mkdir(parents=True)
+    (tmp_path / record).write_text(json.dumps({"command": "polypnet benchmark --out results/benchmark/cpu.json"}))
+    assert report.render(tmp_path)[tmp_path / doc] == "# speed\n\npolypnet benchmark --out results/benchmark/cpu.json\n"

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..data.shipped import cvc_sequences
 from ..models.pretrained import WEIGHTS_DIR
+from .benchmark import performance_markdown
 from .pranet_table import pranet_markdown
 from .studies import mean_std
 
@@ -36,10 +37,16 @@ HEADLINE_PROTOCOLS = ("paper", "improved")
 #: Table order: each protocol with the paper's recipe, then with ours; unknown protocols last.
 PROTOCOL_ORDER = ("paper", "improved", "paper128", "paper128_improved", "cpu", "cpu_improved")
 #: The index fields copied from a shipped run's record: (index key, record metric).
-INDEX_SCORES = (("test_dice_global", "dice_global"), ("test_dice_per_image", "dice_per_image"),
-                ("test_iou_global", "iou_global"), ("test_iou_per_image", "iou_per_image"))
+INDEX_SCORES = (
+    ("test_dice_global", "dice_global"),
+    ("test_dice_per_image", "dice_per_image"),
+    ("test_iou_global", "iou_global"),
+    ("test_iou_per_image", "iou_per_image"),
+)
 INDEX_PATH = WEIGHTS_DIR / "index.json"
-REGION = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
+#: Documents generated whole from one record: (document, record), both relative to the root.
+PERFORMANCE = (Path("docs/performance.md"), Path("results/benchmark/cpu.json"))
+REGION = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,26 @@ def load_runs(root: Path) -> list[Run]:
         # one dataset per record; the PraNet benchmark's records (a "format" key, both datasets) differ
         if "format" in r or r.get("dataset") not in DATASETS or "metrics" not in r:
             continue
-        runs.append(Run(
-            path=path.relative_to(root), protocol=r["protocol"], dataset=r["dataset"], split=r["split"],
-            split_seed=int(r.get("split_seed", r["seed"])), seed=int(r["seed"]), image_size=int(r["image_size"]),
-            epochs=int(r["epochs"]), precision=str(r.get("precision", "32-true")), params=int(r["params"]),
-            test_images=int(r["test_images"]), wall_time_s=r.get("wall_time_s"),
-            metrics={k: float(v) for k, v in r["metrics"].items()},
-        ))
-    return sorted(runs, key=lambda r: (list(DATASETS).index(r.dataset), r.split, protocol_rank(r.protocol), r.seed,
-                                       r.split_seed))
+        runs.append(
+            Run(
+                path=path.relative_to(root),
+                protocol=r["protocol"],
+                dataset=r["dataset"],
+                split=r["split"],
+                split_seed=int(r.get("split_seed", r["seed"])),
+                seed=int(r["seed"]),
+                image_size=int(r["image_size"]),
+                epochs=int(r["epochs"]),
+                precision=str(r.get("precision", "32-true")),
+                params=int(r["params"]),
+                test_images=int(r["test_images"]),
+                wall_time_s=r.get("wall_time_s"),
+                metrics={k: float(v) for k, v in r["metrics"].items()},
+            )
+        )
+    return sorted(
+        runs, key=lambda r: (list(DATASETS).index(r.dataset), r.split, protocol_rank(r.protocol), r.seed, r.split_seed)
+    )
 
 
 def protocol_rank(protocol: str) -> tuple[int, str]:
@@ -156,12 +174,32 @@ def headline(runs: list[Run], base: Path) -> str:
     CVC-ClinicDB sequence split (no video on both sides)."""
     paper, paper_params = paper_numbers()
     groups = group_runs(runs)
-    header = ["dataset", "model", "split", "size, epochs", "n (seeds)", "F1 (global)", "mDice (per image)",
-              "IoU (global)", "params"]
+    header = [
+        "dataset",
+        "model",
+        "split",
+        "size, epochs",
+        "n (seeds)",
+        "F1 (global)",
+        "mDice (per image)",
+        "IoU (global)",
+        "params",
+    ]
     rows = []
     for dataset, name in DATASETS.items():
-        rows.append([name, "the paper (as reported)", "random", "256, 40", "-", f"{paper[dataset]['f1']:.2f}", "-",
-                     f"{paper[dataset]['iou']:.2f}", f"{paper_params:,}"])
+        rows.append(
+            [
+                name,
+                "the paper (as reported)",
+                "random",
+                "256, 40",
+                "-",
+                f"{paper[dataset]['f1']:.2f}",
+                "-",
+                f"{paper[dataset]['iou']:.2f}",
+                f"{paper_params:,}",
+            ]
+        )
         wanted = [(p, "random") for p in HEADLINE_PROTOCOLS]
         wanted += sorted((p, s) for (p, d, s) in groups if d == dataset and s == "sequence")
         for protocol, split in wanted:
@@ -169,9 +207,17 @@ def headline(runs: list[Run], base: Path) -> str:
             if not group:
                 continue
             r = group[0]
-            rows.append([name, f"ours, {r.recipe} recipe (`{protocol}`)", split_label(group),
-                         f"{r.image_size}, {r.epochs}", f"{len(group)} ({seed_links(group, base)})",
-                         *metric_cells(group), f"{r.params:,}"])
+            rows.append(
+                [
+                    name,
+                    f"ours, {r.recipe} recipe (`{protocol}`)",
+                    split_label(group),
+                    f"{r.image_size}, {r.epochs}",
+                    f"{len(group)} ({seed_links(group, base)})",
+                    *metric_cells(group),
+                    f"{r.params:,}",
+                ]
+            )
     return table(header, rows)
 
 
@@ -182,34 +228,90 @@ def wall(seconds: float | None) -> str:
 
 def every_run(runs: list[Run], base: Path) -> str:
     """One row per record, with its run files."""
-    header = ["dataset", "protocol", "split (seed)", "training seed", "size", "epochs", "precision", "F1 (global)",
-              "mDice", "IoU (global)", "mIoU", "F1 at original size", "wall time", "record"]
-    rows = [[DATASETS[r.dataset], f"`{r.protocol}`", f"{r.split} ({r.split_seed})", str(r.seed), str(r.image_size),
-             str(r.epochs), r.precision, pct(r.metrics["dice_global"]), pct(r.metrics["dice_per_image"]),
-             pct(r.metrics["iou_global"]), pct(r.metrics["iou_per_image"]),
-             pct(r.metrics["dice_global_orig"]) if "dice_global_orig" in r.metrics else "-", wall(r.wall_time_s),
-             f"{link(r.path, 'json', base)}, {link(r.run_files, 'files', base)}"] for r in runs]
+    header = [
+        "dataset",
+        "protocol",
+        "split (seed)",
+        "training seed",
+        "size",
+        "epochs",
+        "precision",
+        "F1 (global)",
+        "mDice",
+        "IoU (global)",
+        "mIoU",
+        "F1 at original size",
+        "wall time",
+        "record",
+    ]
+    rows = [
+        [
+            DATASETS[r.dataset],
+            f"`{r.protocol}`",
+            f"{r.split} ({r.split_seed})",
+            str(r.seed),
+            str(r.image_size),
+            str(r.epochs),
+            r.precision,
+            pct(r.metrics["dice_global"]),
+            pct(r.metrics["dice_per_image"]),
+            pct(r.metrics["iou_global"]),
+            pct(r.metrics["iou_per_image"]),
+            pct(r.metrics["dice_global_orig"]) if "dice_global_orig" in r.metrics else "-",
+            wall(r.wall_time_s),
+            f"{link(r.path, 'json', base)}, {link(r.run_files, 'files', base)}",
+        ]
+        for r in runs
+    ]
     return table(header, rows)
 
 
 def summary(runs: list[Run], base: Path) -> str:
     """Mean ± std per protocol, dataset and split kind, beside the paper's numbers."""
     paper, _ = paper_numbers()
-    header = ["dataset", "protocol", "recipe", "split", "size, epochs", "n (seeds)", "F1 (global)", "mDice",
-              "IoU (global)", "paper F1 / IoU"]
+    header = [
+        "dataset",
+        "protocol",
+        "recipe",
+        "split",
+        "size, epochs",
+        "n (seeds)",
+        "F1 (global)",
+        "mDice",
+        "IoU (global)",
+        "paper F1 / IoU",
+    ]
     rows = []
     for (protocol, dataset, split), group in group_runs(runs).items():
         r = group[0]
-        rows.append([DATASETS[dataset], f"`{protocol}`", r.recipe, split_label(group), f"{r.image_size}, {r.epochs}",
-                     f"{len(group)} ({seed_links(group, base)})", *metric_cells(group),
-                     f"{paper[dataset]['f1']:.2f} / {paper[dataset]['iou']:.2f}"])
+        rows.append(
+            [
+                DATASETS[dataset],
+                f"`{protocol}`",
+                r.recipe,
+                split_label(group),
+                f"{r.image_size}, {r.epochs}",
+                f"{len(group)} ({seed_links(group, base)})",
+                *metric_cells(group),
+                f"{paper[dataset]['f1']:.2f} / {paper[dataset]['iou']:.2f}",
+            ]
+        )
     return table(header, rows)
 
 
 def tta_rows(root: Path, base: Path) -> str:
     """Plain against test-time flips (mean of the image and its flips), on validation and test."""
-    header = ["dataset", "protocol", "run", "val F1 plain", "val F1 flips", "test F1 plain", "test F1 flips",
-              "test IoU flips", "table"]
+    header = [
+        "dataset",
+        "protocol",
+        "run",
+        "val F1 plain",
+        "val F1 flips",
+        "test F1 plain",
+        "test F1 flips",
+        "test IoU flips",
+        "table",
+    ]
     rows = []
     for path in sorted((root / "results" / "tta").glob("*/tta.json")):
         by_run: dict[str, dict[str, dict[str, Any]]] = {}
@@ -221,10 +323,19 @@ def tta_rows(root: Path, base: Path) -> str:
                 continue
             protocol, name = run.split("/")[-2:]  # runs/<...>/<protocol>/<dataset>_<split>_seed<k>
             dataset = name.split("_")[0]
-            rows.append([DATASETS.get(dataset, dataset), f"`{protocol}`", f"`{name}`",
-                         pct(val["plain"]["dice_global"]), pct(val["tta"]["dice_global"]),
-                         pct(test["plain"]["dice_global"]), pct(test["tta"]["dice_global"]),
-                         pct(test["tta"]["iou_global"]), link(path.relative_to(root).with_name("tta.md"), "tta.md", base)])
+            rows.append(
+                [
+                    DATASETS.get(dataset, dataset),
+                    f"`{protocol}`",
+                    f"`{name}`",
+                    pct(val["plain"]["dice_global"]),
+                    pct(val["tta"]["dice_global"]),
+                    pct(test["plain"]["dice_global"]),
+                    pct(test["tta"]["dice_global"]),
+                    pct(test["tta"]["iou_global"]),
+                    link(path.relative_to(root).with_name("tta.md"), "tta.md", base),
+                ]
+            )
     rows.sort(key=lambda row: (row[0], protocol_rank(row[1].strip("`")), row[2]))
     return table(header, rows)
 
@@ -237,24 +348,55 @@ def cross(root: Path, base: Path) -> str:
         r = json.loads(path.read_text())
         src, dst = path.parent.name.split("_to_")
         m = r["metrics"]
-        rows.append([DATASETS[src], DATASETS[dst], f"`{path.parts[-4]}`", str(r["image_size"]), f"{m['images']:.0f}",
-                     pct(m["dice_global"]), pct(m["dice_per_image"]), pct(m["iou_global"]),
-                     link(path.relative_to(root), "json", base)])
+        rows.append(
+            [
+                DATASETS[src],
+                DATASETS[dst],
+                f"`{path.parts[-4]}`",
+                str(r["image_size"]),
+                f"{m['images']:.0f}",
+                pct(m["dice_global"]),
+                pct(m["dice_per_image"]),
+                pct(m["iou_global"]),
+                link(path.relative_to(root), "json", base),
+            ]
+        )
     rows.sort(key=lambda row: (row[0], protocol_rank(row[2].strip("`"))))
     return table(header, rows)
 
 
 def shipped(root: Path, base: Path, index: dict[str, dict[str, dict[str, Any]]]) -> str:
     """The shipped weights (``create_model(name, pretrained=TAG)``) with their run's test scores."""
-    header = ["model", "pretrained=", "dataset", "protocol", "size", "epochs", "F1 (global)", "mDice", "IoU (global)",
-              "record"]
+    header = [
+        "model",
+        "pretrained=",
+        "dataset",
+        "protocol",
+        "size",
+        "epochs",
+        "F1 (global)",
+        "mDice",
+        "IoU (global)",
+        "record",
+    ]
     rows = []
     for model, tags in index.items():
         for tag, e in sorted(tags.items()):
             m = json.loads((root / e["result_file"]).read_text())["metrics"]
-            rows.append([f"`{model}`", f"`{tag}`", DATASETS[e["dataset"]], f"`{e['protocol']}`", str(e["image_size"]),
-                         str(e["epochs"]), pct(m["dice_global"]), pct(m["dice_per_image"]), pct(m["iou_global"]),
-                         link(Path(e["result_file"]), "json", base)])
+            rows.append(
+                [
+                    f"`{model}`",
+                    f"`{tag}`",
+                    DATASETS[e["dataset"]],
+                    f"`{e['protocol']}`",
+                    str(e["image_size"]),
+                    str(e["epochs"]),
+                    pct(m["dice_global"]),
+                    pct(m["dice_per_image"]),
+                    pct(m["iou_global"]),
+                    link(Path(e["result_file"]), "json", base),
+                ]
+            )
     return table(header, rows)
 
 
@@ -269,8 +411,10 @@ def figures(root: Path, base: Path) -> str:
         sources = re.findall(r"`(results/[^`]+)`", written.partition(" from ")[2])
         what = "Dice per epoch" if path.name == "compare.md" else "Dice by polyp size"
         shown = path.relative_to(root)
-        lines.append(f"- {link(shown, f'{shown.parts[1]}/{shown.parts[2]}', base)} ({what}): "
-                     + ", ".join(f"`{Path(s).parts[1]}/{Path(s).parts[2].removesuffix('_run')}`" for s in sources))
+        lines.append(
+            f"- {link(shown, f'{shown.parts[1]}/{shown.parts[2]}', base)} ({what}): "
+            + ", ".join(f"`{Path(s).parts[1]}/{Path(s).parts[2].removesuffix('_run')}`" for s in sources)
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -283,9 +427,17 @@ def shipped_brief(root: Path, base: Path, index: dict[str, dict[str, dict[str, A
             m = json.loads((root / e["result_file"]).read_text())["metrics"]
             recipe = "improved" if e["protocol"].endswith("improved") else "paper"
             name = tag if model == "iam_unet" else f"{model}: {tag}"
-            rows.append([link(Path(e["result_file"]), f"`{name}`", base), DATASETS[e["dataset"]], recipe,
-                         f"{e['image_size']} px, {e['epochs']} epochs", pct(m["dice_global"]),
-                         pct(m["dice_per_image"]), pct(m["iou_global"])])
+            rows.append(
+                [
+                    link(Path(e["result_file"]), f"`{name}`", base),
+                    DATASETS[e["dataset"]],
+                    recipe,
+                    f"{e['image_size']} px, {e['epochs']} epochs",
+                    pct(m["dice_global"]),
+                    pct(m["dice_per_image"]),
+                    pct(m["iou_global"]),
+                ]
+            )
     return table(header, rows)
 
 
@@ -297,8 +449,10 @@ def sequence_split(runs: list[Run], base: Path) -> str:
             continue
         f1, mdice, iou = metric_cells(group)
         r = group[0]
-        lines.append(f"- `{protocol}` ({r.recipe} recipe, {r.image_size} px, {r.epochs} epochs; n = {len(group)}: "
-                     f"{seed_links(group, base)}): F1 {f1}, mDice {mdice}, IoU {iou}")
+        lines.append(
+            f"- `{protocol}` ({r.recipe} recipe, {r.image_size} px, {r.epochs} epochs; n = {len(group)}: "
+            f"{seed_links(group, base)}): F1 {f1}, mDice {mdice}, IoU {iou}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -368,8 +522,10 @@ def leakage(root: Path, base: Path) -> str:
             unseen = sum(g is None for g in n.gaps)
             near = f"{unseen} of {n.test} test frames have no training frame of their video"
         else:
-            near = (f"every one of the {n.test} test frames has a training frame of the same video within "
-                    f"±{n.widest} frames ({n.within(1)} of {n.test} within ±1)")
+            near = (
+                f"every one of the {n.test} test frames has a training frame of the same video within "
+                f"±{n.widest} frames ({n.within(1)} of {n.test} within ±1)"
+            )
         lines.append(f"- {kind} split ({used}): {near}")
     return "\n".join(lines) + "\n"
 
@@ -380,9 +536,11 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
     docs = Path("docs")
     return {
         Path("README.md"): {"headline": lambda: headline(runs, Path("."))},
-        Path("MODEL_CARD.md"): {"weights": lambda: shipped_brief(root, Path("."), index),
-                                "sequence": lambda: sequence_split(runs, Path(".")),
-                                "leakage": lambda: leakage(root, Path("."))},
+        Path("MODEL_CARD.md"): {
+            "weights": lambda: shipped_brief(root, Path("."), index),
+            "sequence": lambda: sequence_split(runs, Path(".")),
+            "leakage": lambda: leakage(root, Path(".")),
+        },
         docs / "results.md": {
             "headline": lambda: headline(runs, docs),
             "summary": lambda: summary(runs, docs),
@@ -403,23 +561,32 @@ def fill(text: str, rendered: dict[str, Callable[[], str]], where: str = "docume
     unknown = sorted(set(names) - set(rendered))
     missing = sorted(set(rendered) - set(names))
     if unknown or missing:
-        raise ValueError(f"{where}: generated regions unknown {unknown}, missing {missing} "
-                         f"(expected <!-- generated:NAME --> ... <!-- /generated:NAME --> for {sorted(rendered)})")
+        raise ValueError(
+            f"{where}: generated regions unknown {unknown}, missing {missing} "
+            f"(expected <!-- generated:NAME --> ... <!-- /generated:NAME --> for {sorted(rendered)})"
+        )
     return REGION.sub(lambda m: m.group(1) + rendered[m.group("name")]() + m.group(4), text)
 
 
 def render(root: Path, index_path: Path = INDEX_PATH) -> dict[Path, str]:
-    """Every generated file's new text (absolute path -> text): the documents and the weights index."""
+    """Every generated file's new text (absolute path -> text): the documents, the weights index and
+    docs/performance.md (``polypnet benchmark``'s record rendered by its own ``performance_markdown``)."""
     index = json.loads(index_path.read_text())
     out = {root / doc: fill((root / doc).read_text(), parts, str(doc)) for doc, parts in regions(root, index).items()}
-    out[index_path] = json.dumps(synced_index(root, index), indent=2, sort_keys=True) + "\n"  # as ship_weights writes it
+    out[index_path] = (
+        json.dumps(synced_index(root, index), indent=2, sort_keys=True) + "\n"
+    )  # as ship_weights writes it
+    doc, record = PERFORMANCE
+    if (root / record).is_file():  # until the benchmark has a record, the page stays as written
+        out[root / doc] = performance_markdown(json.loads((root / record).read_text()))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """``make docs`` (write) and ``make docs-check`` (``--check``: exit 1 and a diff when stale)."""
-    parser = argparse.ArgumentParser(prog="make docs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make docs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is out of date")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository root (default: here)")
     parser.add_argument("--index", type=Path, default=INDEX_PATH, help=argparse.SUPPRESS)  # tests: a copy
@@ -438,8 +605,9 @@ def main(argv: list[str] | None = None) -> int:
         shown = os.path.relpath(path, root)
         if args.check:
             before = path.read_text().splitlines() if path.is_file() else []
-            diff = difflib.unified_diff(before, new[path].splitlines(),
-                                        f"{shown} (committed)", f"{shown} (from the records)", lineterm="")
+            diff = difflib.unified_diff(
+                before, new[path].splitlines(), f"{shown} (committed)", f"{shown} (from the records)", lineterm=""
+            )
             print("\n".join(diff))
         else:
             path.write_text(new[path])
