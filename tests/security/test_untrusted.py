@@ -138,6 +138,15 @@ def test_a_truncated_lightning_checkpoint_is_one_line_in_fit(
     assert not (tmp_path / "run").exists()
 
 
+def test_fit_names_a_missing_checkpoint_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert polypnet(["fit", "--ckpt_path", "gone/last.ckpt"]) == 2
+    _one_error_line(capsys.readouterr().err, "gone/last.ckpt", "no such checkpoint")
+    assert list(tmp_path.iterdir()) == []
+
+
 FIT_ERRORS = {
     "batch size 0": (["--data.batch_size", "0"], "batch_size"),
     "image size 250": (["--data.image_size", "250"], "250"),

@@ -36,6 +36,8 @@ from ..training.module import PolypSegModule
 
 DEFAULT_CONFIG = "quickstart"
 MONITOR = "val/dice_global"
+#: ``--ckpt_path`` values Lightning resolves itself rather than paths.
+_LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
 
 
 def trainer_argument_names() -> set[str]:
@@ -79,7 +81,7 @@ def resolve_run_dir(argv: list[str], runs_root: Path = Path("runs")) -> Path:
     ckpt = _option(argv, "ckpt_path")
     config = _option(argv, "config")
     name = _option(argv, "name") or (Path(config).stem if config else "quickstart")
-    if ckpt and ckpt not in ("last", "best", "hpc", "registry"):
+    if ckpt and ckpt not in _LIGHTNING_CKPT_NAMES:
         path = Path(ckpt)
         return run_dir_of(path)
     if ckpt == "last":
@@ -321,7 +323,10 @@ def _checkpoint_step(ckpt_path: str | None, run_dir: Path) -> int | None:
         return None
     path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
-        return None
+        if ckpt_path in _LIGHTNING_CKPT_NAMES:
+            return None
+        # Before Lightning would find out, after writing into the folder the path names.
+        raise FileNotFoundError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
     blob = safe_load(path)
     step = blob.get("global_step") if isinstance(blob, dict) else None
     return int(step) if step is not None else None
