@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from ..inference import load_model, resolve_device
+from ..inference.backends import BACKENDS
 from ..models import list_pretrained
 from ..models.registry import parse_model_kwargs
 
@@ -41,6 +42,12 @@ def add_model_source(parser: argparse.ArgumentParser, runtime: bool = True) -> a
         group.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1, mps")
         group.add_argument("--tta", action="store_true",
                            help="test-time augmentation: mean probability of the image and its two flips (3x slower)")
+        group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                           help="inference runtime (default auto: openvino on a CPU, torch without it or on a GPU)")
+        group.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                           help="auto (bf16 where the CPU has bf16 instructions and the backend runs it, else fp32), "
+                                "fp32, bf16 (torch, openvino), or int8 (openvino; needs a cached calibration: "
+                                "see docs/performance.md)")
     return group
 
 

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None, prog: str = "polypnet predict") -> int:
         net, info = model_from_args(args)
         size = image_size_of(args, info)
         predictor = Predictor(net, image_size=size, device=info.pop("device"),
-                              threshold=args.threshold, tta=args.tta)
+                              threshold=args.threshold, tta=args.tta, backend=args.backend, precision=args.precision)
         predictor.check()
         claim_output_folder(out, PREDICT_OUTPUTS, overwrite=args.overwrite)
     except (CheckpointError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None, prog: str = "polypnet predict") -> int:
                  overlay_format=args.overlay_format, frame_masks=args.frame_masks, progress=not args.no_progress,
                  max_pixels=max_pixels)
     settings = {"input": str(args.input), **info, "image_size": size, "threshold": args.threshold,
-                "tta": args.tta, "device": str(predictor.device), "max_megapixels": args.max_megapixels}
+                "tta": args.tta, "device": str(predictor.device), "backend": predictor.backend,
+                "precision": predictor.precision, "max_megapixels": args.max_megapixels}
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps({"settings": settings, **result.to_json()}, indent=2) + "\n")
     _print_summary(result, out, overlays=not args.no_overlays)
@@ -110,7 +111,8 @@ def _print_summary(result: Any, out: Path, overlays: bool) -> None:
         where = f"masks {out / 'masks'}" + (f", overlays {out / 'overlays'}" if overlays else "")
         lines.append(f"images:  {result.images} ({where}; table {result.image_table})")
     for video in result.videos:
-        lines.append(f"video:   {video.path}: {video.frames} frames -> {video.overlay}, {video.table}")
+        lines.append(f"video:   {video.path}: {video.frames} frames -> {video.overlay}, {video.table} "
+                     f"({video.frames_per_s:.1f} frames/s end to end)")
         if video.note:
             lines.append(f"         {'lost' if video.frames_lost else 'note'}: {video.note}")
     if result.ignored:

@@ -71,6 +71,13 @@ class VideoResult:
     table: Path
     note: str | None = None
     frames_lost: int = 0  # announced by the header, not decodable
+    seconds: float = 0.0  # wall time, decoding to the last frame encoded
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # each stage's own (they overlap)
+
+    @property
+    def frames_per_s(self) -> float:
+        """Frames per wall second, end to end."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -101,7 +108,9 @@ class PredictResult:
             "images": self.images,
             "image_table": str(self.image_table) if self.image_table else None,
             "videos": [{"path": str(v.path), "frames": v.frames, "frames_lost": v.frames_lost,
-                        "overlay": str(v.overlay), "table": str(v.table), "note": v.note} for v in self.videos],
+                        "overlay": str(v.overlay), "table": str(v.table), "note": v.note,
+                        "seconds": round(v.seconds, 3), "frames_per_s": round(v.frames_per_s, 2),
+                        "stage_seconds": {k: round(t, 3) for k, t in v.stage_seconds.items()}} for v in self.videos],
             "frames_lost": self.frames_lost,
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
             "ignored": [str(p) for p in self.ignored],

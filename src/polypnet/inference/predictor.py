@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.transforms import build_transforms
-from .backends import Segmenter
+from .backends import Segmenter, resolve_backend
 from .overlays import component_boxes
 from ..models.outputs import logit_threshold
 from .tta import flip_tta_logits
@@ -80,7 +80,9 @@ class Predictor:
     """Batched inference of a segmentation model returning logits (B, 1, S, S).
 
     Runs through :class:`polypnet.inference.Segmenter` (BatchNorm folded, channels_last) unless
-    ``fast`` is off. ``tta`` averages the probabilities of the identity, horizontal-flip and
+    ``fast`` is off, on ``backend`` at ``precision`` (``"auto"``: the fastest that keeps
+    accuracy on this machine, torch when OpenVINO is missing; another backend than torch gets
+    torch's threads and leaves torch ONE, process-wide). ``tta`` averages the probabilities of the identity, horizontal-flip and
     vertical-flip passes.
 
     Inputs: ``predict`` / ``predict_batch`` take RGB ``uint8`` arrays (H, W, 3) as image files
@@ -96,12 +98,22 @@ class Predictor:
         threshold: float = 0.5,
         tta: bool = False,
         fast: bool = True,
+        backend: str = "torch",
+        precision: str = "fp32",
     ) -> None:
         if image_size < 1:
             raise ValueError(f"image size must be positive, got {image_size}")
         self.model = model.eval()
         self.device = torch.device(device)
-        self.segmenter = Segmenter(model, device=self.device, fold_bn=fast, channels_last=fast)
+        # "auto": the fastest backend that keeps accuracy here (polypnet.inference.backends.default_backend)
+        self.backend, self.precision = resolve_backend(backend, precision, self.device)
+        threads = torch.get_num_threads()
+        self.segmenter = Segmenter(model, self.backend, self.precision, threads=threads,  # type: ignore[arg-type]
+                                   device=self.device, fold_bn=fast, channels_last=fast)
+        if self.backend != "torch" and self.device.type == "cpu":
+            # The runtime's pool now owns the cores; torch only resizes and thresholds around it,
+            # and its spinning pool beside the runtime's halved a 720x576 video's frames/s here.
+            torch.set_num_threads(1)
         self.image_size = image_size
         self.threshold = threshold
         self.tta = tta
