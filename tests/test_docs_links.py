@@ -46,7 +46,9 @@ def test_github_anchor_rules() -> None:
     assert github_anchor("The architecture and why our parameter count is not the paper's") == (
         "the-architecture-and-why-our-parameter-count-is-not-the-papers"
     )
-    assert github_anchor("At the 40-epoch schedule (`paper128_improved`)") == "at-the-40-epoch-schedule-paper128_improved"
+    assert (
+        github_anchor("At the 40-epoch schedule (`paper128_improved`)") == "at-the-40-epoch-schedule-paper128_improved"
+    )
     assert github_anchor("Predict, export, torch.hub") == "predict-export-torchhub"
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..data.shipped import cvc_sequences
 from ..models.pretrained import WEIGHTS_DIR
 from .benchmark import performance_markdown
+from .pranet_protocol import PRANET_PROTOCOLS
 from .pranet_table import pranet_markdown
 from .studies import mean_std
 
@@ -282,7 +283,7 @@ def summary(runs: list[Run], base: Path) -> str:
         "paper F1 / IoU",
     ]
     rows = []
-    for (protocol, dataset, split), group in group_runs(runs).items():
+    for (protocol, dataset, _split), group in group_runs(runs).items():
         r = group[0]
         rows.append(
             [
@@ -444,7 +445,7 @@ def shipped_brief(root: Path, base: Path, index: dict[str, dict[str, dict[str, A
 def sequence_split(runs: list[Run], base: Path) -> str:
     """One line per protocol run on CVC-ClinicDB's sequence split: scores over its seeds."""
     lines = []
-    for (protocol, dataset, split), group in group_runs(runs).items():
+    for (protocol, _dataset, split), group in group_runs(runs).items():
         if split != "sequence":
             continue
         f1, mdice, iou = metric_cells(group)
@@ -550,7 +551,9 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "weights": lambda: shipped(root, docs, index),
             "leakage": lambda: leakage(root, docs),
             "figures": lambda: figures(root, docs),
-            "pranet": lambda: pranet_markdown(root / "results" / "pranet", heading="###", relative_to=root),
+            "pranet": lambda: pranet_markdown(
+                [root / "results" / protocol for protocol in PRANET_PROTOCOLS], heading="###", relative_to=root
+            ),
         },
     }
 
