@@ -108,9 +108,11 @@ def test_goal_takes_the_fastest_mode_that_keeps_accuracy_and_the_peers_best_of_t
     assert g["best_mode"] == "openvino/int8" and g["frames_per_s_met"]
     assert g["speedup_vs_peer"] == pytest.approx(10 / 8) and g["speedup_from"] == "separate processes"
     # the head-to-head timing of the same two modes, when there, decides the ratio
-    record["head_to_head"] = {"modes": ["openvino/int8", "openvino/int8"], "speedup": 2.5}
+    record["head_to_head"] = {"modes": ["openvino/int8", "openvino/int8"], "speedup": 2.5,
+                              "latency_b1": {"iam_unet openvino/int8": {"median_ms": 12.5}}}
     g = goal(record)
     assert g["speedup_vs_peer"] == 2.5 and g["speedup_from"] == "head_to_head" and g["speedup_met"]
+    assert g["head_to_head_frames_per_s"] == pytest.approx(80) and not g["head_to_head_frames_per_s_met"]
 
 
 def test_performance_markdown_reads_every_number_from_the_record() -> None:

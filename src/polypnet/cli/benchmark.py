@@ -167,10 +167,14 @@ def inference_figures(model: torch.nn.Module, args: dict[str, Any], gflops: floa
     row["achieved_gflops_b1"] = gflops / b1
     row["achieved_gbps_b1_lower_bound"] = 2 * activation_mib * 2**20 / b1 / 1e9
     if args.get("profile"):
-        # OpenVINO is the default backend: profile its fastest mode (torch's profiler sees nothing
-        # inside ONNX Runtime or OpenVINO).
+        # Profile the mode predict and evaluate run by default (torch's profiler sees nothing
+        # inside ONNX Runtime or OpenVINO, so their own counters are read).
+        from ..inference.backends import default_backend
+
+        default = bench.mode_key(*default_backend())
         openvino = [m for m in ranked if m.startswith("openvino/")]
-        mode = min(openvino, key=lambda m: row["latency_b1"][m]["median_ms"]) if openvino else best
+        mode = default if default in ranked else (min(openvino, key=lambda m: row["latency_b1"][m]["median_ms"])
+                                                  if openvino else best)
         row["profile_b1"] = profile(model, mode, args, tag)
     return row
 
@@ -295,7 +299,7 @@ def video_check(args: dict[str, Any], mode: str) -> dict[str, Any]:
         result = predict_video(predictor, clip, Path(work) / "out", batch_size=1, progress=False)
         wall = time.perf_counter() - start
     frames_done = getattr(result, "frames", 0)
-    return {"mode": mode, "frame_size": "720x576", "frames": frames_done, "seconds": wall,
+    return {"mode": mode, "frame_size": "720x576", "batch_size": 1, "frames": frames_done, "seconds": wall,
             "frames_per_s": frames_done / wall if wall else 0.0,
             "stages_s": getattr(result, "stage_seconds", None), "container": "avi (MJPG)"}
 
@@ -353,6 +357,9 @@ def goal(result: dict[str, Any]) -> dict[str, Any]:
         h2h = result.get("head_to_head")
         if h2h and h2h.get("modes") == [best, peer_best]:
             ratio = h2h["speedup"]  # measured in turn in one process: the fairer figure
+            h2h_ms = h2h["latency_b1"][f"iam_unet {best}"]["median_ms"]
+            out.update({"head_to_head_ms": h2h_ms, "head_to_head_frames_per_s": 1000 / h2h_ms,
+                        "head_to_head_frames_per_s_met": 1000 / h2h_ms >= 100})
         out.update({"peer_best_mode": peer_best, "peer_best_ms": peer["latency_b1"][peer_best]["median_ms"],
                     "speedup_vs_peer": ratio, "speedup_from": "head_to_head" if h2h and h2h.get("modes") == [best, peer_best]
                     else "separate processes", "speedup_goal": 2.0, "speedup_met": ratio >= 2.0})

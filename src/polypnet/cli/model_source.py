@@ -46,8 +46,8 @@ def add_model_source(parser: argparse.ArgumentParser, runtime: bool = True) -> a
                            help="inference runtime (default auto: openvino on a CPU, torch without it or on a GPU)")
         group.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
                            help="auto (bf16 where the CPU has bf16 instructions and the backend runs it, else fp32), "
-                                "fp32, bf16 (torch, openvino), or int8 (openvino; needs a cached calibration: "
-                                "see docs/performance.md)")
+                                "fp32, bf16 (torch, openvino), or int8 (openvino; calibrated from the Python API, "
+                                "Segmenter(..., calibration=...), and lost test F1 in docs/performance.md)")
     return group
 
 

@@ -286,7 +286,8 @@ def performance_markdown(record: dict[str, Any]) -> str:
         "# Inference speed on a CPU",
         "",
         f"Generated from a `polypnet benchmark` record by `performance_markdown`; command: `{record['command']}`.",
-        f"{record.get('note', '')}.",
+        f"{record.get('note', '')}. Re-render without measuring: "
+        "`polypnet benchmark --render RECORD --markdown docs/performance.md`.",
         "",
         f"Machine: {m.get('cpu')}, {m.get('logical_cpus')} logical CPUs, {m.get('threads')} threads per backend, "
         f"bf16 instructions: {'yes' if m.get('bf16_instructions') else 'no'}; "
@@ -314,6 +315,11 @@ def _goal_lines(record: dict[str, Any]) -> list[str]:
            f"| batch-1 frames/s at {record['size']} px, fastest mode keeping test F1 within 0.3 points "
            f"({g['best_mode']}) | ≥ {g['frames_per_s_goal']} | {g['frames_per_s']:.1f} ({_ms(g['best_ms'])} ms) | "
            f"{yes[g['frames_per_s_met']]}" + ("" if g["frames_per_s_met"] else f", {g['frames_per_s_factor_short']:.2f}x short") + " |"]
+    if "head_to_head_ms" in g:
+        out.append(f"| the same, timed in turn with the peer in one process (the head-to-head below) | ≥ {g['frames_per_s_goal']} | "
+                   f"{g['head_to_head_frames_per_s']:.1f} ({_ms(g['head_to_head_ms'])} ms) | "
+                   f"{yes[g['head_to_head_frames_per_s_met']]}"
+                   + ("" if g["head_to_head_frames_per_s_met"] else f", {g['head_to_head_ms'] / 10:.2f}x short") + " |")
     if "speedup_vs_peer" in g:
         out.append(f"| speed over {record['peer']} (its fastest of the same modes: {g['peer_best_mode']}, "
                    f"{_ms(g['peer_best_ms'])} ms in its own process) | ≥ {g['speedup_goal']:.0f}x | {g['speedup_vs_peer']:.2f}x"
@@ -323,6 +329,12 @@ def _goal_lines(record: dict[str, Any]) -> list[str]:
         v = record["video"]
         out.append(f"| `predict` on a {v['frame_size']} video, end to end ({v['frames']} frames) | ≥ {g['video_goal']} | "
                    f"{g['video_frames_per_s']:.1f} | {yes[g['video_met']]} |")
+    h2h = record.get("head_to_head")
+    if h2h:
+        out.append("\nHead-to-head (" + "; ".join(f"{k}: median {_ms(v['median_ms'])} ms, p90 {_ms(v['p90_ms'])} ms"
+                                                for k, v in h2h["latency_b1"].items())
+                   + "): the two models' goal modes timed in turn in one process, after the per-model runs below; "
+                   "the load changes between the per-model processes, so the ratio comes from here.")
     if not g.get("accuracy_checked"):
         out.append("\nAccuracy was not checked in this run: every mode counted as keeping it.")
     return out + [""]
@@ -384,6 +396,13 @@ def _profile_lines(record: dict[str, Any]) -> list[str]:
             out += ["| layer type | kernel | layers | ms an image | share |", "|---|---|---|---|---|"]
             out += [f"| {x['layer']} | {x['kernel']} | {x['layers']} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
                     for x in p["layers"][:12]]
+            inside = sum(x["ms_per_image"] for x in p["layers"])
+            wall = r["latency_b1"].get(p["mode"], {}).get("median_ms")
+            if wall:
+                out += ["", f"The layers add up to {inside:.1f} ms an image ({1000 / inside:.0f} frames/s) in the profiled "
+                        f"calls, against a median of {_ms(wall)} ms a call in the latency table: "
+                        f"{max(0.0, 100 * (1 - inside / wall)):.0f}% of the wall time is spent in no layer "
+                        "(waiting for a core on the shared machine, or the calls' own overhead)."]
         else:
             out += ["| operator | calls | ms an image | share |", "|---|---|---|---|"]
             out += [f"| {x['op']} | {x['calls_per_image']:.0f} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
