@@ -13,12 +13,13 @@ XLA_STAMP := $(XLA_VENV)/.polypnet-installed
 XLA_PIP_ARGS ?=
 XLA_PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: help venv run summary test clean venv-xla test-xla gpu-bundle docs docs-check
+.PHONY: help venv run summary test lint format clean venv-xla test-xla gpu-bundle docs docs-check
 
 help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
 	@echo "make summary  the layer table of the paper preset"
 	@echo "make test   the test suite"
+	@echo "make lint   ruff: lint and format check (make format rewrites)"
 	@echo "make venv   only create $(VENV) and install polypnet[dev,demo] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
 	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
@@ -54,6 +55,14 @@ test: $(STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
 	exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The generated tables of the docs and the weights index's scores, from the records in results/
 # (polypnet.experiments.report); docs-check renders them in memory and fails on any difference.

@@ -13,8 +13,10 @@ from ..models.summary import format_summary, summarize
 
 
 def format_pretrained(model: str | None = None) -> str:
-    """A table of the shipped weights: tag, what trained them, and their test scores."""
-    header = ("model", "pretrained=", "dataset", "protocol", "epochs", "input", "split (seed)", "test F1 / IoU")
+    """A table of the shipped weights: tag, what trained them, and their test scores (F1 and IoU
+    pooled over the test pixels, mDice the mean of per-image Dice)."""
+    header = ("model", "pretrained=", "dataset", "protocol", "epochs", "input", "split (seed)",
+              "test F1 / mDice / IoU")
     rows = [header]
     for name, tags in list_pretrained(model).items():
         for tag in tags:
@@ -22,7 +24,8 @@ def format_pretrained(model: str | None = None) -> str:
             rows.append((
                 name, tag, e["dataset"], e["protocol"], str(e["epochs"]), f"{e['image_size']}x{e['image_size']}",
                 f"{e['split']} ({e['split_seed']}), training seed {e['seed']}",
-                f"{100 * e['test_dice_global']:.2f} / {100 * e['test_iou_global']:.2f} on {e['test_images']} images",
+                f"{100 * e['test_dice_global']:.2f} / {100 * e['test_dice_per_image']:.2f} / "
+                f"{100 * e['test_iou_global']:.2f} on {e['test_images']} images",
             ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

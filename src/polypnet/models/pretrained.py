@@ -5,7 +5,8 @@ dict in safetensors: no pickle, nothing to execute), the keywords the model need
 weights were made (protocol, split, seed, input size, test scores, commit, command, record).
 
 Tags say dataset and recipe: ``cvc-clinicdb`` and ``kvasir-seg`` are the paper's recipe,
-``*-improved`` ours; all are 256 px. Tags retired since (CHANGELOG.md) name their replacement.
+``*-improved`` ours; all are 256 px. The rule that picks them: each tag holds, among the recorded
+256 px runs of its recipe on its dataset, the one with the best validation Dice (never the test score). Tags retired since (CHANGELOG.md) name their replacement.
 """
 
 from __future__ import annotations
