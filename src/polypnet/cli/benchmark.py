@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(a.threads, a.quick),
         "rows": [],
     }
-    for i, name in enumerate(a.models):
+    for name in a.models:
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
         result["rows"].append(run_isolated(name, {**args, "profile": name == "iam_unet" and not a.no_profile}))
     ratios(result["rows"], a.peer)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode

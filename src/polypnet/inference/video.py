@@ -61,7 +61,7 @@ def predict_video(
             frames, preds, first = item
             for index, (frame, pred) in enumerate(zip(frames, preds), start=first):
                 assert writer is not None
-                clock.timed("overlay_and_encode", lambda: writer.write(cv2.cvtColor(overlay(frame, pred.mask), cv2.COLOR_RGB2BGR)))
+                clock.timed("overlay_and_encode", _encode, writer, frame, pred.mask)
                 if frame_masks:
                     write_image(out_dir / "masks" / f"{index:06d}.png", pred.mask * 255)
                 rows.append({"frame": index, "time_s": round(index / fps, 4), **clock.timed("stats", pred.stats)})
@@ -97,6 +97,10 @@ def predict_video(
                            seconds=seconds, stage_seconds=dict(clock.seconds))
     finally:
         cap.release()
+
+
+def _encode(writer: cv2.VideoWriter, frame: np.ndarray, mask: np.ndarray) -> None:
+    writer.write(cv2.cvtColor(overlay(frame, mask), cv2.COLOR_RGB2BGR))
 
 
 def _batches(cap: cv2.VideoCapture, batch_size: int, clock: StageClock) -> Iterator[list[np.ndarray]]:
