@@ -71,7 +71,7 @@ def test_metrics_equal_numpy_at_input_size(weights: Path, tmp_path: Path) -> Non
     _check_against_numpy(out, truths, "")
     rows = list(csv.DictReader((out / "per_image.csv").open()))
     assert len(rows) == 16 and {"name", "dice", "iou", "precision", "recall"} <= set(rows[0])
-    assert (out / "overlays.png").stat().st_size > 0
+    assert (out / "overlays.jpg").stat().st_size > 0
 
 
 def test_metrics_equal_numpy_at_original_resolution(weights: Path, tmp_path: Path) -> None:
