@@ -17,7 +17,8 @@ from pathlib import Path as _Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch.hub lists every public callable here: keep only the models public
-    from typing import Any, Callable
+    from collections.abc import Callable
+    from typing import Any
 
 dependencies = ["torch", "numpy", "safetensors", "segmentation_models_pytorch"]
 

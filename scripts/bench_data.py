@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     pairs = find_pairs(args.root).pairs[: args.limit]
-    print(f"{len(pairs)} pairs from {args.root}, image_size {args.image_size}, workers {args.workers}, "
-          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}")
+    print(
+        f"{len(pairs)} pairs from {args.root}, image_size {args.image_size}, workers {args.workers}, "
+        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
+    )
 
     plain = epoch(PolypDataset(pairs, args.image_size, train=True), args.workers)
     print(f"no cache:     {plain:7.1f} img/s  (decode + resize + augment every item)")
@@ -48,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     cache = DecodeCache.build(pairs, args.image_size)
     fill = time.perf_counter() - start
     mib = cache.nbytes / 2**20
-    print(f"cache fill:   {len(pairs) / fill:7.1f} img/s  ({fill:.1f} s once, {mib:.0f} MiB, "
-          f"{os.cpu_count()} decode threads)")
+    print(
+        f"cache fill:   {len(pairs) / fill:7.1f} img/s  ({fill:.1f} s once, {mib:.0f} MiB, "
+        f"{os.cpu_count()} decode threads)"
+    )
     cached = epoch(PolypDataset(pairs, args.image_size, train=True, cache=cache), args.workers)
     print(f"cached epoch: {cached:7.1f} img/s  (augment only: {cached / plain:.1f}x)")
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Evaluate a checkpoint with torchmetrics: F1 (Dice), IoU, precision, recall, global and per image.
 
-    python scripts/evaluate.py --checkpoint runs/paper_cvc/.../checkpoints/best-....ckpt
-    python scripts/evaluate.py --model iam_unet --weights model.pt --data path/to/pairs --split all
+python scripts/evaluate.py --checkpoint runs/paper_cvc/.../checkpoints/best-....ckpt
+python scripts/evaluate.py --model iam_unet --weights model.pt --data path/to/pairs --split all
 """
 
 import sys

@@ -33,7 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Python packages of the GPU machines' image ('cuda'), as its published package list gave them
 #: on 2026-11-17 (Python 3.12.3, torch 2.11.0, torchvision 0.26.0, lightning 2.6.6,
 #: torchmetrics 1.9.0, numpy 2.5.2, scipy, opencv-python-headless, timm, huggingface-hub, ...).
-GPU_HAS = frozenset(canonicalize_name(n) for n in """
+GPU_HAS = frozenset(
+    canonicalize_name(n)
+    for n in """
 absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build
 certifi charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings
 cuda-core cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils
@@ -56,7 +58,8 @@ tabulate tensorboard tensorboard-data-server tensorstore threadpoolctl tifffile 
 tokenizers toolz torch torchaudio torchdiffeq torch-geometric torchmetrics torchvision tqdm
 transformers treescope triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig
 werkzeug wheel wrapt xarray xxhash yarl zipp
-""".split())
+""".split()
+)
 #: Requirements the GPU run never imports, left out with their own requirements: OpenVINO is the
 #: CPU inference backend (a 56 MiB wheel, alone near the device tool's 64 MiB); off the CPU, and
 #: wherever it is missing, polypnet.inference.backends falls back to torch.
@@ -66,13 +69,25 @@ NOT_CARRIED = frozenset({"openvino"})
 ALWAYS = frozenset({"typing-extensions"})
 #: Markers of the GPU machine (PEP 508 environment).
 MARKERS = {
-    "python_version": "3.12", "python_full_version": "3.12.3", "implementation_name": "cpython",
-    "platform_python_implementation": "CPython", "sys_platform": "linux", "platform_system": "Linux",
-    "platform_machine": "x86_64", "os_name": "posix", "platform_release": "", "platform_version": "",
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "platform_release": "",
+    "platform_version": "",
     "implementation_version": "3.12.3",
 }
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+]
 #: Tried when pip finds nothing with PLATFORMS (pip matches manylinux_2_N exactly); the machine
 #: runs Ubuntu 24.04's Python 3.12.3, whose glibc is 2.39.
 MORE_PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(24, 40) if n not in (27, 28)]
@@ -102,17 +117,30 @@ def local_version(name: str) -> str | None:
 
 def wheel_in(dest: Path, name: str) -> Path | None:
     """The newest wheel of ``name`` in ``dest``."""
-    found = [(parse_wheel_filename(p.name)[1], p) for p in dest.glob("*.whl")
-             if parse_wheel_filename(p.name)[0] == name]
+    found = [
+        (parse_wheel_filename(p.name)[1], p) for p in dest.glob("*.whl") if parse_wheel_filename(p.name)[0] == name
+    ]
     return max(found)[1] if found else None
 
 
 def download(pip: list[str], dest: Path, spec: str) -> None:
     """``pip download`` one wheel for cp312 manylinux x86-64 (SystemExit when there is none)."""
     for platforms in (PLATFORMS, PLATFORMS + MORE_PLATFORMS):
-        cmd = [*pip, "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
-               "--implementation", "cp", *[a for p in platforms for a in ("--platform", p)],
-               "-q", "-d", str(dest), spec]
+        cmd = [
+            *pip,
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            *[a for p in platforms for a in ("--platform", p)],
+            "-q",
+            "-d",
+            str(dest),
+            spec,
+        ]
         if subprocess.run(cmd).returncode == 0:
             return
     raise SystemExit(f"error: no cp312 manylinux x86-64 wheel of {spec}")

@@ -10,7 +10,9 @@ import pytest
 from polypnet.cli.compare_runs import main
 
 
-def _run(folder: Path, val: list[float], train: list[float], test: float | None = None, wall_s: float | None = None) -> Path:
+def _run(
+    folder: Path, val: list[float], train: list[float], test: float | None = None, wall_s: float | None = None
+) -> Path:
     """A run folder as fit.py leaves it: an LR row, then per epoch a training row and a validation row."""
     folder.mkdir(parents=True)
     lines = ["epoch,lr-Adam,step,train/dice_global,val/loss,val/dice_global", ",0.001,0,,,"]
@@ -18,7 +20,9 @@ def _run(folder: Path, val: list[float], train: list[float], test: float | None 
         lines += [f"{epoch},,{epoch},{t},,", f"{epoch},,{epoch},,{1 - v},{v}"]
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
     if test is not None:
-        (folder / "test_metrics.json").write_text(json.dumps({"metrics": {"test/dice_global": test, "test/iou_global": test / 2}}))
+        (folder / "test_metrics.json").write_text(
+            json.dumps({"metrics": {"test/dice_global": test, "test/iou_global": test / 2}})
+        )
     if wall_s is not None:
         (folder / "wall_clock.json").write_text(json.dumps({"seconds": wall_s, "parts": 1}))
     return folder
@@ -54,4 +58,7 @@ def test_a_result_folder_shows_its_recorded_evaluation_not_fits_own_test(tmp_pat
     run = _run(tmp_path / "kept", val=[0.5, 0.7], train=[0.6, 0.8], test=0.90)
     (run / "eval_metrics.json").write_text(json.dumps({"metrics": {"dice_global": 0.88, "iou_global": 0.40}}))
     assert main([str(run), "--labels", "bf16 run", "--out", str(tmp_path / "cmp")]) == 0
-    assert "| bf16 run | 2 | 70.00 (2) | 70.00 | 80.00 | 88.00 / 40.00 | - |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert (
+        "| bf16 run | 2 | 70.00 (2) | 70.00 | 80.00 | 88.00 / 40.00 | - |"
+        in (tmp_path / "cmp" / "compare.md").read_text()
+    )

@@ -102,7 +102,9 @@ def test_video_gives_a_playable_overlay_and_a_frame_table(analyser: DemoAnalyser
     assert any(d.endswith("clip_frames.csv") for d in result.downloads)
 
 
-def test_long_video_is_refused_by_its_header(analyser: DemoAnalyser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_video_is_refused_by_its_header(
+    analyser: DemoAnalyser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import polypnet.inference.demo_page as page
 
     monkeypatch.setattr(page, "MAX_VIDEO_FRAMES", 4)
@@ -169,9 +171,24 @@ def _free_port() -> int:
 def _start_demo(port: int, cwd: Path) -> subprocess.Popen:
     """Start ``polypnet demo`` (shipped weights, 2 MB upload limit) in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "polypnet.cli.main", "demo", "--pretrained", "kvasir-seg", "--port", str(port),
-         "--max-upload-mb", "2", "--device", "cpu"],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "polypnet.cli.main",
+            "demo",
+            "--pretrained",
+            "kvasir-seg",
+            "--port",
+            str(port),
+            "--max-upload-mb",
+            "2",
+            "--device",
+            "cpu",
+        ],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -213,7 +230,6 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
 
     expect.set_options(timeout=30_000)  # a loaded CI machine: generous waits (they cost nothing when met)
 
-
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n but nothing after the signature")
     too_big = tmp_path / "too_big.jpg"
@@ -229,8 +245,21 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
         # What `polypnet predict` writes for the same image and settings (while the server starts).
         from polypnet.cli.predict import main as predict
 
-        assert predict([str(image), "--pretrained", "kvasir-seg", "--out", str(tmp_path / "cli"), "--no-progress",
-                        "--device", "cpu"]) == 0
+        assert (
+            predict(
+                [
+                    str(image),
+                    "--pretrained",
+                    "kvasir-seg",
+                    "--out",
+                    str(tmp_path / "cli"),
+                    "--no-progress",
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
         cli_mask = read_mask(tmp_path / "cli" / "masks" / f"{image.stem}.png")
         url, temp = _wait_for_address(proc)
         with sync_playwright() as pw:
@@ -267,7 +296,9 @@ def test_page_in_a_browser(shared_data: Path, tmp_path: Path) -> None:
             browser.close()
         elsewhere = [u for u in requests if not local.match(u)]
         assert len(requests) > 10 and elsewhere == [], f"the page fetched from other hosts: {elsewhere}"
-        refused = httpx.post(f"{url.rstrip('/')}/gradio_api/upload", files={"files": ("too_big.jpg", too_big.read_bytes())})
+        refused = httpx.post(
+            f"{url.rstrip('/')}/gradio_api/upload", files={"files": ("too_big.jpg", too_big.read_bytes())}
+        )
         assert refused.status_code >= 400, refused.text
         assert "too_big.jpg" not in "".join(p.name for p in temp.rglob("*"))
     finally:

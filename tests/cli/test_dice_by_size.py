@@ -18,12 +18,15 @@ def test_bins_cut_at_their_edges() -> None:
 
 
 def test_table_and_figure_of_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = write_per_image(tmp_path / "a" / "per_image.csv", [
-        ("s1", 0.0, 0.01, 0.0),    # small, missed, nothing predicted
-        ("s2", 0.6, 0.03, 0.02),   # small
-        ("l1", 0.9, 0.30, 0.28),
-        ("l2", 0.7, 0.10, 0.12),
-    ])
+    a = write_per_image(
+        tmp_path / "a" / "per_image.csv",
+        [
+            ("s1", 0.0, 0.01, 0.0),  # small, missed, nothing predicted
+            ("s2", 0.6, 0.03, 0.02),  # small
+            ("l1", 0.9, 0.30, 0.28),
+            ("l2", 0.7, 0.10, 0.12),
+        ],
+    )
     b = write_per_image(tmp_path / "b" / "per_image.csv", [("s1", 0.4, 0.01, 0.05), ("l1", 0.8, 0.30, 0.3)])
     out = tmp_path / "size"
     assert main([str(a), str(b), "--labels", "A", "B", "--out", str(out)]) == 0

@@ -21,8 +21,12 @@ def test_export_prints_parity_and_the_onnx_file_runs_in_onnxruntime_at_any_batch
     onnx = pytest.importorskip("onnx")
     out = tmp_path / "exports"
 
-    assert main(["--model", "iam_unet", "--weights", str(weights), "--image-size", "64", "--out", str(out),
-                 "--name", "net"]) == 0
+    assert (
+        main(
+            ["--model", "iam_unet", "--weights", str(weights), "--image-size", "64", "--out", str(out), "--name", "net"]
+        )
+        == 0
+    )
 
     printed = capsys.readouterr().out
     assert "parity with PyTorch" in printed

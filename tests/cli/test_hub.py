@@ -45,9 +45,9 @@ def test_hub_pretrained_loads_shipped_weights_or_says_none_are_shipped() -> None
 
 
 def test_hub_lists_every_registered_model() -> None:
-    from polypnet.models import list_models
-
     import importlib.util
+
+    from polypnet.models import list_models
 
     spec = importlib.util.spec_from_file_location("hubconf", REPO_ROOT / "hubconf.py")
     hub = importlib.util.module_from_spec(spec)

@@ -12,10 +12,23 @@ import pytest
 from polypnet.cli.main import COMMANDS, Command, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = ("fit", "evaluate", "predict", "export", "demo", "reproduce", "ablate", "benchmark", "compare", "data",
-            "models", "ship-weights")
+EXPECTED = (
+    "fit",
+    "evaluate",
+    "predict",
+    "export",
+    "demo",
+    "reproduce",
+    "ablate",
+    "benchmark",
+    "compare",
+    "data",
+    "models",
+    "ship-weights",
+)
 LEAVES = [name for name, node in COMMANDS.items() if isinstance(node, Command)] + [
-    f"{group} {name}" for group, node in COMMANDS.items() if isinstance(node, dict) for name in node]
+    f"{group} {name}" for group, node in COMMANDS.items() if isinstance(node, dict) for name in node
+]
 
 
 def test_help_lists_the_command_tree(capsys: pytest.CaptureFixture) -> None:
@@ -66,9 +79,17 @@ def test_console_script_and_the_design_card_scripts_work() -> None:
         pytest.skip("the polypnet console script is not installed (pip install -e . creates it)")
     done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("polypnet ")
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "evaluate.py"), "--help"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "evaluate.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "--checkpoint" in done.stdout
     # the wrappers of every other command are gone: one command tree
     assert sorted(p.name for p in (REPO_ROOT / "scripts").glob("*.py") if p.name not in ("gpu_wheels.py",)) == [
-        "bench_data.py", "evaluate.py", "fit.py", "make_sample.py"]
+        "bench_data.py",
+        "evaluate.py",
+        "fit.py",
+        "make_sample.py",
+    ]

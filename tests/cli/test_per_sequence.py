@@ -16,10 +16,14 @@ def test_frames_are_grouped_by_their_sequence(tmp_path: Path, capsys) -> None:
     seq = cvc_sequences()
     first, last = seq["1"], seq["612"]
     assert first != last
-    csv_path = write_per_image(tmp_path / "per_image.csv", [
-        ("1", 0.8, 0.10, 0.09), ("2", 0.6, 0.10, 0.08),  # first sequence: mean 0.70
-        ("612", 0.0, 0.02, 0.0),                          # last sequence: missed, nothing predicted
-    ])
+    csv_path = write_per_image(
+        tmp_path / "per_image.csv",
+        [
+            ("1", 0.8, 0.10, 0.09),
+            ("2", 0.6, 0.10, 0.08),  # first sequence: mean 0.70
+            ("612", 0.0, 0.02, 0.0),  # last sequence: missed, nothing predicted
+        ],
+    )
     assert main([str(csv_path), "--out", str(tmp_path / "table.md")]) == 0
     table = (tmp_path / "table.md").read_text()
     assert f"| {first} | 2 | 0.70 | 0 | 0 | 10.0% |" in table

@@ -16,15 +16,29 @@ import torch
 from polypnet.cli.predict import main
 from polypnet.data import PolypDataset, probe, read_image, sample_root
 from polypnet.experiments.evaluation import evaluate
-from polypnet.inference import load_checkpoint
-from polypnet.inference import Prediction, Predictor, component_boxes, overlay
+from polypnet.inference import Prediction, Predictor, component_boxes, load_checkpoint, overlay
 
 STAT_FIELDS = {"area_fraction", "confidence", "max_probability", "components", "boxes"}
 
 
 def _predict(input_path: Path, out: Path, weights: Path, *extra: str) -> int:
-    return main([str(input_path), "--model", "iam_unet", "--weights", str(weights), "--image-size", "64",
-                 "--out", str(out), "--no-progress", "--device", "cpu", *extra])
+    return main(
+        [
+            str(input_path),
+            "--model",
+            "iam_unet",
+            "--weights",
+            str(weights),
+            "--image-size",
+            "64",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -46,8 +60,12 @@ def test_folder_of_real_kvasir_images_gives_masks_of_each_images_own_size(
             break
     src = tmp_path / "frames"
     (src / "day2" / "late").mkdir(parents=True)
-    targets = [src / chosen[0].name, src / "day2" / chosen[1].name,
-               src / "day2" / "late" / f"{chosen[2].stem}.png", src / f"{chosen[3].stem}.tif"]
+    targets = [
+        src / chosen[0].name,
+        src / "day2" / chosen[1].name,
+        src / "day2" / "late" / f"{chosen[2].stem}.png",
+        src / f"{chosen[3].stem}.tif",
+    ]
     shutil.copy(chosen[0], targets[0])
     shutil.copy(chosen[1], targets[1])
     cv2.imwrite(str(targets[2]), cv2.imread(str(chosen[2])))
@@ -72,7 +90,9 @@ def test_folder_of_real_kvasir_images_gives_masks_of_each_images_own_size(
     assert summary["images"] == 4 and summary["skipped"] == []
 
 
-def test_unreadable_files_are_skipped_and_reported(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_unreadable_files_are_skipped_and_reported(
+    weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     src = tmp_path / "frames"
     src.mkdir()
     good = sorted((sample_root() / "images").glob("*.jpg"))[:3]
@@ -147,9 +167,14 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(weights: Path
 def _lightning_checkpoint(weights: Path, path: Path, image_size: int) -> Path:
     """A state dict rewritten as what Lightning stores, in the fields load_checkpoint reads."""
     state = torch.load(weights, map_location="cpu")
-    torch.save({"state_dict": {f"net.{k}": v for k, v in state.items()},
-                "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
-                "datamodule_hyper_parameters": {"image_size": image_size}}, path)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in state.items()},
+            "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
+            "datamodule_hyper_parameters": {"image_size": image_size},
+        },
+        path,
+    )
     return path
 
 
@@ -203,13 +228,15 @@ def test_tta_averages_the_probabilities_of_the_flipped_passes(weights: Path) -> 
     x = torch.rand(2, 3, 64, 64)
     logits = Predictor(net, image_size=64, tta=True, fast=False).logits(x)
     with torch.no_grad():
-        expected = (torch.sigmoid(net(x)) + torch.sigmoid(net(x.flip(3)).flip(3)) + torch.sigmoid(net(x.flip(2)).flip(2))) / 3
+        expected = (
+            torch.sigmoid(net(x)) + torch.sigmoid(net(x.flip(3)).flip(3)) + torch.sigmoid(net(x.flip(2)).flip(2))
+        ) / 3
     torch.testing.assert_close(torch.sigmoid(logits), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_statistics_boxes_and_overlay_of_a_known_mask() -> None:
     mask = np.zeros((40, 60), np.uint8)
-    mask[5:15, 10:30] = 1   # 200 px
+    mask[5:15, 10:30] = 1  # 200 px
     mask[30:35, 50:55] = 1  # 25 px
     prob = np.where(mask > 0, 0.8, 0.1).astype(np.float32)
     prob[0, 0] = 0.45
@@ -222,9 +249,9 @@ def test_statistics_boxes_and_overlay_of_a_known_mask() -> None:
     assert empty["confidence"] == 0.0 and empty["components"] == 0 and empty["max_probability"] == pytest.approx(0.4)
     image = np.full((40, 60, 3), 100, np.uint8)
     drawn = overlay(image, mask)
-    assert (drawn[5, 10] == (0, 255, 0)).all()        # contour pixel: the opaque colour
+    assert (drawn[5, 10] == (0, 255, 0)).all()  # contour pixel: the opaque colour
     assert drawn[10, 20, 1] > 100 and drawn[10, 20, 0] < 100  # inside: tinted green
-    assert (drawn[20, 40] == 100).all()                # outside: untouched
+    assert (drawn[20, 40] == 100).all()  # outside: untouched
 
 
 @pytest.mark.parametrize(

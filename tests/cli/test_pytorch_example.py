@@ -10,7 +10,9 @@ import pytest
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pytorch_example.md"
 
 
-def test_the_plain_pytorch_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_the_plain_pytorch_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert blocks, f"no python block in {DOC}"
     monkeypatch.chdir(tmp_path)  # the example saves a weights file in the working directory

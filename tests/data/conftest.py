@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from polypnet.data import PairSet, find_pairs
+
 from .synth import disc_mask, random_image, write
 
 MakeDataset = Callable[..., Path]

@@ -23,9 +23,7 @@ def test_sample_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert "foreground:  min" in out and "problems:    none" in out
 
 
-def test_problems_are_listed_and_exit_non_zero(
-    make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_problems_are_listed_and_exit_non_zero(make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_dataset(n=4)
     (root / "masks" / "s00.png").unlink()
     (root / "images" / "s01.jpg").write_bytes(b"junk")

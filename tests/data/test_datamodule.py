@@ -96,15 +96,14 @@ def test_lightning_cli_configures_the_datamodule(tmp_path: Path, monkeypatch: py
     from lightning.pytorch.cli import LightningCLI
 
     monkeypatch.setattr(sys, "argv", ["fit"])  # pytest's own arguments are not the CLI's
+
     class Tiny(L.LightningModule):
         def __init__(self) -> None:
             super().__init__()
             self.conv = torch.nn.Conv2d(3, 1, 1)
 
     config = tmp_path / "config.yaml"
-    config.write_text(
-        "data:\n  root: sample\n  batch_size: 4\n  image_size: 128\n  split_file: null\n  repeats: 2\n"
-    )
+    config.write_text("data:\n  root: sample\n  batch_size: 4\n  image_size: 128\n  split_file: null\n  repeats: 2\n")
     cli = LightningCLI(
         Tiny, PolypDataModule, run=False, args=["--config", str(config)],
         save_config_callback=None, seed_everything_default=0,

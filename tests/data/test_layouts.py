@@ -34,9 +34,7 @@ def test_layouts_are_detected(
     make_dataset: MakeDataset, dirs: tuple[str, str], exts: tuple[str, str], ids: list[str],
     size: tuple[int, int], layout: str, dataset: str | None,
 ) -> None:  # fmt: skip
-    root = make_dataset(
-        image_dir=dirs[0], mask_dir=dirs[1], image_ext=exts[0], mask_ext=exts[1], ids=ids, size=size
-    )
+    root = make_dataset(image_dir=dirs[0], mask_dir=dirs[1], image_ext=exts[0], mask_ext=exts[1], ids=ids, size=size)
     found = find_pairs(root)
     assert (found.layout, found.dataset) == (layout, dataset)
     assert found.ids == ids  # natural order: "2" before "30"
@@ -81,9 +79,7 @@ def test_wrong_root_path(tmp_path: Path) -> None:
     assert "root folder not found" in str(err) and str(tmp_path / "nope") in str(err)
 
 
-def test_dataset_name_without_data_dir_says_how_to_set_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_dataset_name_without_data_dir_says_how_to_set_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("POLYPNET_DATA_DIR", raising=False)
     assert "POLYPNET_DATA_DIR is not set" in str(_error("kvasir-seg"))

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from polypnet.cli.data import pack_main as main
 from polypnet.data import DataError, DecodeCache, PolypDataModule, find_pairs, make_split, read_mask, sample_root
 from polypnet.data.layouts import PACK_MANIFEST
-from polypnet.cli.data import pack_main as main
 from polypnet.data.pack import FORMAT, QUALITIES, pack, psnr
 from polypnet.data.readers import read_bytes
 from polypnet.data.shipped import cvc_sequences

@@ -75,7 +75,12 @@ def pairset(dataset: str | None, ids: list[str], root: Path) -> PairSet:
 def test_combine_prefixes_ids_and_keeps_the_parts(tmp_path: Path) -> None:
     a, b = pairset(KVASIR, KVASIR_IDS[:2], tmp_path / "k"), pairset(CVC, ["1", "2"], tmp_path / "c")
     both = combine_pairs([a, b])
-    assert both.ids == [combined_id(KVASIR, KVASIR_IDS[0]), combined_id(KVASIR, KVASIR_IDS[1]), "cvc-clinicdb__1", "cvc-clinicdb__2"]
+    assert both.ids == [
+        combined_id(KVASIR, KVASIR_IDS[0]),
+        combined_id(KVASIR, KVASIR_IDS[1]),
+        "cvc-clinicdb__1",
+        "cvc-clinicdb__2",
+    ]
     assert both.dataset == "kvasir-seg+cvc-clinicdb" and both.root == tmp_path and both.parts == [a, b]
     assert both.select(["cvc-clinicdb__2"])[0].image == tmp_path / "c" / "2.jpg"
     assert both.sizes["cvc-clinicdb__1"] == (2, 3) and "4 pairs" in both.describe()
@@ -104,8 +109,14 @@ def make_both(root: Path, per_dataset: int = 6) -> list[str]:
 
 def test_datamodule_trains_on_both_datasets(tmp_path: Path) -> None:
     test_ids = make_both(tmp_path)
-    dm = PolypDataModule(root=[str(tmp_path / KVASIR), str(tmp_path / CVC)], split="pranet", image_size=32,
-                         batch_size=2, val_fraction=0.25, run_dir=str(tmp_path / "run"))
+    dm = PolypDataModule(
+        root=[str(tmp_path / KVASIR), str(tmp_path / CVC)],
+        split="pranet",
+        image_size=32,
+        batch_size=2,
+        val_fraction=0.25,
+        run_dir=str(tmp_path / "run"),
+    )
     dm.setup("fit")
     split = dm.split
     assert split["kind"] == "pranet" and split["dataset"] == COMBINED and split["layout"] == "combined"

@@ -6,15 +6,15 @@ import hashlib
 import io
 import threading
 import zipfile
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 
-from polypnet.data import find_pairs
 from polypnet.cli.data import prepare_main as main
+from polypnet.data import find_pairs
 from polypnet.data.prepare import verify
 from polypnet.data.shipped import kvasir_official, read_manifest, sha256_manifest
 
@@ -92,9 +92,7 @@ def kvasir_zip(tmp_path: Path) -> tuple[bytes, Path]:
 
 def run(server: Server, dest: Path, manifest: Path, *extra: str) -> int:
     url = f"http://127.0.0.1:{server.server_address[1]}/kvasir-seg.zip"
-    return main(
-        ["kvasir-seg", "--url", url, "--dest", str(dest), "--manifest", str(manifest), "--quiet", *extra]
-    )
+    return main(["kvasir-seg", "--url", url, "--dest", str(dest), "--manifest", str(manifest), "--quiet", *extra])
 
 
 def test_download_extract_verify(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,9 +184,7 @@ def test_from_archive_takes_the_official_tifs_of_a_kaggle_style_zip(tmp_path: Pa
     assert not (tmp_path / "d" / "cvc-clinicdb" / "PNG").exists()
 
 
-def test_archive_members_outside_the_target_are_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_archive_members_outside_the_target_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("images/a.jpg", b"a")

@@ -32,8 +32,13 @@ def assert_partition(split: dict, ids: list[str]) -> None:
 @pytest.mark.parametrize(
     ("n", "expected"),
     [
-        (1000, (800, 100, 100)), (612, (490, 61, 61)), (16, (12, 2, 2)), (8, (6, 1, 1)),
-        (3, (1, 1, 1)), (25, (19, 3, 3)), (15, (11, 2, 2)),
+        (1000, (800, 100, 100)),
+        (612, (490, 61, 61)),
+        (16, (12, 2, 2)),
+        (8, (6, 1, 1)),
+        (3, (1, 1, 1)),
+        (25, (19, 3, 3)),
+        (15, (11, 2, 2)),
     ],  # fmt: skip
 )
 def test_random_counts_round_half_up_with_at_least_one(n: int, expected: tuple[int, int, int]) -> None:

@@ -25,14 +25,21 @@ DATA = dict(root="sample", image_size=32, batch_size=2, val_fraction=0.2, test_f
 def evaluate(weights: Path, out_dir: Path, devices: int) -> dict[str, float]:
     """Val and test metrics of ``weights``; also writes the files described above."""
     trainer = L.Trainer(
-        accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=devices,
+        strategy="ddp" if devices > 1 else "auto",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     model = PolypSegModule()
     model.load_state_dict(torch.load(weights, map_location="cpu"))
     dm = PolypDataModule(**DATA, run_dir=str(out_dir))
-    metrics = {**trainer.validate(model, datamodule=dm, verbose=False)[0],
-               **trainer.test(model, datamodule=dm, verbose=False)[0]}
+    metrics = {
+        **trainer.validate(model, datamodule=dm, verbose=False)[0],
+        **trainer.test(model, datamodule=dm, verbose=False)[0],
+    }
     batches = trainer.predict(model, datamodule=dm)  # this rank's predictions only
     count = sum(int(b.shape[0]) for b in batches)
     (out_dir / f"predict-rank{trainer.global_rank}.json").write_text(json.dumps({"samples": count}))

@@ -51,8 +51,11 @@ def test_eval_shards_cover_every_sample_once(tmp_path: Path, replicas: int) -> N
         dm = PolypDataModule(**DATA, cache=False, run_dir=str(tmp_path))
         dm.trainer = _fake_trainer(replicas, rank)
         dm.setup("fit")
-        for stage, loader in (("val", dm.val_dataloader()), ("test", dm.test_dataloader()),
-                              ("predict", dm.predict_dataloader())):
+        for stage, loader in (
+            ("val", dm.val_dataloader()),
+            ("test", dm.test_dataloader()),
+            ("predict", dm.predict_dataloader()),
+        ):
             assert isinstance(loader.sampler, DistributedSampler)  # Lightning keeps it
             assert not loader.drop_last
             seen[stage] += list(loader.sampler)
@@ -75,9 +78,23 @@ def test_one_process_and_tiny_splits_use_no_distributed_sampler(tmp_path: Path) 
 def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     """``scripts/fit.py --accelerator cpu --devices 2 --strategy ddp``: one epoch, then the test."""
     tmp = tmp_path_factory.mktemp("ddp")
-    cmd = [sys.executable, str(REPO / "scripts" / "fit.py"), "--accelerator", "cpu", "--devices", "2",
-           "--strategy", "ddp", "--max_epochs", "1", "--enable_progress_bar", "false",
-           *DATA_FLAGS, "--run_dir", str(tmp / "run")]
+    cmd = [
+        sys.executable,
+        str(REPO / "scripts" / "fit.py"),
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--max_epochs",
+        "1",
+        "--enable_progress_bar",
+        "false",
+        *DATA_FLAGS,
+        "--run_dir",
+        str(tmp / "run"),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=420, env=env)
     return tmp / "run", proc
@@ -113,7 +130,7 @@ def _weights_with_mixed_predictions(path: Path) -> None:
     images = torch.stack([s["image"] for s in (*dm.val_set, *dm.test_set)])
     with torch.no_grad():
         logits = model(images).flatten().sort().values
-        middle = logits[int(0.4 * logits.numel()):int(0.6 * logits.numel())]
+        middle = logits[int(0.4 * logits.numel()) : int(0.6 * logits.numel())]
         gaps = middle[1:] - middle[:-1]
         widest = int(gaps.argmax())
         assert gaps[widest] > 1e-4, f"no safe threshold: widest gap {gaps[widest]:.2e}"
@@ -125,8 +142,14 @@ def test_two_processes_give_the_metrics_of_one(tmp_path: Path) -> None:
     weights = tmp_path / "weights.pt"
     _weights_with_mixed_predictions(weights)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run([sys.executable, str(HELPER), str(weights), str(tmp_path), "2"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(HELPER), str(weights), str(tmp_path), "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     two = json.loads((tmp_path / "metrics.json").read_text())
     counts = [json.loads((tmp_path / f"predict-rank{r}.json").read_text())["samples"] for r in (0, 1)]
@@ -139,6 +162,4 @@ def test_two_processes_give_the_metrics_of_one(tmp_path: Path) -> None:
             key = f"{stage}/{name}"
             # Global metrics come from integer pixel counts; per-image scores are summed in
             # float64, where adding a handful of float32 values is exact in any order: all equal.
-            assert two[key] == one[key], (
-                f"{key}: 2 processes {two[key]!r}, 1 process {one[key]!r}"
-            )
+            assert two[key] == one[key], f"{key}: 2 processes {two[key]!r}, 1 process {one[key]!r}"

@@ -111,14 +111,33 @@ def test_saved_maps_of_another_method_are_scored_and_tabled(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 2 of each test list only
         sets = score_maps(maps, roots)
-        assert [(s.name, s.metrics["images"], s.metrics["mae"]) for s in sets] == [("Kvasir", 2, 0.0), ("CVC-ClinicDB", 2, 0.0)]
+        assert [(s.name, s.metrics["images"], s.metrics["mae"]) for s in sets] == [
+            ("Kvasir", 2, 0.0),
+            ("CVC-ClinicDB", 2, 0.0),
+        ]
         out = tmp_path / "results" / "check.json"
-        assert main([str(maps), "--data-dir", str(tmp_path / "data"), "--model", "Perfect", "--source", "here",
-                     "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    str(maps),
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    "--model",
+                    "Perfect",
+                    "--source",
+                    "here",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         record = json.loads(out.read_text())
         assert record["format"] == "polypnet-pranet-maps/1" and record["model"] == "Perfect"
         mdice = record["sets"][0]["metrics"]["mdice"]
-        assert f"| Perfect (*released maps*, `check.json`) | {mdice:.4f} |" in pranet_markdown(out.parent, relative_to=out.parent)
+        assert f"| Perfect (*released maps*, `check.json`) | {mdice:.4f} |" in pranet_markdown(
+            out.parent, relative_to=out.parent
+        )
         first = next(iter((maps / "Kvasir").iterdir()))
         cv2.imwrite(str(first), np.zeros((4, 4), np.uint8))
         with pytest.raises(ValueError, match="not at the original size"):

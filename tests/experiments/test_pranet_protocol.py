@@ -66,19 +66,47 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     from polypnet.cli import reproduce as rp
 
     data = tiny_copy(shared_data, tmp_path / "data")
-    args = rp.build_parser().parse_args([
-        "--data-dir", str(data), "--runs", str(tmp_path / "runs"), "--seeds", "42", "--accelerator", "cpu",
-        "--num-workers", "0", "--extra", "--trainer.max_epochs", "1", "--data.image_size", "64",
-        "--data.batch_size", "2", "--data.repeats", "1", "--data.val_fraction", "0.25",
-        "--trainer.enable_progress_bar", "false",
-    ])
+    args = rp.build_parser().parse_args(
+        [
+            "--data-dir",
+            str(data),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--seeds",
+            "42",
+            "--accelerator",
+            "cpu",
+            "--num-workers",
+            "0",
+            "--extra",
+            "--trainer.max_epochs",
+            "1",
+            "--data.image_size",
+            "64",
+            "--data.batch_size",
+            "2",
+            "--data.repeats",
+            "1",
+            "--data.val_fraction",
+            "0.25",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     args.protocol = "pranet"
     out = tmp_path / "results" / "pranet"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's small-data warnings, the partial test sets
         code = pranet_protocol.run(
-            args, out, "test", train=rp.train, best_checkpoints=rp.best_checkpoints, git_commit=rp.git_commit,
-            device_name=rp.device_name, read_wall_clock=rp.read_wall_clock, config=CONFIG,
+            args,
+            out,
+            "test",
+            train=rp.train,
+            best_checkpoints=rp.best_checkpoints,
+            git_commit=rp.git_commit,
+            device_name=rp.device_name,
+            read_wall_clock=rp.read_wall_clock,
+            config=CONFIG,
             keep_run_files=rp.keep_run_files,
         )
     assert code == 0
@@ -92,7 +120,9 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     split = json.loads((tmp_path / "runs" / "pranet" / "pranet_seed42" / "split.json").read_text())
     assert split["counts"] == {"train": 6, "val": 2, "test": 4}
     kept = {p.name for p in (out / "pranet_seed42_run").iterdir()}
-    assert {"config.yaml", "split.json", "metrics.csv", "wall_clock.json"} <= kept and not any(".ckpt" in k for k in kept)
+    assert {"config.yaml", "split.json", "metrics.csv", "wall_clock.json"} <= kept and not any(
+        ".ckpt" in k for k in kept
+    )
     table = (out / "README.md").read_text()
     assert "| IAM-UNet, improved recipe, seed 42 | " in table and "PraNet (*quoted*)" in table
 
@@ -100,8 +130,15 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
 def fake_args(data_dir: Path, tmp_path: Path, from_run: Path | None = None, seeds: tuple[int, ...] = (42,)):
     import argparse
 
-    return argparse.Namespace(protocol="pranet", data_dir=data_dir, runs=tmp_path / "runs", seeds=list(seeds),
-                              split_seed=None, from_run=from_run, accelerator="cpu")
+    return argparse.Namespace(
+        protocol="pranet",
+        data_dir=data_dir,
+        runs=tmp_path / "runs",
+        seeds=list(seeds),
+        split_seed=None,
+        from_run=from_run,
+        accelerator="cpu",
+    )
 
 
 def test_resized_copies_train_but_are_not_scored(tmp_path: Path) -> None:
@@ -119,8 +156,14 @@ def test_resized_copies_train_but_are_not_scored(tmp_path: Path) -> None:
         raise AssertionError("a resized copy is never scored")
 
     out = tmp_path / "results"
-    kwargs = dict(train=train, best_checkpoints=unused, git_commit=unused, device_name=lambda a: a,
-                  read_wall_clock=unused, config=CONFIG)
+    kwargs = dict(
+        train=train,
+        best_checkpoints=unused,
+        git_commit=unused,
+        device_name=lambda a: a,
+        read_wall_clock=unused,
+        config=CONFIG,
+    )
     assert pranet_protocol.run(fake_args(data, tmp_path), out, "cmd", **kwargs) == 0
     assert calls == [([str(data / KVASIR), str(data / CVC)], 42, tmp_path / "runs" / "pranet" / "pranet_seed42")]
     assert not out.exists()

@@ -26,10 +26,19 @@ def test_published_file_is_cited_and_uses_known_metrics() -> None:
 def record(tmp_path: Path, seed: int, mdice: float) -> Path:
     metrics = {k: 0.5 for k in METRICS} | {"mdice": mdice, "images": 2.0}
     path = tmp_path / f"pranet_seed{seed}.json"
-    path.write_text(json.dumps({
-        "format": RECORD_FORMAT, "recipe": "improved", "seed": seed, "image_size": 64, "params": 571731,
-        "gflops": {"352": 1.234}, "sets": [{"name": "Kvasir", "dataset": "kvasir-seg", "metrics": metrics}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "format": RECORD_FORMAT,
+                "recipe": "improved",
+                "seed": seed,
+                "image_size": 64,
+                "params": 571731,
+                "gflops": {"352": 1.234},
+                "sets": [{"name": "Kvasir", "dataset": "kvasir-seg", "metrics": metrics}],
+            }
+        )
+    )
     return path
 
 

@@ -20,9 +20,15 @@ class Tiny(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                                  nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8), nn.ReLU(),
-                                  nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(8, 1, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2, mode="bilinear"),
+            nn.Conv2d(8, 1, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -55,7 +61,9 @@ needs_openvino = pytest.mark.skipif(not backends.backend_available("openvino"), 
 
 @needs_openvino
 @pytest.mark.parametrize("precision, atol", [("fp32", 1e-4), ("bf16", 0.1)])
-def test_openvino_matches_torch_at_two_shapes(tiny: nn.Module, precision: str, atol: float, private_cache: Path) -> None:
+def test_openvino_matches_torch_at_two_shapes(
+    tiny: nn.Module, precision: str, atol: float, private_cache: Path
+) -> None:
     seg = Segmenter(tiny, backend="openvino", precision=precision, threads=1)
     for shape in ((1, 3, 32, 32), (2, 3, 48, 64)):  # a second shape compiles a second static graph
         x = torch.rand(*shape)

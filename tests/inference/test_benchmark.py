@@ -46,11 +46,14 @@ def test_train_only_measures_each_training_format_and_the_bf16_ratio(tmp_path: P
     assert main(["--quick", "--train-only", "--train-steps", "1", "--models", "iam_unet", "--out", str(out)]) == 0
     row = json.loads(out.read_text())["rows"][0]
     assert "latency_b1" not in row  # no inference figures
-    assert set(row["train_images_per_s"]) == {f"{s}_{fmt}" for s in (64, 32)
-                                              for fmt in ("nchw", "channels_last", "bf16_channels_last")}
+    assert set(row["train_images_per_s"]) == {
+        f"{s}_{fmt}" for s in (64, 32) for fmt in ("nchw", "channels_last", "bf16_channels_last")
+    }
     assert all(v > 0 for v in row["train_images_per_s"].values())
     ratio = row["train_bf16_vs_fp32"]["64"]
-    assert ratio == pytest.approx(row["train_images_per_s"]["64_bf16_channels_last"] / row["train_images_per_s"]["64_channels_last"])
+    assert ratio == pytest.approx(
+        row["train_images_per_s"]["64_bf16_channels_last"] / row["train_images_per_s"]["64_channels_last"]
+    )
     assert main(["--train-only", "--no-train"]) == 2
 
 
@@ -65,8 +68,19 @@ def test_bf16_training_step_updates_the_weights() -> None:
 def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
     from polypnet.cli.benchmark import measure_model
 
-    row = measure_model("iam_unet", {"size": 32, "runs": 2, "threads": 1, "backends": ["torch"], "no_int8": True,
-                                     "train": False, "profile": True, "pretrained": False})
+    row = measure_model(
+        "iam_unet",
+        {
+            "size": 32,
+            "runs": 2,
+            "threads": 1,
+            "backends": ["torch"],
+            "no_int8": True,
+            "train": False,
+            "profile": True,
+            "pretrained": False,
+        },
+    )
     profile = row["profile_b1"]
     assert profile["mode"] == row["best_mode"] and profile["mode"].startswith("torch/")
     ops = profile["ops"]
@@ -83,13 +97,18 @@ def test_training_profile_prints_the_step_and_its_operators(capsys) -> None:
 
 def _record(iam_ms: dict[str, float], peer_ms: dict[str, float], deltas: dict[str, float] | None) -> dict:
     def row(name: str, ms: dict[str, float]) -> dict:
-        return {"model": name, "latency_b1": {m: {"median_ms": v} for m, v in ms.items()},
-                "best_mode": min(ms, key=ms.get)}
+        return {
+            "model": name,
+            "latency_b1": {m: {"median_ms": v} for m, v in ms.items()},
+            "best_mode": min(ms, key=ms.get),
+        }
 
     record = {"peer": "peer", "size": 256, "rows": [row("iam_unet", iam_ms), row("peer", peer_ms)]}
     if deltas is not None:
-        record["accuracy"] = {"a": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": deltas},
-                              "b": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": {**deltas, "openvino/bf16": 0.1}}}
+        record["accuracy"] = {
+            "a": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": deltas},
+            "b": {"f1": dict.fromkeys(deltas, 0.9), "delta_points_vs_torch_fp32": {**deltas, "openvino/bf16": 0.1}},
+        }
     return record
 
 
@@ -103,21 +122,29 @@ def test_goal_takes_the_fastest_mode_that_keeps_accuracy_and_the_peers_best_of_t
     # the peer's fastest among the same modes (its int8 does not count either)
     assert g["peer_best_mode"] == "openvino/bf16" and g["speedup_vs_peer"] == pytest.approx(20 / 12)
     assert not g["speedup_met"]
-    record = _record({**iam, "openvino/bf16": 9.0}, peer, {"torch/fp32": 0.0, "openvino/bf16": 0.3, "openvino/int8": 0.0})
+    record = _record(
+        {**iam, "openvino/bf16": 9.0}, peer, {"torch/fp32": 0.0, "openvino/bf16": 0.3, "openvino/int8": 0.0}
+    )
     g = goal(record)
     assert g["best_mode"] == "openvino/int8" and g["frames_per_s_met"]
     assert g["speedup_vs_peer"] == pytest.approx(10 / 8) and g["speedup_from"] == "separate processes"
     # the head-to-head timing of the same two modes, when there, decides the ratio
-    record["head_to_head"] = {"modes": ["openvino/int8", "openvino/int8"], "speedup": 2.5,
-                              "latency_b1": {"iam_unet openvino/int8": {"median_ms": 12.5}}}
+    record["head_to_head"] = {
+        "modes": ["openvino/int8", "openvino/int8"],
+        "speedup": 2.5,
+        "latency_b1": {"iam_unet openvino/int8": {"median_ms": 12.5}},
+    }
     g = goal(record)
     assert g["speedup_vs_peer"] == 2.5 and g["speedup_from"] == "head_to_head" and g["speedup_met"]
     assert g["head_to_head_frames_per_s"] == pytest.approx(80) and not g["head_to_head_frames_per_s_met"]
 
 
 def test_performance_markdown_reads_every_number_from_the_record() -> None:
-    record = _record({"torch/fp32": 30.0, "openvino/bf16": 12.5}, {"torch/fp32": 40.0, "openvino/bf16": 31.25},
-                     {"torch/fp32": 0.0, "openvino/bf16": -0.04})
+    record = _record(
+        {"torch/fp32": 30.0, "openvino/bf16": 12.5},
+        {"torch/fp32": 40.0, "openvino/bf16": 31.25},
+        {"torch/fp32": 0.0, "openvino/bf16": -0.04},
+    )
     for r in record["rows"]:
         r.update(params=1000, gflops_per_image=1.0, achieved_gflops_b1=80.0, achieved_gbps_b1_lower_bound=3.0)
     for tag in record["accuracy"].values():
@@ -128,7 +155,10 @@ def test_performance_markdown_reads_every_number_from_the_record() -> None:
     text = bench.performance_markdown(record)
     assert "polypnet benchmark --out x.json" in text and "TestCPU" in text
     assert "| openvino/bf16 | 12.5 (2.50x) | 31.2 |" in text
-    assert "| batch-1 frames/s at 256 px, fastest mode keeping test F1 within 0.3 points (openvino/bf16) | ≥ 100 | 80.0 (12.5 ms) | not met, 1.25x short |" in text
+    assert (
+        "| batch-1 frames/s at 256 px, fastest mode keeping test F1 within 0.3 points (openvino/bf16) | ≥ 100 | 80.0 (12.5 ms) | not met, 1.25x short |"
+        in text
+    )
     assert "ms in its own process) | ≥ 2x | 2.50x | met |" in text
     assert "| openvino/bf16 | 90.00 (-0.04) | 90.00 (+0.10) |" in text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,6 +37,7 @@ def test_run_ahead_raises_the_producers_error_after_its_items() -> None:
 
 def test_stages_overlap() -> None:
     """Producer and consumer each sleep 50 ms an item: overlapped, 8 items take about 9 x 50 ms, not 16."""
+
     def produce() -> Iterator[int]:
         for i in range(8):
             time.sleep(0.05)

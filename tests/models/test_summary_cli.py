@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from polypnet.models import create_model
 from polypnet.cli.models import main
+from polypnet.models import create_model
 from polypnet.models.summary import summarize
 
 
@@ -24,7 +24,9 @@ def test_summary_rows_cover_every_block_and_sum_to_total() -> None:
 def test_summary_command_prints_both_totals() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "polypnet.models", "summary", "iam_unet"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "571,731" in out and "588,483" in out
     assert "decoder.3" in out and "32 x 256 x 256" not in out.splitlines()[0]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,11 +44,27 @@ def fit_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
     """A real run folder of ``polypnet fit`` (one step at 32 px, then the test split), and the
     finished process (its stderr is what a user reads)."""
     root = tmp_path_factory.mktemp("fit")
-    args = [sys.executable, str(REPO / "scripts" / "fit.py"), "--data.image_size", "32", "--data.repeats", "1",
-            "--max_epochs", "1", "--limit_train_batches", "1", "--limit_val_batches", "1",
-            "--enable_progress_bar", "false", "--run_dir", str(root / "run")]
-    proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    args = [
+        sys.executable,
+        str(REPO / "scripts" / "fit.py"),
+        "--data.image_size",
+        "32",
+        "--data.repeats",
+        "1",
+        "--max_epochs",
+        "1",
+        "--limit_train_batches",
+        "1",
+        "--limit_val_batches",
+        "1",
+        "--enable_progress_bar",
+        "false",
+        "--run_dir",
+        str(root / "run"),
+    ]
+    proc = subprocess.run(
+        args, cwd=root, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root / "run", proc
 

@@ -22,18 +22,26 @@ from pathlib import Path
 
 from .files import huge_png
 
-_CHILD = ("import resource, sys\n"
-          "from polypnet.cli.main import main\n"
-          "rc = main(['predict', *sys.argv[1:]])\n"
-          "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-          "sys.exit(rc)\n")
+_CHILD = (
+    "import resource, sys\n"
+    "from polypnet.cli.main import main\n"
+    "rc = main(['predict', *sys.argv[1:]])\n"
+    "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
 
 
 def peak_predict(args: list[str], cwd: Path, timeout: int = 600) -> tuple[int, float, str]:
     """Exit code, peak resident memory (MiB, ``getrusage`` of the child itself) and stderr of
     ``polypnet predict ARGS`` run in a fresh Python process."""
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     peak = [line for line in proc.stderr.splitlines() if line.startswith("PEAK_KIB")]
     if not peak:
         raise RuntimeError(f"predict did not report its peak memory: {proc.stderr[-3000:]}")
@@ -68,18 +76,38 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         for name, make in (("bomb_mix", bomb_mix), ("sixteen_36mp", photos_mix)):
             inputs = make(root / name)
-            flags = [str(inputs), "--model", "iam_unet", "--out", str(root / f"{name}-out"), "--no-progress",
-                     "--device", "cpu"]
+            flags = [
+                str(inputs),
+                "--model",
+                "iam_unet",
+                "--out",
+                str(root / f"{name}-out"),
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
             code, peak_mib, _ = peak_predict(flags, root)
             summary = json.loads((root / f"{name}-out" / "summary.json").read_text())
-            cases.append({"case": name, "inputs": sorted(p.name for p in inputs.iterdir()),
-                          "flags": flags[1:3] + flags[5:], "exit_code": code, "images_written": summary["images"],
-                          "skipped": [Path(s["path"]).name for s in summary["skipped"]],
-                          "peak_rss_mib": round(peak_mib, 1)})
+            cases.append(
+                {
+                    "case": name,
+                    "inputs": sorted(p.name for p in inputs.iterdir()),
+                    "flags": flags[1:3] + flags[5:],
+                    "exit_code": code,
+                    "images_written": summary["images"],
+                    "skipped": [Path(s["path"]).name for s in summary["skipped"]],
+                    "peak_rss_mib": round(peak_mib, 1),
+                }
+            )
             print(f"{name}: exit {code}, peak {peak_mib:.0f} MiB", file=sys.stderr)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    record = {"command": "python -m tests.security.peak_memory --out " + str(args.out), "git_commit": commit or None,
-              "python": platform.python_version(), "machine": platform.machine(), "cases": cases}
+    record = {
+        "command": "python -m tests.security.peak_memory --out " + str(args.out),
+        "git_commit": commit or None,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cases": cases,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"recorded {args.out}")

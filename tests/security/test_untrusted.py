@@ -40,31 +40,70 @@ def _hub_load(**kwargs: object) -> torch.nn.Module:
 
 
 def _predict(src: Path, out: Path, *model: str) -> int:
-    return polypnet(["predict", str(src), *model, "--image-size", "64", "--out", str(out), "--no-progress",
-                     "--device", "cpu"])
+    return polypnet(
+        ["predict", str(src), *model, "--image-size", "64", "--out", str(out), "--no-progress", "--device", "cpu"]
+    )
 
 
 COMMANDS = {
     "predict --checkpoint": lambda f, t, i: _predict(i, t / "out", "--checkpoint", str(f)),
     "predict --weights": lambda f, t, i: _predict(i, t / "out", "--model", "iam_unet", "--weights", str(f)),
     "evaluate --checkpoint": lambda f, t, i: polypnet(
-        ["evaluate", "--checkpoint", str(f), "--data", "sample", "--split", "all", "--out", str(t / "ev"),
-         "--grid", "0", "--image-size", "64"]),
+        [
+            "evaluate",
+            "--checkpoint",
+            str(f),
+            "--data",
+            "sample",
+            "--split",
+            "all",
+            "--out",
+            str(t / "ev"),
+            "--grid",
+            "0",
+            "--image-size",
+            "64",
+        ]
+    ),
     "evaluate --weights": lambda f, t, i: polypnet(
-        ["evaluate", "--model", "iam_unet", "--weights", str(f), "--data", "sample", "--split", "all",
-         "--out", str(t / "ev"), "--grid", "0", "--image-size", "64"]),
+        [
+            "evaluate",
+            "--model",
+            "iam_unet",
+            "--weights",
+            str(f),
+            "--data",
+            "sample",
+            "--split",
+            "all",
+            "--out",
+            str(t / "ev"),
+            "--grid",
+            "0",
+            "--image-size",
+            "64",
+        ]
+    ),
     "export --checkpoint": lambda f, t, i: polypnet(
-        ["export", "--checkpoint", str(f), "--out", str(t / "exports"), "--format", "onnx", "--image-size", "64"]),
+        ["export", "--checkpoint", str(f), "--out", str(t / "exports"), "--format", "onnx", "--image-size", "64"]
+    ),
     "fit --ckpt_path": lambda f, t, i: polypnet(
-        ["fit", "--ckpt_path", str(f), "--run_dir", str(t / "run"), "--max_epochs", "1"]),
+        ["fit", "--ckpt_path", str(f), "--run_dir", str(t / "run"), "--max_epochs", "1"]
+    ),
 }
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("kind", ["checkpoint", "state_dict"])
 def test_a_pickle_that_runs_code_is_refused_on_every_path(
-    command: str, kind: str, request: pytest.FixtureRequest, marker: Path, images: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    kind: str,
+    request: pytest.FixtureRequest,
+    marker: Path,
+    images: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     evil = request.getfixturevalue("evil_checkpoint" if kind == "checkpoint" else "evil_state_dict")
     monkeypatch.chdir(tmp_path)
@@ -114,7 +153,11 @@ def test_no_checkpoint_load_in_the_package_unpickles_arbitrary_objects() -> None
 
 @pytest.mark.parametrize("command", ["predict --weights", "evaluate --weights"])
 def test_a_truncated_checkpoint_is_one_line(
-    command: str, truncated_state_dict: Path, images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    command: str,
+    truncated_state_dict: Path,
+    images: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert COMMANDS[command](truncated_state_dict, tmp_path, images) == 2
     _one_error_line(capsys.readouterr().err, str(truncated_state_dict), "truncated or corrupt")
@@ -129,7 +172,10 @@ def test_torch_hub_names_a_truncated_checkpoint(truncated_state_dict: Path) -> N
 
 
 def test_a_truncated_lightning_checkpoint_is_one_line_in_fit(
-    lightning_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    lightning_checkpoint: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     cut = truncated_copy(lightning_checkpoint, tmp_path / "cut.ckpt")
@@ -139,7 +185,9 @@ def test_a_truncated_lightning_checkpoint_is_one_line_in_fit(
 
 
 def test_fit_names_a_missing_checkpoint_before_writing_anything(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert polypnet(["fit", "--ckpt_path", "gone/last.ckpt"]) == 2
@@ -158,8 +206,13 @@ FIT_ERRORS = {
 def test_fit_checks_its_arguments_before_any_data_is_decoded(case: str, tmp_path: Path) -> None:
     # A fresh process: Lightning's log handlers outlive one in-process run.
     args, needle = FIT_ERRORS[case]
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "fit.py"), *args, "--enable_progress_bar", "false"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "fit.py"), *args, "--enable_progress_bar", "false"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     _one_error_line(proc.stderr, needle)
     assert "polypnet.data:" not in proc.stderr + proc.stdout  # the data module never looked at the data
@@ -176,8 +229,10 @@ def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path: Path
     # its own size) and two small ones; the record of this mix at 256 px is peak_memory.py's.
     src = bomb_mix(tmp_path / "mix")
     out = tmp_path / "out"
-    code, peak_mib, err = peak_predict([str(src), "--model", "iam_unet", "--image-size", "64", "--out",
-                                        str(out), "--no-progress", "--device", "cpu"], tmp_path)
+    code, peak_mib, err = peak_predict(
+        [str(src), "--model", "iam_unet", "--image-size", "64", "--out", str(out), "--no-progress", "--device", "cpu"],
+        tmp_path,
+    )
     assert code == 1, err[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     skipped = {Path(s["path"]).name: s["reason"] for s in summary["skipped"]}
@@ -198,8 +253,22 @@ def test_the_pixel_limit_is_a_flag(images: Path, tmp_path: Path) -> None:
 
 
 def _predict_flags(src: Path, out: Path, *extra: str) -> int:
-    return polypnet(["predict", str(src), "--model", "iam_unet", "--image-size", "64", "--out", str(out),
-                     "--no-progress", "--device", "cpu", *extra])
+    return polypnet(
+        [
+            "predict",
+            str(src),
+            "--model",
+            "iam_unet",
+            "--image-size",
+            "64",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
 
 
 def test_batches_are_bounded_by_pixels_not_by_count() -> None:
@@ -220,7 +289,9 @@ def test_batches_are_bounded_by_pixels_not_by_count() -> None:
 
 
 def test_predict_refuses_a_folder_holding_another_runs_results(
-    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    images: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "out"
     assert _predict_flags(images / "a.png", out) == 0
@@ -236,11 +307,27 @@ def test_predict_refuses_a_folder_holding_another_runs_results(
 
 
 def test_evaluate_writes_to_a_folder_named_after_model_and_data_and_git_ignores_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, state_dict_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    state_dict_file: Path,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    args = ["evaluate", "--model", "iam_unet", "--weights", str(state_dict_file), "--data", "sample", "--split",
-            "all", "--grid", "0", "--image-size", "64"]
+    args = [
+        "evaluate",
+        "--model",
+        "iam_unet",
+        "--weights",
+        str(state_dict_file),
+        "--data",
+        "sample",
+        "--split",
+        "all",
+        "--grid",
+        "0",
+        "--image-size",
+        "64",
+    ]
     assert polypnet(args) == 0
     (folder,) = (tmp_path / "evaluations").iterdir()
     assert "iam_unet" in folder.name and "state_dict" in folder.name and "sample" in folder.name

@@ -51,9 +51,30 @@ def test_two_arm_study_trains_tabulates_plots_and_reuses_finished_runs(tmp_path:
         "  none: {model.model_kwargs: {attention_position: none}}\n"
     )
     out, runs = tmp_path / "results", tmp_path / "runs"
-    args = [str(study), "--data-dir", str(data_dir), "--accelerator", "cpu", "--out", str(out), "--runs", str(runs),
-            "--extra", "--trainer.max_epochs", "2", "--data.image_size", "32", "--data.num_workers", "0",
-            "--trainer.enable_progress_bar", "false", "--data.repeats", "1", "--data.batch_size", "4"]
+    args = [
+        str(study),
+        "--data-dir",
+        str(data_dir),
+        "--accelerator",
+        "cpu",
+        "--out",
+        str(out),
+        "--runs",
+        str(runs),
+        "--extra",
+        "--trainer.max_epochs",
+        "2",
+        "--data.image_size",
+        "32",
+        "--data.num_workers",
+        "0",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--data.repeats",
+        "1",
+        "--data.batch_size",
+        "4",
+    ]
     assert ablate.main(args) == 0
 
     summary = json.loads((out / "cpu" / "tiny.json").read_text())
@@ -132,31 +153,49 @@ def test_seed_by_seed_table_pairs_each_arm_with_the_paper_arm_at_its_seed() -> N
     study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {"model.loss": "tversky"}}, paper_choice="dice")
 
     def run(arm: str, seed: int, val: float, test: float | None) -> RunResult:
-        return RunResult(arm, seed, Path("."), epochs=[0], val_loss=[0.5], val_dice=[val - 0.1, val],
-                         test={} if test is None else {"dice_global": test})
+        return RunResult(
+            arm,
+            seed,
+            Path("."),
+            epochs=[0],
+            val_loss=[0.5],
+            val_dice=[val - 0.1, val],
+            test={} if test is None else {"dice_global": test},
+        )
 
     one_seed = {"dice": [run("dice", 42, 0.6, 0.65)], "tversky": [run("tversky", 42, 0.55, 0.6)]}
     assert per_seed_markdown(study, one_seed) == ""  # a single seed has nothing to pair beyond the main table
-    runs = {"dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72)],
-            "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None)]}  # seed 43 unfinished
+    runs = {
+        "dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72)],
+        "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None)],
+    }  # seed 43 unfinished
     table = per_seed_markdown(study, runs)
     assert "| **dice** (paper) | 60.00 / 65.00 | 70.00 / 72.00 | - | - |" in table
     assert "| tversky | 55.00 / 60.00 | - | -5.00 / -5.00 | - |" in table
 
 
 def test_paired_differences_leave_out_unfinished_seeds_and_are_drawn(tmp_path: Path) -> None:
-    from polypnet.experiments.studies import RunResult, Study, paired_deltas
     from polypnet.experiments.plots import draw_paired
+    from polypnet.experiments.studies import RunResult, Study, paired_deltas
 
     study = Study(name="loss", title="t", arms={"dice": {}, "tversky": {}, "bce": {}}, paper_choice="dice")
 
     def run(arm: str, seed: int, val: float, test: float | None) -> RunResult:
-        return RunResult(arm, seed, Path("."), epochs=[0], val_loss=[0.5], val_dice=[val],
-                         test={} if test is None else {"dice_global": test})
+        return RunResult(
+            arm,
+            seed,
+            Path("."),
+            epochs=[0],
+            val_loss=[0.5],
+            val_dice=[val],
+            test={} if test is None else {"dice_global": test},
+        )
 
-    runs = {"dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72), run("dice", 44, 0.5, None)],
-            "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None), run("tversky", 44, 0.6, 0.6)],
-            "bce": []}
+    runs = {
+        "dice": [run("dice", 42, 0.60, 0.65), run("dice", 43, 0.70, 0.72), run("dice", 44, 0.5, None)],
+        "tversky": [run("tversky", 42, 0.55, 0.60), run("tversky", 43, 0.71, None), run("tversky", 44, 0.6, 0.6)],
+        "bce": [],
+    }
     deltas = paired_deltas(study, runs)
     assert set(deltas) == {"tversky", "bce"} and deltas["bce"] == {}
     assert list(deltas["tversky"]) == [42]  # 43: the arm unfinished; 44: the paper arm unfinished
@@ -168,8 +207,10 @@ def test_paired_differences_leave_out_unfinished_seeds_and_are_drawn(tmp_path: P
 
 def test_summary_of_several_seeds_links_the_paired_figure(tmp_path: Path) -> None:
     study_file = tmp_path / "tiny.yaml"
-    study_file.write_text("study: tiny\ntitle: Tiny\npaper_choice: start\narms:\n  start: {}\n"
-                          "  none: {model.model_kwargs: {attention_position: none}}\n")
+    study_file.write_text(
+        "study: tiny\ntitle: Tiny\npaper_choice: start\narms:\n  start: {}\n"
+        "  none: {model.model_kwargs: {attention_position: none}}\n"
+    )
     study = load_study(study_file)
     runs, out = tmp_path / "runs", tmp_path / "out"
     for arm, seed, dice in (("start", 42, 0.6), ("start", 43, 0.7), ("none", 42, 0.62), ("none", 43, 0.66)):
@@ -183,6 +224,7 @@ def test_summary_of_several_seeds_links_the_paired_figure(tmp_path: Path) -> Non
     assert "| none | 62.00 / 62.00 | 66.00 / 66.00 | +2.00 / +2.00 | -4.00 / -4.00 |" in table
     assert "![paired differences](tiny_paired.png)" in table
     assert "| wall time (min), timed runs |" in table
-    assert [line.rsplit("|", 2)[-2].strip() for line in table.splitlines() if line.startswith(("| none", "| **start**"))][:2] \
-        == ["-", "11.0 ± 1.4"]
+    assert [
+        line.rsplit("|", 2)[-2].strip() for line in table.splitlines() if line.startswith(("| none", "| **start**"))
+    ][:2] == ["-", "11.0 ± 1.4"]
     assert (out / "tiny_paired.png").stat().st_size > 5_000

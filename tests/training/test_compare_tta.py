@@ -12,10 +12,26 @@ from polypnet.data import sample_root
 
 def test_table_compares_plain_and_flipped_scores_of_a_run(tmp_path: Path, capsys) -> None:
     run = tmp_path / "runs" / "tiny" / "seed0"
-    code = fit_cli.main(["--config", str(fit_cli.REPO_ROOT / "configs" / "quickstart.yaml"),
-                         "--data.root", str(sample_root()), "--run_dir", str(run), "--trainer.max_epochs", "1",
-                         "--data.image_size", "32", "--data.repeats", "1", "--data.num_workers", "0",
-                         "--trainer.enable_progress_bar", "false"])
+    code = fit_cli.main(
+        [
+            "--config",
+            str(fit_cli.REPO_ROOT / "configs" / "quickstart.yaml"),
+            "--data.root",
+            str(sample_root()),
+            "--run_dir",
+            str(run),
+            "--trainer.max_epochs",
+            "1",
+            "--data.image_size",
+            "32",
+            "--data.repeats",
+            "1",
+            "--data.num_workers",
+            "0",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert code == 0
     checkpoint = next((run / "checkpoints").glob("best-*.ckpt"))
     out = tmp_path / "tta"
@@ -24,7 +40,10 @@ def test_table_compares_plain_and_flipped_scores_of_a_run(tmp_path: Path, capsys
     rows = json.loads((out / "tta.json").read_text())
     assert [(r["run"], r["split"]) for r in rows] == [("tiny/seed0", "val"), ("tiny/seed0", "test")]
     for row in rows:
-        runs = {m: json.loads((out / "tiny__seed0" / row["split"] / m / "metrics.json").read_text()) for m in compare_tta.MODES}
+        runs = {
+            m: json.loads((out / "tiny__seed0" / row["split"] / m / "metrics.json").read_text())
+            for m in compare_tta.MODES
+        }
         assert runs["plain"]["tta"] is False and runs["plain"]["flip"] is None
         assert runs["tta"]["tta"] is True and runs["hv"]["flip"] == "hv"
         for mode, record in runs.items():

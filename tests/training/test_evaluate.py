@@ -63,8 +63,23 @@ def _check_against_numpy(out: Path, truths: dict[str, np.ndarray], suffix: str) 
 
 def test_metrics_equal_numpy_at_input_size(weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
-    args = ["--model", "iam_unet", "--weights", str(weights), "--data", "sample", "--split", "all",
-            "--image-size", "64", "--save-masks", "--out", str(out), "--grid", "4"]
+    args = [
+        "--model",
+        "iam_unet",
+        "--weights",
+        str(weights),
+        "--data",
+        "sample",
+        "--split",
+        "all",
+        "--image-size",
+        "64",
+        "--save-masks",
+        "--out",
+        str(out),
+        "--grid",
+        "4",
+    ]
     assert main(args) == 0
     dataset = PolypDataset.from_root("sample", image_size=64, cache=False)
     truths = {dataset[i]["name"]: dataset[i]["mask"][0].numpy().astype(np.uint8) for i in range(len(dataset))}
@@ -76,8 +91,24 @@ def test_metrics_equal_numpy_at_input_size(weights: Path, tmp_path: Path) -> Non
 
 def test_metrics_equal_numpy_at_original_resolution(weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
-    args = ["--model", "iam_unet", "--weights", str(weights), "--data", "sample", "--split", "all",
-            "--image-size", "64", "--original-resolution", "--save-masks", "--out", str(out), "--grid", "0"]
+    args = [
+        "--model",
+        "iam_unet",
+        "--weights",
+        str(weights),
+        "--data",
+        "sample",
+        "--split",
+        "all",
+        "--image-size",
+        "64",
+        "--original-resolution",
+        "--save-masks",
+        "--out",
+        str(out),
+        "--grid",
+        "0",
+    ]
     assert main(args) == 0
     root = sample_root()
     truths = {p.stem: read_mask(p) for p in sorted((root / "masks").iterdir())}
@@ -116,7 +147,12 @@ def test_pretrained_weights_bring_their_size_and_refuse_a_split_they_cannot_draw
     assert main(["--pretrained", "kvasir-seg-128", "--data", "sample", "--split", "all"]) == 2
     assert "retired: use 'kvasir-seg'" in capsys.readouterr().err
     # the input size comes from the weights' record (256), not from a default
-    assert main(["--pretrained", "kvasir-seg", "--data", "sample", "--split", "all", "--out", str(tmp_path), "--grid", "0"]) == 0
+    assert (
+        main(
+            ["--pretrained", "kvasir-seg", "--data", "sample", "--split", "all", "--out", str(tmp_path), "--grid", "0"]
+        )
+        == 0
+    )
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["pretrained"] == "kvasir-seg" and record["image_size"] == 256 and record["metrics"]["images"] == 16
 
@@ -125,8 +161,23 @@ def test_pretrained_weights_score_their_own_test_split_again(shared_data: Path, 
     from polypnet.models.pretrained import pretrained_info
 
     info = pretrained_info("iam_unet", "kvasir-seg-improved")
-    assert main(["--pretrained", "kvasir-seg-improved", "--data", str(shared_data / "kvasir-seg"),
-                 "--out", str(tmp_path), "--grid", "0", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "--pretrained",
+                "kvasir-seg-improved",
+                "--data",
+                str(shared_data / "kvasir-seg"),
+                "--out",
+                str(tmp_path),
+                "--grid",
+                "0",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "as when the 'kvasir-seg-improved' weights were trained" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert metrics["images"] == info["test_images"]

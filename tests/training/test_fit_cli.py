@@ -19,8 +19,16 @@ from polypnet.cli.fit import expand_short_flags, resolve_run_dir
 REPO = Path(__file__).resolve().parents[2]
 FIT = [sys.executable, str(REPO / "scripts" / "fit.py")]
 # A fast variant of the quickstart: 64x64 sample images, one repeat.
-FAST = ["--data.image_size", "64", "--data.repeats", "1", "--enable_progress_bar", "false",
-        "--trainer.deterministic", "true"]
+FAST = [
+    "--data.image_size",
+    "64",
+    "--data.repeats",
+    "1",
+    "--enable_progress_bar",
+    "false",
+    "--trainer.deterministic",
+    "true",
+]
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -29,11 +37,35 @@ def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Completed
 
 
 def test_short_flags_map_to_the_trainer() -> None:
-    argv = ["--accelerator", "tpu", "--devices=8", "--precision", "bf16-true", "--max_epochs", "3",
-            "--config", "x.yaml", "--data.batch_size", "2", "--trainer.devices", "1"]
+    argv = [
+        "--accelerator",
+        "tpu",
+        "--devices=8",
+        "--precision",
+        "bf16-true",
+        "--max_epochs",
+        "3",
+        "--config",
+        "x.yaml",
+        "--data.batch_size",
+        "2",
+        "--trainer.devices",
+        "1",
+    ]
     assert expand_short_flags(argv) == [
-        "--trainer.accelerator", "tpu", "--trainer.devices=8", "--trainer.precision", "bf16-true",
-        "--trainer.max_epochs", "3", "--config", "x.yaml", "--data.batch_size", "2", "--trainer.devices", "1",
+        "--trainer.accelerator",
+        "tpu",
+        "--trainer.devices=8",
+        "--trainer.precision",
+        "bf16-true",
+        "--trainer.max_epochs",
+        "3",
+        "--config",
+        "x.yaml",
+        "--data.batch_size",
+        "2",
+        "--trainer.devices",
+        "1",
     ]
 
 
@@ -54,8 +86,9 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_every_config_parses_against_the_cli(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_config_parses_against_the_cli(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # --print_config validates every key and type against the module and datamodule signatures,
     # so a misspelt option in a config fails here, not an hour into someone's run.
     from polypnet.cli import fit as fit_cli
@@ -84,8 +117,15 @@ def test_help_lists_short_and_model_options(tmp_path: Path) -> None:
 
 
 def _run_dir_contents_ok(run_dir: Path) -> None:
-    for name in ("config.yaml", "split.json", "metrics.csv", "curves.png", "test_metrics.json",
-                 "wall_clock.json", "checkpoints/last.ckpt"):
+    for name in (
+        "config.yaml",
+        "split.json",
+        "metrics.csv",
+        "curves.png",
+        "test_metrics.json",
+        "wall_clock.json",
+        "checkpoints/last.ckpt",
+    ):
         assert (run_dir / name).is_file(), f"{name} missing in {run_dir}: {sorted(p.name for p in run_dir.rglob('*'))}"
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
@@ -132,7 +172,9 @@ def test_a_runs_config_yaml_starts_a_new_run_with_the_same_settings(tmp_path: Pa
     again = _run(["--config", str(tmp_path / "first" / "config.yaml"), "--run_dir", str(tmp_path / "again")], tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (tmp_path / "again" / "test_metrics.json").is_file() and (tmp_path / "again" / "split.json").is_file()
-    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == sorted(p.name for p in (tmp_path / "again").iterdir())
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == sorted(
+        p.name for p in (tmp_path / "again").iterdir()
+    )
     assert (tmp_path / "again" / "config.yaml").read_text().split("\n", 1)[1] == saved.split("\n", 1)[1]
 
 
@@ -144,8 +186,13 @@ def test_resume_after_kill_gives_the_same_final_metrics(tmp_path: Path) -> None:
 
     killed_dir = tmp_path / "runs" / "quickstart" / "20260101-000000"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*FIT, *FAST, *epochs, "--run_dir", str(killed_dir)], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [*FIT, *FAST, *epochs, "--run_dir", str(killed_dir)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     last = killed_dir / "checkpoints" / "last.ckpt"
     deadline = time.time() + 240
     while not last.exists() and time.time() < deadline and proc.poll() is None:
@@ -217,22 +264,39 @@ def _pickled_globals(checkpoint: Path) -> set[str]:
         listing = io.StringIO()
         pickletools.dis(archive.read(name), out=listing)
     text = listing.getvalue()
-    return set(re.findall(r"GLOBAL\s+'(\S+) ", text)) | set(re.findall(r"BINUNICODE '([\w.]+)'\n[^\n]*BINUNICODE '\w+'\n[^\n]*STACK_GLOBAL", text))
+    return set(re.findall(r"GLOBAL\s+'(\S+) ", text)) | set(
+        re.findall(r"BINUNICODE '([\w.]+)'\n[^\n]*BINUNICODE '\w+'\n[^\n]*STACK_GLOBAL", text)
+    )
 
 
 def test_a_committed_run_folder_still_trains_and_resumes(tmp_path: Path) -> None:
     """Run folders made before the layout by concern (config.yaml under results/) still parse and
     train, and a checkpoint names no polypnet module: moving modules cannot break loading it."""
     config = REPO / "results" / "improved" / "cvc-clinicdb_seed42_run" / "config.yaml"
-    tiny = [*FAST, "--data.root", "sample", "--data.batch_size", "4", "--data.num_workers", "0",
-            "--precision", "32-true", "--accelerator", "cpu", "--test_after_fit", "false"]
+    tiny = [
+        *FAST,
+        "--data.root",
+        "sample",
+        "--data.batch_size",
+        "4",
+        "--data.num_workers",
+        "0",
+        "--precision",
+        "32-true",
+        "--accelerator",
+        "cpu",
+        "--test_after_fit",
+        "false",
+    ]
     run_dir = tmp_path / "run"
     first = _run(["--config", str(config), *tiny, "--max_epochs", "1", "--run_dir", str(run_dir)], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     last = run_dir / "checkpoints" / "last.ckpt"
     assert not any(g.startswith("polypnet") for g in _pickled_globals(last)), _pickled_globals(last)
-    again = _run(["--config", str(config), *tiny, "--max_epochs", "2", "--run_dir", str(run_dir),
-                  "--ckpt_path", str(last)], tmp_path)
+    again = _run(
+        ["--config", str(config), *tiny, "--max_epochs", "2", "--run_dir", str(run_dir), "--ckpt_path", str(last)],
+        tmp_path,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     epochs = {row.split(",")[0] for row in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1"} <= epochs

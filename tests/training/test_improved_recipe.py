@@ -13,16 +13,22 @@ import torch
 from polypnet.data import PolypDataModule, sample_root
 from polypnet.data.transforms import build_transforms, seed_transform
 from polypnet.experiments.evaluation import evaluate
-from polypnet.inference import load_checkpoint
-from polypnet.inference import flip_tta_logits
+from polypnet.inference import flip_tta_logits, load_checkpoint
 from polypnet.models import create_model
 from polypnet.training.module import PolypSegModule, cosine_with_warmup
 from tests.synthetic import DiscDataModule, DiscDataset
 
 
 def _trainer(**kwargs) -> L.Trainer:
-    defaults = dict(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                    enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     return L.Trainer(**{**defaults, **kwargs})
 
 

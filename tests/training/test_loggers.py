@@ -44,8 +44,9 @@ def test_rows_past_the_resumed_checkpoint_are_dropped(tmp_path: Path) -> None:
     from polypnet.training.loggers import drop_rows_from_step
 
     metrics = tmp_path / "metrics.csv"
-    metrics.write_text("epoch,lr-Adam,step,train/loss_step,val/loss\n"
-                       "0,,4,0.9,\n0,,9,0.8,\n0,,9,,0.7\n,0.001,10,,\n1,,14,0.6,\n")
+    metrics.write_text(
+        "epoch,lr-Adam,step,train/loss_step,val/loss\n0,,4,0.9,\n0,,9,0.8,\n0,,9,,0.7\n,0.001,10,,\n1,,14,0.6,\n"
+    )
     # the checkpoint of epoch 0 ends at global step 10: rows from step 10 on are the killed epoch's
     assert drop_rows_from_step(metrics, 10) == 2
     with metrics.open(newline="") as f:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import numpy as np
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
-from polypnet.training.losses import LOSSES, build_loss
 from polypnet.models.outputs import binarize
+from polypnet.training.losses import LOSSES, build_loss
 from polypnet.training.metrics import PerImageScores, segmentation_metrics
 from polypnet.training.module import PolypSegModule
 from tests.synthetic import DiscDataModule
 
 
 def _trainer(**kwargs) -> L.Trainer:
-    defaults = dict(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                    enable_progress_bar=False, enable_model_summary=False)
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     return L.Trainer(**{**defaults, **kwargs})
 
 
@@ -122,8 +128,7 @@ def test_overfits_eight_real_sample_images() -> None:
     train = PolypDataset(pairs, image_size=64, train=False)
     trainer = _trainer(max_epochs=60, num_sanity_val_steps=0, check_val_every_n_epoch=60)
     module = PolypSegModule(lr=3e-3, milestones=[50])
-    trainer.fit(module, DataLoader(train, batch_size=4, shuffle=True, drop_last=True),
-                DataLoader(train, batch_size=8))
+    trainer.fit(module, DataLoader(train, batch_size=4, shuffle=True, drop_last=True), DataLoader(train, batch_size=8))
     result = trainer.validate(module, DataLoader(train, batch_size=8), verbose=False)[0]
     assert result["val/dice_global"] > 0.8, result
 
@@ -139,7 +144,8 @@ def test_example_input_for_the_model_summary_at_the_training_size(on_xla: bool) 
 
     module = PolypSegModule()
     module._trainer = SimpleNamespace(
-        strategy=object(), world_size=1,
+        strategy=object(),
+        world_size=1,
         accelerator=mock.MagicMock(spec=XLAAccelerator) if on_xla else CPUAccelerator(),
         datamodule=SimpleNamespace(hparams=SimpleNamespace(image_size=96)),
     )

@@ -14,10 +14,31 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     data_dir.mkdir()
     (data_dir / "kvasir-seg").symlink_to(sample_root(), target_is_directory=True)
     out, runs = tmp_path / "results", tmp_path / "runs"
-    code = main(["--protocol", "paper", "--datasets", "kvasir-seg", "--data-dir", str(data_dir),
-                 "--accelerator", "cpu", "--out", str(out), "--runs", str(runs),
-                 "--extra", "--trainer.max_epochs", "1", "--data.image_size", "32", "--data.num_workers", "0",
-                 "--trainer.enable_progress_bar", "false"])
+    code = main(
+        [
+            "--protocol",
+            "paper",
+            "--datasets",
+            "kvasir-seg",
+            "--data-dir",
+            str(data_dir),
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(out),
+            "--runs",
+            str(runs),
+            "--extra",
+            "--trainer.max_epochs",
+            "1",
+            "--data.image_size",
+            "32",
+            "--data.num_workers",
+            "0",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert code == 0
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
@@ -32,9 +53,17 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     table = (out / "paper" / "README.md").read_text()
     assert "| kvasir-seg | random (42) | 42 | 32 | 1 | 32-true | 571,731 |" in table
     kept = out / "paper" / "kvasir-seg_seed42_run"  # the evidence outlives runs/: no checkpoints, all the rest
-    assert {p.name for p in kept.iterdir()} == {"config.yaml", "split.json", "metrics.csv", "curves.png",
-                                                "test_metrics.json", "eval_metrics.json", "per_image.csv", "overlays.jpg",
-                                                "wall_clock.json"}
+    assert {p.name for p in kept.iterdir()} == {
+        "config.yaml",
+        "split.json",
+        "metrics.csv",
+        "curves.png",
+        "test_metrics.json",
+        "eval_metrics.json",
+        "per_image.csv",
+        "overlays.jpg",
+        "wall_clock.json",
+    }
     assert json.loads((kept / "eval_metrics.json").read_text())["metrics"] == result["metrics"]
     assert result["wall_time_s"] == json.loads((kept / "wall_clock.json").read_text())["seconds"] > 0
 
@@ -73,7 +102,9 @@ def test_num_workers_and_precision_reach_fit(tmp_path: Path, monkeypatch) -> Non
     argv = seen[0]
     assert argv[argv.index("--data.num_workers") + 1] == "8"
     assert argv[argv.index("--trainer.precision") + 1] == "bf16-mixed"
-    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 42, tmp_path / "run", reproduce.build_parser().parse_args([]))
+    reproduce.train(
+        tmp_path / "c.yaml", tmp_path / "data", 42, tmp_path / "run", reproduce.build_parser().parse_args([])
+    )
     assert "--data.num_workers" not in seen[1] and "--trainer.precision" not in seen[1]
 
 
@@ -82,10 +113,17 @@ def test_split_seed_reaches_fit_and_names_the_result(tmp_path: Path, monkeypatch
 
     seen: list[list[str]] = []
     monkeypatch.setattr(reproduce.fit_cli, "main", lambda argv: seen.append(argv) or 0)
-    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 43, tmp_path / "run",
-                    reproduce.build_parser().parse_args(["--split", "sequence", "--split-seed", "43"]))
+    reproduce.train(
+        tmp_path / "c.yaml",
+        tmp_path / "data",
+        43,
+        tmp_path / "run",
+        reproduce.build_parser().parse_args(["--split", "sequence", "--split-seed", "43"]),
+    )
     assert seen[0][seen[0].index("--data.seed") + 1] == "43"
-    reproduce.train(tmp_path / "c.yaml", tmp_path / "data", 43, tmp_path / "run", reproduce.build_parser().parse_args([]))
+    reproduce.train(
+        tmp_path / "c.yaml", tmp_path / "data", 43, tmp_path / "run", reproduce.build_parser().parse_args([])
+    )
     assert "--data.seed" not in seen[1]
     assert reproduce.result_suffix("random", 42, 42) == ""
     assert reproduce.result_suffix("sequence", 42, 42) == "_sequence"
@@ -93,13 +131,33 @@ def test_split_seed_reaches_fit_and_names_the_result(tmp_path: Path, monkeypatch
     assert reproduce.result_suffix("random", 42, 43) == "_split42"
 
 
-def _fake_record(out: Path, dataset: str, split: str, split_seed: int, seed: int, dice: float,
-                 precision: str | None = None) -> None:
-    metrics = {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice - 0.1, "iou_per_image": 0.3,
-               "dice_global_orig": dice, "iou_global_orig": dice / 2}
-    record = {"dataset": dataset, "protocol": "cpu", "seed": seed, "split": split, "split_seed": split_seed,
-              "image_size": 128, "epochs": 20, "params": 571_731, "model": "iam_unet", "metrics": metrics,
-              "paper": {"f1": 92.36, "iou": 86.50}, "accelerator": "CPU", "wall_time_s": 60.0, "git_commit": "0" * 40}
+def _fake_record(
+    out: Path, dataset: str, split: str, split_seed: int, seed: int, dice: float, precision: str | None = None
+) -> None:
+    metrics = {
+        "dice_global": dice,
+        "iou_global": dice / 2,
+        "dice_per_image": dice - 0.1,
+        "iou_per_image": 0.3,
+        "dice_global_orig": dice,
+        "iou_global_orig": dice / 2,
+    }
+    record = {
+        "dataset": dataset,
+        "protocol": "cpu",
+        "seed": seed,
+        "split": split,
+        "split_seed": split_seed,
+        "image_size": 128,
+        "epochs": 20,
+        "params": 571_731,
+        "model": "iam_unet",
+        "metrics": metrics,
+        "paper": {"f1": 92.36, "iou": 86.50},
+        "accelerator": "CPU",
+        "wall_time_s": 60.0,
+        "git_commit": "0" * 40,
+    }
     if precision is not None:  # records written before the precision was kept have none
         record["precision"] = precision
     (out / f"{dataset}_{split}_{split_seed}_{seed}_{precision}.json").write_text(json.dumps(record))
@@ -114,7 +172,10 @@ def test_table_averages_runs_of_one_setting_only(tmp_path: Path) -> None:
     table = write_table(tmp_path).read_text()
     summary = table.split("## Mean ± std over runs")[1]
     # mean 65.00, sample std of (60, 70) = 7.07; IoU halves both
-    assert "| cvc-clinicdb | sequence | iam_unet | 128 | 20 | 32-true | 2: 42/42, 43/43 | 65.00 ± 7.07 | 32.50 ± 3.54 | 55.00 ± 7.07 | 30.00 ± 0.00 |" in summary
+    assert (
+        "| cvc-clinicdb | sequence | iam_unet | 128 | 20 | 32-true | 2: 42/42, 43/43 | 65.00 ± 7.07 | 32.50 ± 3.54 | 55.00 ± 7.07 | 30.00 ± 0.00 |"
+        in summary
+    )
     assert "| random |" not in summary
 
 
@@ -172,8 +233,9 @@ def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
             data = yaml.safe_load(config.read_text())
             assert data["data"]["root"] == dataset and data["model"]["model"] == "iam_unet"
             improved = protocol.endswith("improved")
-            assert (data["model"]["loss"], data["model"].get("deep_supervision", 0.0)) == \
-                (("bce_dice", 0.4) if improved else ("dice", 0.0)), config
+            assert (data["model"]["loss"], data["model"].get("deep_supervision", 0.0)) == (
+                ("bce_dice", 0.4) if improved else ("dice", 0.0)
+            ), config
 
 
 def test_the_best_checkpoint_is_chosen_by_its_dice_not_its_epoch(tmp_path: Path) -> None:
@@ -183,7 +245,10 @@ def test_the_best_checkpoint_is_chosen_by_its_dice_not_its_epoch(tmp_path: Path)
     ckpts.mkdir()
     for name in ("best-epoch003-dice0.8012.ckpt", "best-epoch017-dice0.7950.ckpt", "last.ckpt"):
         (ckpts / name).write_bytes(b"")
-    assert [p.name for p in best_checkpoints(tmp_path)] == ["best-epoch017-dice0.7950.ckpt", "best-epoch003-dice0.8012.ckpt"]
+    assert [p.name for p in best_checkpoints(tmp_path)] == [
+        "best-epoch017-dice0.7950.ckpt",
+        "best-epoch003-dice0.8012.ckpt",
+    ]
 
 
 def test_weights_of_an_older_record_get_a_command_naming_what_differs_from_the_defaults() -> None:
@@ -192,5 +257,7 @@ def test_weights_of_an_older_record_get_a_command_naming_what_differs_from_the_d
     old = {"protocol": "paper128", "dataset": "cvc-clinicdb", "seed": 42, "split": "random", "split_seed": 42}
     assert shipped_command(old) == "python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb --seeds 42"
     other = {**old, "seed": 43, "split": "sequence", "precision": "bf16-mixed"}
-    assert shipped_command(other) == ("python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb "
-                                      "--seeds 43 --split sequence --split-seed 42 --precision bf16-mixed")
+    assert shipped_command(other) == (
+        "python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb "
+        "--seeds 43 --split sequence --split-seed 42 --precision bf16-mixed"
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -29,12 +29,28 @@ def _result(tmp_path: Path, name: str, seed: int, dice: float) -> Path:
     torch.manual_seed(seed)
     net = create_model("iam_unet")
     checkpoint = tmp_path / f"{name}.ckpt"
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-                "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}}}, checkpoint)
-    record = {"model": "iam_unet", "model_kwargs": {}, "dataset": "kvasir-seg", "protocol": name, "split": "random",
-              "seed": 42, "image_size": 64, "epochs": 1, "test_images": 2, "git_commit": "0" * 40,
-              "checkpoint": str(checkpoint), "command": f"python scripts/reproduce.py --protocol {name}",
-              "metrics": {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice, "iou_per_image": dice / 2}}
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "hyper_parameters": {"model": "iam_unet", "model_kwargs": {}},
+        },
+        checkpoint,
+    )
+    record = {
+        "model": "iam_unet",
+        "model_kwargs": {},
+        "dataset": "kvasir-seg",
+        "protocol": name,
+        "split": "random",
+        "seed": 42,
+        "image_size": 64,
+        "epochs": 1,
+        "test_images": 2,
+        "git_commit": "0" * 40,
+        "checkpoint": str(checkpoint),
+        "command": f"python scripts/reproduce.py --protocol {name}",
+        "metrics": {"dice_global": dice, "iou_global": dice / 2, "dice_per_image": dice, "iou_per_image": dice / 2},
+    }
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(record))
     return path
@@ -66,12 +82,16 @@ def test_retire_as_keeps_the_replaced_weights_loadable_under_the_new_tag(tmp_pat
     assert not torch.equal(_outputs("kvasir-seg"), old_out)
 
 
-@pytest.mark.parametrize("retire_as, message", [
-    ("kvasir-seg-128", "already shipped"),  # would overwrite other weights
-    ("kvasir-seg", "is the tag being shipped"),
-])
-def test_a_retire_tag_that_would_lose_weights_changes_nothing(tmp_path: Path, weights_dir: Path, retire_as: str,
-                                                              message: str, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "retire_as, message",
+    [
+        ("kvasir-seg-128", "already shipped"),  # would overwrite other weights
+        ("kvasir-seg", "is the tag being shipped"),
+    ],
+)
+def test_a_retire_tag_that_would_lose_weights_changes_nothing(
+    tmp_path: Path, weights_dir: Path, retire_as: str, message: str, capsys: pytest.CaptureFixture
+) -> None:
     first = _result(tmp_path, "paper128", seed=0, dice=0.80)
     assert ship_weights.main([str(first)]) == 0
     assert ship_weights.main([str(first), "--tag", "kvasir-seg-128"]) == 0
@@ -84,8 +104,9 @@ def test_a_retire_tag_that_would_lose_weights_changes_nothing(tmp_path: Path, we
     assert {p.name: _digest(p) for p in weights_dir.iterdir()} == before
 
 
-def test_retiring_a_tag_that_was_never_shipped_names_what_is(tmp_path: Path, weights_dir: Path,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_retiring_a_tag_that_was_never_shipped_names_what_is(
+    tmp_path: Path, weights_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert ship_weights.main([str(_result(tmp_path, "paper128", seed=0, dice=0.80)), "--tag", "other"]) == 0
     capsys.readouterr()
     with pytest.raises(SystemExit):
@@ -95,8 +116,9 @@ def test_retiring_a_tag_that_was_never_shipped_names_what_is(tmp_path: Path, wei
     assert not (weights_dir / "iam_unet__kvasir-seg.safetensors").exists()
 
 
-def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(tmp_path: Path, weights_dir: Path,
-                                                                            capsys: pytest.CaptureFixture) -> None:
+def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(
+    tmp_path: Path, weights_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     result = _result(tmp_path, "paper", seed=0, dice=0.84)
     recorded = Path(json.loads(result.read_text())["checkpoint"])
     returned = recorded.rename(tmp_path / "kvasir-seg_random_seed42_best.ckpt")  # as the GPU path returns it

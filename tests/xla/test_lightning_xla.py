@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -39,8 +40,8 @@ from torch import nn  # noqa: E402
 
 from polypnet.cli import fit as fit_cli  # noqa: E402
 from polypnet.data import PolypDataModule  # noqa: E402
-from polypnet.training.metrics import segmentation_metrics  # noqa: E402
 from polypnet.models import list_models, register_model  # noqa: E402
+from polypnet.training.metrics import segmentation_metrics  # noqa: E402
 from polypnet.training.module import PolypSegModule, _always, _xla_gather  # noqa: E402
 
 TINY = "_xla_tiny"
@@ -59,10 +60,12 @@ DATA = dict(root="sample", image_size=32, batch_size=2, repeats=1, val_fraction=
 @pytest.fixture
 def xla_as_tpu() -> Iterator[None]:
     """Lightning takes torch_xla's PJRT CPU device for a one-core TPU."""
-    with mock.patch.object(fabric_xla.XLAAccelerator, "is_available", return_value=True), \
-         mock.patch.object(fabric_xla.XLAAccelerator, "auto_device_count", return_value=1), \
-         mock.patch.object(XLAAccelerator, "is_available", return_value=True), \
-         mock.patch.object(XLAAccelerator, "auto_device_count", return_value=1):
+    with (
+        mock.patch.object(fabric_xla.XLAAccelerator, "is_available", return_value=True),
+        mock.patch.object(fabric_xla.XLAAccelerator, "auto_device_count", return_value=1),
+        mock.patch.object(XLAAccelerator, "is_available", return_value=True),
+        mock.patch.object(XLAAccelerator, "auto_device_count", return_value=1),
+    ):
         yield
 
 
@@ -80,8 +83,9 @@ class XlaCounters(L.Callback):
 
     def _row(self, trainer: L.Trainer, stage: str, batch_idx: int) -> None:
         if not trainer.sanity_checking:
-            self.rows.append((stage, trainer.current_epoch, batch_idx, _count("CompileTime"),
-                              _count("TransferFromDeviceTime")))
+            self.rows.append(
+                (stage, trainer.current_epoch, batch_idx, _count("CompileTime"), _count("TransferFromDeviceTime"))
+            )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
         self._row(trainer, "train", batch_idx)
@@ -113,9 +117,17 @@ def _assert_no_recompilation(counters: XlaCounters, epochs: int, settled_from: i
 
 def _fit(model: PolypSegModule, tmp_path: Path, epochs: int, **trainer_kwargs: Any) -> tuple[L.Trainer, XlaCounters]:
     counters = XlaCounters()
-    trainer = L.Trainer(accelerator="tpu", devices=1, max_epochs=epochs, logger=False,
-                        enable_checkpointing=False, enable_model_summary=False, log_every_n_steps=50,
-                        callbacks=[counters], **trainer_kwargs)
+    trainer = L.Trainer(
+        accelerator="tpu",
+        devices=1,
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+        callbacks=[counters],
+        **trainer_kwargs,
+    )
     trainer.fit(model, datamodule=PolypDataModule(**DATA, run_dir=str(tmp_path)))
     return trainer, counters
 
@@ -146,8 +158,19 @@ def test_fit_script_on_xla(xla_as_tpu: None, tmp_path: Path) -> None:
         return out
 
     run_dir = tmp_path / "run"
-    argv = ["--accelerator", "tpu", "--devices", "1", "--max_epochs", "4", "--model.model", TINY,
-            *[f"--data.{k}={v}" for k, v in DATA.items()], "--run_dir", str(run_dir)]
+    argv = [
+        "--accelerator",
+        "tpu",
+        "--devices",
+        "1",
+        "--max_epochs",
+        "4",
+        "--model.model",
+        TINY,
+        *[f"--data.{k}={v}" for k, v in DATA.items()],
+        "--run_dir",
+        str(run_dir),
+    ]
     with mock.patch.object(fit_cli, "build_trainer_defaults", with_counters):
         assert fit_cli.main(argv) == 0
     _assert_no_recompilation(counters, epochs=4, settled_from=2)

@@ -26,22 +26,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
 
-from ..experiments.benchmark import flops_per_image, latency
-from ..training.callbacks import WALL_CLOCK_FILE
-from ..models import create_model
-from ..experiments.studies import (RunResult, Study, StudyError, arm_argv, arm_model, load_study, paired_deltas, per_seed_markdown,
-                       read_run, summarize_arm, table_markdown)
 from ..data.layouts import DATA_DIR_ENV
+from ..experiments.benchmark import flops_per_image, latency
 from ..experiments.configs import CONFIG_DIR, config_path, list_configs
 from ..experiments.plots import draw_paired, draw_study
+from ..experiments.studies import (
+    RunResult,
+    Study,
+    StudyError,
+    arm_argv,
+    arm_model,
+    load_study,
+    paired_deltas,
+    per_seed_markdown,
+    read_run,
+    summarize_arm,
+    table_markdown,
+)
+from ..models import create_model
+from ..training.callbacks import WALL_CLOCK_FILE
 from . import fit as fit_cli
 
 STUDY_FOLDER = "ablations"
@@ -62,27 +73,49 @@ def available_studies() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ablate.py."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("studies", nargs="+", metavar="STUDY",
-                   help=f"'all', a study name ({', '.join(available_studies())}) or a study YAML path")
-    p.add_argument("--protocol", choices=sorted(BASE_CONFIGS), default="cpu",
-                   help="cpu: the short 128 px protocol of configs/ablation_cpu_cvc.yaml; paper: configs/paper_cvc.yaml")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "studies",
+        nargs="+",
+        metavar="STUDY",
+        help=f"'all', a study name ({', '.join(available_studies())}) or a study YAML path",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=sorted(BASE_CONFIGS),
+        default="cpu",
+        help="cpu: the short 128 px protocol of configs/ablation_cpu_cvc.yaml; paper: configs/paper_cvc.yaml",
+    )
     p.add_argument("--base", type=Path, help="another base config (replaces the protocol's)")
     p.add_argument("--arms", nargs="+", help="run only these arms (default: all of the study)")
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
-    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
-                   help="folder holding cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data) (the paper ran its studies on CVC-ClinicDB)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
+        help="folder holding cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data) (the paper ran its studies on CVC-ClinicDB)",
+    )
     p.add_argument("--dataset", default="cvc-clinicdb", help="dataset folder under --data-dir")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--runs", type=Path, default=Path("runs/ablate"))
-    p.add_argument("--out", type=Path, default=Path("results/ablations"),
-                   help="where the study tables and figures go (default: ./results/ablations)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/ablations"),
+        help="where the study tables and figures go (default: ./results/ablations)",
+    )
     p.add_argument("--summarize-only", action="store_true", help="train nothing; tabulate and plot finished runs")
-    p.add_argument("--latency", action="store_true",
-                   help="add GFLOPs and CPU batch-1 latency at 256x256 per arm's model to the table")
-    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
-                   help="further fit.py arguments for every run (ends the command line)")
+    p.add_argument(
+        "--latency",
+        action="store_true",
+        help="add GFLOPs and CPU batch-1 latency at 256x256 per arm's model to the table",
+    )
+    p.add_argument(
+        "--extra",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="further fit.py arguments for every run (ends the command line)",
+    )
     return p
 
 
@@ -95,7 +128,9 @@ def resolve_studies(names: list[str]) -> list[Study]:
         try:
             path = config_path(name, STUDY_FOLDER)
         except FileNotFoundError:
-            raise StudyError(f"{name}: no such study; choose from {', '.join(available_studies())} or give a YAML path") from None
+            raise StudyError(
+                f"{name}: no such study; choose from {', '.join(available_studies())} or give a YAML path"
+            ) from None
         studies.append(load_study(path))
     return studies
 
@@ -128,8 +163,9 @@ def keep_record(run_dir: Path, runs_root: Path, records_root: Path) -> Path | No
     ``runs_root`` (one read from a record already)."""
     if not fit_cli.is_finished(run_dir) or not run_dir.is_relative_to(runs_root):
         return None
-    return fit_cli.copy_run_files(run_dir, records_root / run_dir.relative_to(runs_root),
-                                  tuple((name, name) for name in RECORD_FILES))
+    return fit_cli.copy_run_files(
+        run_dir, records_root / run_dir.relative_to(runs_root), tuple((name, name) for name in RECORD_FILES)
+    )
 
 
 class _ArmRef(NamedTuple):
@@ -156,9 +192,19 @@ def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: 
     if fit_cli.is_finished(run_dir):
         print(f"{study.name}/{arm} seed {seed}: finished earlier, reusing {run_dir}")
         return
-    argv = ["--config", str(base), "--data.root", str(args.data_dir / args.dataset),
-            "--seed_everything", str(seed), "--run_dir", str(run_dir),
-            "--trainer.accelerator", args.accelerator, *arm_argv(study.arms[arm])]
+    argv = [
+        "--config",
+        str(base),
+        "--data.root",
+        str(args.data_dir / args.dataset),
+        "--seed_everything",
+        str(seed),
+        "--run_dir",
+        str(run_dir),
+        "--trainer.accelerator",
+        args.accelerator,
+        *arm_argv(study.arms[arm]),
+    ]
     resume = fit_cli.resume_argv(run_dir)
     if resume:
         print(f"{study.name}/{arm} seed {seed}: resuming from {resume[1]}")
@@ -213,15 +259,22 @@ def summarize(study: Study, base: Path, runs_root: Path, out: Path, seeds: list[
     per_seed = per_seed_markdown(study, runs_by_arm)
     if per_seed:
         paired = draw_paired(study, paired_deltas(study, runs_by_arm), out / f"{study.name}_paired.png")
-        text[-1:-1] = ["## Seed by seed", "",
-                       "Best validation Dice / test F1 (global) of each run, and the difference to the paper "
-                       "arm at the same seed (percentage points).", "", per_seed, "",
-                       *([f"![paired differences]({paired.name})", ""] if paired else [])]
+        text[-1:-1] = [
+            "## Seed by seed",
+            "",
+            "Best validation Dice / test F1 (global) of each run, and the difference to the paper "
+            "arm at the same seed (percentage points).",
+            "",
+            per_seed,
+            "",
+            *([f"![paired differences]({paired.name})", ""] if paired else []),
+        ]
     if study.note:
         text[2:2] = [study.note, ""]
     (out / f"{study.name}.md").write_text("\n".join(text) + "\n")
-    (out / f"{study.name}.json").write_text(json.dumps({"study": study.name, "title": study.title,
-                                                       "rows": rows, "costs": extra}, indent=2) + "\n")
+    (out / f"{study.name}.json").write_text(
+        json.dumps({"study": study.name, "title": study.title, "rows": rows, "costs": extra}, indent=2) + "\n"
+    )
     return out / f"{study.name}.md"
 
 
@@ -251,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         arms = args.arms or list(study.arms)
         unknown = [a for a in arms if a not in study.arms]
         if unknown:
-            print(f"error: {study.name} has no arm {', '.join(unknown)}; arms: {', '.join(study.arms)}", file=sys.stderr)
+            print(
+                f"error: {study.name} has no arm {', '.join(unknown)}; arms: {', '.join(study.arms)}", file=sys.stderr
+            )
             return 2
         if not args.summarize_only:
             # The shared base run first: every study needs it, and it anchors the comparison.

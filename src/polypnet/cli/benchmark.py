@@ -55,33 +55,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer", default=PEER, help=f"the model ratios refer to (default {PEER})")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--runs", type=int, default=30, help="timed batch-1 calls per mode (default 30)")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                   help=f"intra-op threads of every backend (default {torch.get_num_threads()}: torch's)")
-    p.add_argument("--backends", nargs="+", default=list(bench.BACKENDS), choices=bench.BACKENDS,
-                   help="backends to measure (default all that are installed)")
-    p.add_argument("--no-int8", action="store_true", help="skip int8 (its NNCF calibration takes a minute or more a model)")
-    p.add_argument("--data-dir", type=Path, default=Path("../shared/data"),
-                   help="folder holding cvc-clinicdb/ and kvasir-seg/ (default ../shared/data)")
-    p.add_argument("--splits", type=Path, default=Path("results/paper"),
-                   help="folder of TAG_seed42_run/split.json, the shipped weights' splits (default results/paper)")
-    p.add_argument("--accuracy-tags", nargs="*", default=list(ACCURACY_TAGS),
-                   help="shipped IAM-UNet weights whose test F1 each backend must keep (default: both datasets)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help=f"intra-op threads of every backend (default {torch.get_num_threads()}: torch's)",
+    )
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        default=list(bench.BACKENDS),
+        choices=bench.BACKENDS,
+        help="backends to measure (default all that are installed)",
+    )
+    p.add_argument(
+        "--no-int8", action="store_true", help="skip int8 (its NNCF calibration takes a minute or more a model)"
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("../shared/data"),
+        help="folder holding cvc-clinicdb/ and kvasir-seg/ (default ../shared/data)",
+    )
+    p.add_argument(
+        "--splits",
+        type=Path,
+        default=Path("results/paper"),
+        help="folder of TAG_seed42_run/split.json, the shipped weights' splits (default results/paper)",
+    )
+    p.add_argument(
+        "--accuracy-tags",
+        nargs="*",
+        default=list(ACCURACY_TAGS),
+        help="shipped IAM-UNet weights whose test F1 each backend must keep (default: both datasets)",
+    )
     p.add_argument("--calibration-images", type=int, default=300, help="training images calibrating int8 (default 300)")
-    p.add_argument("--video-frames", type=int, default=150, help="frames of the 720x576 video check; 0 skips it (default 150)")
+    p.add_argument(
+        "--video-frames", type=int, default=150, help="frames of the 720x576 video check; 0 skips it (default 150)"
+    )
     p.add_argument("--no-train", action="store_true", help="skip the training-speed rows")
-    p.add_argument("--train-only", action="store_true",
-                   help="only the training-speed rows (fp32 NCHW, channels_last, bf16 autocast + channels_last) and their ratios")
-    p.add_argument("--train-steps", type=int, default=3, help="timed training steps per variant, after one warm-up (default 3)")
-    p.add_argument("--quick", action="store_true",
-                   help="3 runs, size 64, torch only, no training, accuracy, video or profile: a smoke test")
+    p.add_argument(
+        "--train-only",
+        action="store_true",
+        help="only the training-speed rows (fp32 NCHW, channels_last, bf16 autocast + channels_last) and their ratios",
+    )
+    p.add_argument(
+        "--train-steps", type=int, default=3, help="timed training steps per variant, after one warm-up (default 3)"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 runs, size 64, torch only, no training, accuracy, video or profile: a smoke test",
+    )
     p.add_argument("--no-profile", action="store_true", help="skip the per-layer profile of IAM-UNet's best mode")
-    p.add_argument("--profile-train", action="store_true",
-                   help="only profile one training step (batch 16, --size, channels_last) of the first model")
+    p.add_argument(
+        "--profile-train",
+        action="store_true",
+        help="only profile one training step (batch 16, --size, channels_last) of the first model",
+    )
     p.add_argument("--out", type=Path, help="write the results as JSON (relative to the current folder)")
-    p.add_argument("--markdown", type=Path, metavar="PATH",
-                   help="also write the record rendered as Markdown (docs/performance.md)")
-    p.add_argument("--render", type=Path, metavar="RECORD",
-                   help="measure nothing: render an existing JSON record as Markdown (to --markdown, else stdout)")
+    p.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="also write the record rendered as Markdown (docs/performance.md)"
+    )
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="RECORD",
+        help="measure nothing: render an existing JSON record as Markdown (to --markdown, else stdout)",
+    )
     return p
 
 
@@ -132,21 +173,25 @@ def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
         row.update(inference_figures(model, args, row["gflops_per_image"], row["activation_mib_per_image"]))
     if args["train"]:
         row["train_images_per_s"] = {
-            f"{s}_{fmt}": bench.training_speed(create_model(name), 16, s, steps=args.get("train_steps", 3),
-                                               channels_last=channels_last, bf16=bf16)
+            f"{s}_{fmt}": bench.training_speed(
+                create_model(name), 16, s, steps=args.get("train_steps", 3), channels_last=channels_last, bf16=bf16
+            )
             for s in (size, size // 2)
             for fmt, channels_last, bf16 in bench.TRAIN_FORMATS
         }
         # bf16 autocast against fp32, both channels_last, measured in this same process
         row["train_bf16_vs_fp32"] = {
-            str(s): row["train_images_per_s"][f"{s}_bf16_channels_last"] / row["train_images_per_s"][f"{s}_channels_last"]
+            str(s): row["train_images_per_s"][f"{s}_bf16_channels_last"]
+            / row["train_images_per_s"][f"{s}_channels_last"]
             for s in (size, size // 2)
         }
     row["peak_rss_mib"] = bench.peak_rss_mib()
     return row
 
 
-def inference_figures(model: torch.nn.Module, args: dict[str, Any], gflops: float, activation_mib: float) -> dict[str, Any]:
+def inference_figures(
+    model: torch.nn.Module, args: dict[str, Any], gflops: float, activation_mib: float
+) -> dict[str, Any]:
     """Batch-1 latency per mode, batch-16 throughput of the best, achieved GFLOP/s and the profile."""
     size, runs = args["size"], args["runs"]
     calibration, tag = (None, None) if args.get("no_int8") else calibration_source(args, LATENCY_WEIGHTS)
@@ -173,8 +218,11 @@ def inference_figures(model: torch.nn.Module, args: dict[str, Any], gflops: floa
 
         default = bench.mode_key(*default_backend())
         openvino = [m for m in ranked if m.startswith("openvino/")]
-        mode = default if default in ranked else (min(openvino, key=lambda m: row["latency_b1"][m]["median_ms"])
-                                                  if openvino else best)
+        mode = (
+            default
+            if default in ranked
+            else (min(openvino, key=lambda m: row["latency_b1"][m]["median_ms"]) if openvino else best)
+        )
         row["profile_b1"] = profile(model, mode, args, tag)
     return row
 
@@ -183,12 +231,17 @@ def profile(model: torch.nn.Module, mode: str, args: dict[str, Any], tag: str | 
     """Where ``mode``'s batch-1 time goes: OpenVINO's per-layer counters, or torch's profiler."""
     backend, precision = mode.split("/")
     if backend == "openvino":
-        return {"mode": mode, "source": "OpenVINO PERF_COUNT, by layer type and kernel",
-                "layers": bench.openvino_profile(model, precision, args["size"], args["threads"], calibration_tag=tag)}
+        return {
+            "mode": mode,
+            "source": "OpenVINO PERF_COUNT, by layer type and kernel",
+            "layers": bench.openvino_profile(model, precision, args["size"], args["threads"], calibration_tag=tag),
+        }
     from ..inference.backends import Segmenter
 
     seg = Segmenter(model, backend, precision, threads=args["threads"])  # type: ignore[arg-type]
-    source = "torch.profiler self CPU time" + (" (ONNX Runtime is opaque to it: torch fp32 shown)" if backend != "torch" else "")
+    source = "torch.profiler self CPU time" + (
+        " (ONNX Runtime is opaque to it: torch fp32 shown)" if backend != "torch" else ""
+    )
     if backend != "torch":
         seg, mode = Segmenter(model, "torch", "fp32"), "torch/fp32"
     return {"mode": mode, "source": source, "ops": bench.profile_ops(seg.logits, args["size"])}
@@ -223,12 +276,15 @@ def ratios(rows: list[dict[str, Any]], peer: str) -> None:
         r["params_vs_peer"] = r["params"] / ref["params"]
         r["gflops_vs_peer"] = r["gflops_per_image"] / ref["gflops_per_image"]
         if "train_images_per_s" in r and "train_images_per_s" in ref:
-            r["train_speedup_vs_peer"] = {k: v / ref["train_images_per_s"][k] for k, v in r["train_images_per_s"].items()}
+            r["train_speedup_vs_peer"] = {
+                k: v / ref["train_images_per_s"][k] for k, v in r["train_images_per_s"].items()
+            }
         if "latency_b1" not in r or "latency_b1" not in ref:
             continue
         r["speedup_b1_vs_peer"] = {
             m: ref["latency_b1"][m]["median_ms"] / v["median_ms"]
-            for m, v in r["latency_b1"].items() if m in ref["latency_b1"]
+            for m, v in r["latency_b1"].items()
+            if m in ref["latency_b1"]
         }
         r["speedup_best_b1_vs_peer_best"] = (
             ref["latency_b1"][ref["best_mode"]]["median_ms"] / r["latency_b1"][r["best_mode"]]["median_ms"]
@@ -257,14 +313,24 @@ def accuracy(args: dict[str, Any]) -> dict[str, Any]:
             for precision in PRECISIONS[backend]:
                 if (precision == "bf16" and not cpu_has_bf16()) or (precision == "int8" and calibration is None):
                     continue
-                seg = Segmenter(model, backend, precision, threads=args["threads"],  # type: ignore[arg-type]
-                                calibration=calibration, calibration_tag=ctag)
+                seg = Segmenter(
+                    model,
+                    backend,
+                    precision,
+                    threads=args["threads"],  # type: ignore[arg-type]
+                    calibration=calibration,
+                    calibration_tag=ctag,
+                )
                 f1[bench.mode_key(backend, precision)] = bench.test_f1(seg, test)
         reference = f1.get("torch/fp32")
         out[tag] = {
-            "split_file": str(split_file), "test_images": len(test), "calibration": ctag,
+            "split_file": str(split_file),
+            "test_images": len(test),
+            "calibration": ctag,
             "f1": f1,
-            "delta_points_vs_torch_fp32": {m: 100 * (v - reference) for m, v in f1.items()} if reference is not None else {},
+            "delta_points_vs_torch_fp32": {m: 100 * (v - reference) for m, v in f1.items()}
+            if reference is not None
+            else {},
         }
     return out
 
@@ -299,9 +365,16 @@ def video_check(args: dict[str, Any], mode: str) -> dict[str, Any]:
         result = predict_video(predictor, clip, Path(work) / "out", batch_size=1, progress=False)
         wall = time.perf_counter() - start
     frames_done = getattr(result, "frames", 0)
-    return {"mode": mode, "frame_size": "720x576", "batch_size": 1, "frames": frames_done, "seconds": wall,
-            "frames_per_s": frames_done / wall if wall else 0.0,
-            "stages_s": getattr(result, "stage_seconds", None), "container": "avi (MJPG)"}
+    return {
+        "mode": mode,
+        "frame_size": "720x576",
+        "batch_size": 1,
+        "frames": frames_done,
+        "seconds": wall,
+        "frames_per_s": frames_done / wall if wall else 0.0,
+        "stages_s": getattr(result, "stage_seconds", None),
+        "container": "avi (MJPG)",
+    }
 
 
 def head_to_head(args: dict[str, Any], mode: str, peer: str, peer_mode: str) -> dict[str, Any]:
@@ -314,8 +387,14 @@ def head_to_head(args: dict[str, Any], mode: str, peer: str, peer_mode: str) -> 
     for name, m, weights in (("iam_unet", mode, LATENCY_WEIGHTS), (peer, peer_mode, None)):
         backend, precision = m.split("/")
         calibration, tag = calibration_source(args, LATENCY_WEIGHTS) if precision == "int8" else (None, None)
-        seg = Segmenter(model_for(name, weights), backend, precision, threads=args["threads"],  # type: ignore[arg-type]
-                        calibration=calibration, calibration_tag=tag)
+        seg = Segmenter(
+            model_for(name, weights),
+            backend,
+            precision,
+            threads=args["threads"],  # type: ignore[arg-type]
+            calibration=calibration,
+            calibration_tag=tag,
+        )
         fns[f"{name} {m}"] = seg.logits
     stats = bench.latency_interleaved(fns, 1, args["size"], warmup=3, runs=args["runs"])
     ours, theirs = stats[f"iam_unet {mode}"], stats[f"{peer} {peer_mode}"]
@@ -358,15 +437,30 @@ def goal(result: dict[str, Any]) -> dict[str, Any]:
         if h2h and h2h.get("modes") == [best, peer_best]:
             ratio = h2h["speedup"]  # measured in turn in one process: the fairer figure
             h2h_ms = h2h["latency_b1"][f"iam_unet {best}"]["median_ms"]
-            out.update({"head_to_head_ms": h2h_ms, "head_to_head_frames_per_s": 1000 / h2h_ms,
-                        "head_to_head_frames_per_s_met": 1000 / h2h_ms >= 100})
-        out.update({"peer_best_mode": peer_best, "peer_best_ms": peer["latency_b1"][peer_best]["median_ms"],
-                    "speedup_vs_peer": ratio, "speedup_from": "head_to_head" if h2h and h2h.get("modes") == [best, peer_best]
-                    else "separate processes", "speedup_goal": 2.0, "speedup_met": ratio >= 2.0})
+            out.update(
+                {
+                    "head_to_head_ms": h2h_ms,
+                    "head_to_head_frames_per_s": 1000 / h2h_ms,
+                    "head_to_head_frames_per_s_met": 1000 / h2h_ms >= 100,
+                }
+            )
+        out.update(
+            {
+                "peer_best_mode": peer_best,
+                "peer_best_ms": peer["latency_b1"][peer_best]["median_ms"],
+                "speedup_vs_peer": ratio,
+                "speedup_from": "head_to_head"
+                if h2h and h2h.get("modes") == [best, peer_best]
+                else "separate processes",
+                "speedup_goal": 2.0,
+                "speedup_met": ratio >= 2.0,
+            }
+        )
     video = result.get("video", {})
     if "frames_per_s" in video:
-        out.update({"video_frames_per_s": video["frames_per_s"], "video_goal": 30,
-                    "video_met": video["frames_per_s"] >= 30})
+        out.update(
+            {"video_frames_per_s": video["frames_per_s"], "video_goal": 30, "video_met": video["frames_per_s"] >= 30}
+        )
     return out
 
 
@@ -407,8 +501,10 @@ def profile_training(name: str, size: int, threads: int, batch: int = 16, steps:
     torch.manual_seed(0)
     step = bench.training_step(create_model(name), batch, size, channels_last=True)
     times = bench.time_calls(step, warmup=2, runs=steps)
-    print(f"{name}: training step, batch {batch}, {size}x{size}, channels_last, {threads} threads: "
-          f"{sorted(times)[len(times) // 2]:.3f} s median of {steps}; self CPU time per step:")
+    print(
+        f"{name}: training step, batch {batch}, {size}x{size}, channels_last, {threads} threads: "
+        f"{sorted(times)[len(times) // 2]:.3f} s median of {steps}; self CPU time per step:"
+    )
     for op in bench.top_operators(step, calls=2, top=15):
         print(f"  {op['op']:40s} {op['ms_per_image']:8.1f} ms {op['percent']:5.1f}%  x{op['calls_per_image']:.0f}")
     return 0
@@ -434,10 +530,22 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     if a.profile_train:
         return profile_training(a.models[0], a.size, a.threads)
-    args = {"size": a.size, "runs": a.runs, "threads": a.threads, "backends": a.backends, "no_int8": a.no_int8,
-            "data_dir": str(a.data_dir), "splits": str(a.splits), "calibration_images": a.calibration_images,
-            "accuracy_tags": a.accuracy_tags, "train": a.train_only or not a.no_train, "train_only": a.train_only,
-            "train_steps": a.train_steps, "video_frames": a.video_frames, "pretrained": not a.quick}
+    args = {
+        "size": a.size,
+        "runs": a.runs,
+        "threads": a.threads,
+        "backends": a.backends,
+        "no_int8": a.no_int8,
+        "data_dir": str(a.data_dir),
+        "splits": str(a.splits),
+        "calibration_images": a.calibration_images,
+        "accuracy_tags": a.accuracy_tags,
+        "train": a.train_only or not a.no_train,
+        "train_only": a.train_only,
+        "train_steps": a.train_steps,
+        "video_frames": a.video_frames,
+        "pretrained": not a.quick,
+    }
     result: dict[str, Any] = {
         "command": "polypnet benchmark " + " ".join(sys.argv[1:] if argv is None else argv),
         "note": "2 shared, noisy cores: compare modes and models as ratios within this run",

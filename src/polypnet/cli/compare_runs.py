@@ -19,13 +19,16 @@ import math
 import sys
 from pathlib import Path
 
-from ..experiments.studies import RunResult, percent, read_run
 from ..experiments.plots import draw_runs
+from ..experiments.studies import RunResult, percent, read_run
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip("`"),
-                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].strip("`"),
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (each with metrics.csv)")
     parser.add_argument("--labels", nargs="+", help="one name per run (default: the folder names)")
     parser.add_argument("--out", type=Path, required=True, help="folder for compare.png and compare.md")
@@ -51,14 +54,20 @@ def read_runs(folders: list[Path]) -> list[RunResult]:
 def markdown(runs: list[RunResult], labels: list[str]) -> str:
     """One row per run: epochs, best validation Dice and its epoch, last validation and training Dice,
     test scores and wall time."""
-    lines = ["| run | epochs | best val Dice (epoch) | last val Dice | last train Dice | test F1 / IoU (global) | wall time |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| run | epochs | best val Dice (epoch) | last val Dice | last train Dice | test F1 / IoU (global) | wall time |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for run, label in zip(runs, labels):
         best = run.best_index
-        test = f"{percent(run.test.get('dice_global'))} / {percent(run.test.get('iou_global'))}" if run.finished else "-"
+        test = (
+            f"{percent(run.test.get('dice_global'))} / {percent(run.test.get('iou_global'))}" if run.finished else "-"
+        )
         wall = "-" if math.isnan(run.wall_s) else f"{run.wall_s / 60:.0f} min"
-        lines.append(f"| {label} | {run.epochs[-1] + 1} | {percent(run.val_dice[best])} ({run.epochs[best] + 1}) | "
-                     f"{percent(run.val_dice[-1])} | {percent(run.train_dice[-1])} | {test} | {wall} |")
+        lines.append(
+            f"| {label} | {run.epochs[-1] + 1} | {percent(run.val_dice[best])} ({run.epochs[best] + 1}) | "
+            f"{percent(run.val_dice[-1])} | {percent(run.train_dice[-1])} | {test} | {wall} |"
+        )
     return "\n".join(lines)
 
 
@@ -73,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(runs, labels)
     args.out.mkdir(parents=True, exist_ok=True)
     sources = ", ".join(f"`{folder}`" for folder in args.runs)
-    (args.out / "compare.md").write_text(f"# Runs compared\n\nWritten by `polypnet compare runs` from {sources}. "
-                                         "Dice = global F1 in percent; epochs counted from 1.\n\n"
-                                         f"![Dice per epoch](compare.png)\n\n{text}\n")
+    (args.out / "compare.md").write_text(
+        f"# Runs compared\n\nWritten by `polypnet compare runs` from {sources}. "
+        "Dice = global F1 in percent; epochs counted from 1.\n\n"
+        f"![Dice per epoch](compare.png)\n\n{text}\n"
+    )
     figure = draw_runs(runs, labels, args.out / "compare.png")
     print(text)
     print(f"figure: {figure}\ntable: {args.out / 'compare.md'}")
     return 0
-
-

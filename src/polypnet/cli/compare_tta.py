@@ -25,8 +25,7 @@ MODES = ("plain", "h", "v", "hv", "tta")
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of compare_tta.py."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", type=Path, help="Lightning checkpoints inside fit.py run folders")
     p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["val", "test"])
     p.add_argument("--out", type=Path, required=True, help="folder for the table and every evaluation")
@@ -38,13 +37,23 @@ def run_label(checkpoint: Path) -> str:
     """A readable name for a checkpoint: its run folder relative to ``runs/`` when it is under it."""
     run = checkpoint.parent.parent
     parts = run.parts
-    return "/".join(parts[parts.index("runs") + 1:]) if "runs" in parts else run.name
+    return "/".join(parts[parts.index("runs") + 1 :]) if "runs" in parts else run.name
 
 
 def score(checkpoint: Path, split: str, mode: str, out: Path, batch_size: int) -> dict[str, float]:
     """evaluate.py's summary for one checkpoint, split and mode (raises on its errors)."""
-    argv = ["--checkpoint", str(checkpoint), "--split", split, "--out", str(out), "--grid", "0",
-            "--batch-size", str(batch_size)]
+    argv = [
+        "--checkpoint",
+        str(checkpoint),
+        "--split",
+        split,
+        "--out",
+        str(out),
+        "--grid",
+        "0",
+        "--batch-size",
+        str(batch_size),
+    ]
     argv += {"plain": [], "tta": ["--tta"]}.get(mode, ["--flip", mode])
     code = evaluate_cli.main(argv)
     if code != 0:
@@ -54,8 +63,21 @@ def score(checkpoint: Path, split: str, mode: str, out: Path, batch_size: int) -
 
 def table_markdown(rows: list[dict[str, Any]]) -> str:
     """One line per checkpoint and split, in percent."""
-    head = ["run", "split", "images", "F1 plain", "F1 h-flipped input", "F1 v-flipped", "F1 hv-flipped",
-            "F1 flip TTA", "TTA change", "IoU plain", "IoU TTA", "F1 per image plain", "F1 per image TTA"]
+    head = [
+        "run",
+        "split",
+        "images",
+        "F1 plain",
+        "F1 h-flipped input",
+        "F1 v-flipped",
+        "F1 hv-flipped",
+        "F1 flip TTA",
+        "TTA change",
+        "IoU plain",
+        "IoU TTA",
+        "F1 per image plain",
+        "F1 per image TTA",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         f1 = {mode: 100 * r[mode]["dice_global"] for mode in MODES}
@@ -84,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tta.json").write_text(json.dumps(rows, indent=2) + "\n")
     command = "polypnet compare tta " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = ("# Flip robustness and test-time flips\n\n"
-            f"Written by `{command}`. F1 = Dice, global over the split's pixels unless marked, in percent. "
-            "*h/v/hv-flipped*: the input flipped, the prediction flipped back. *flip TTA*: mean probability "
-            "of the image and its horizontal and vertical flips; *TTA change* = TTA - plain.\n\n" + table_markdown(rows))
+    text = (
+        "# Flip robustness and test-time flips\n\n"
+        f"Written by `{command}`. F1 = Dice, global over the split's pixels unless marked, in percent. "
+        "*h/v/hv-flipped*: the input flipped, the prediction flipped back. *flip TTA*: mean probability "
+        "of the image and its horizontal and vertical flips; *TTA change* = TTA - plain.\n\n" + table_markdown(rows)
+    )
     (args.out / "tta.md").write_text(text)
     print(text)
     return 0

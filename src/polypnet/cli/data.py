@@ -6,8 +6,8 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from rich.console import Console
 
@@ -21,12 +21,10 @@ from ..data.shipped import CVC, KVASIR, read_manifest, sha256_manifest
 def check_main(argv: Sequence[str] | None = None) -> int:
     """``polypnet data check``: exit 0 when the data is usable, 1 on any problem, 2 on a usage error."""
     parser = argparse.ArgumentParser(
-                description="Check a polyp dataset folder: layout, counts, sizes, foreground, problems.",
+        description="Check a polyp dataset folder: layout, counts, sizes, foreground, problems.",
     )
     parser.add_argument("root", help='dataset folder, "sample", or a dataset name under $POLYPNET_DATA_DIR')
-    parser.add_argument(
-        "--headers-only", action="store_true", help="read image headers only (masks are still decoded)"
-    )
+    parser.add_argument("--headers-only", action="store_true", help="read image headers only (masks are still decoded)")
     args = parser.parse_args(argv)
     problems = check(args.root, decode_images=not args.headers_only)
     return 1 if problems else 0
@@ -49,18 +47,12 @@ def prepare_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=prepare.__doc__.split("\n")[0])
     parser.add_argument("dataset", choices=[KVASIR, CVC])
     parser.add_argument("--dest", type=Path, help=f"parent folder (default: ${DATA_DIR_ENV}, else ./data)")
-    parser.add_argument(
-        "--from-archive", type=Path, metavar="ZIP", help="import this zip instead of downloading"
-    )
+    parser.add_argument("--from-archive", type=Path, metavar="ZIP", help="import this zip instead of downloading")
     parser.add_argument("--url", help="download address (default: the official one)")
-    parser.add_argument(
-        "--manifest", type=Path, help="sha256 manifest to verify against (default: the shipped one)"
-    )
+    parser.add_argument("--manifest", type=Path, help="sha256 manifest to verify against (default: the shipped one)")
     parser.add_argument("--verify-only", action="store_true", help="only verify DEST/<dataset>")
     parser.add_argument("--force", action="store_true", help="replace an existing DEST/<dataset> folder")
-    parser.add_argument(
-        "--keep-archive", action="store_true", help="keep the downloaded zip after extraction"
-    )
+    parser.add_argument("--keep-archive", action="store_true", help="keep the downloaded zip after extraction")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     console = Console(stderr=True)
@@ -116,16 +108,20 @@ def _quality(text: str) -> int | None:
 
 def pack_parser() -> argparse.ArgumentParser:
     """The command line of pack-data."""
-    p = argparse.ArgumentParser(description=pack.__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=pack.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", help="dataset folders, 'sample', or names under --data-dir")
-    p.add_argument("--data-dir", type=Path, help="folder holding the datasets named in sources "
-                   "(default: $POLYPNET_DATA_DIR)")
+    p.add_argument(
+        "--data-dir", type=Path, help="folder holding the datasets named in sources (default: $POLYPNET_DATA_DIR)"
+    )
     p.add_argument("--out", type=Path, default=Path(".gpu") / "data", help="packs go to OUT/<dataset>/")
     p.add_argument("--size", type=int, default=pack.DEFAULT_SIZE, help="side of the square images")
     p.add_argument("--quality", type=_quality, default=None, help="JPEG quality 1..100, or auto (default)")
-    p.add_argument("--budget-mib", type=float, default=pack.DEFAULT_BUDGET_MIB,
-                   help="with --quality auto: all the packs of this call together at most this")
+    p.add_argument(
+        "--budget-mib",
+        type=float,
+        default=pack.DEFAULT_BUDGET_MIB,
+        help="with --quality auto: all the packs of this call together at most this",
+    )
     p.add_argument("--threads", type=int, default=None, help="decode/encode threads (default: up to 4)")
     return p
 
@@ -148,9 +144,11 @@ def pack_main(argv: list[str] | None = None) -> int:
     for meta in metas:
         image, b, p = meta["encoding"]["image"], meta["bytes"], meta["psnr_db"]
         name = meta["name"]
-        print(f"{name}: {meta['counts']['pairs']} pairs at {meta['size']} px, JPEG q{image['quality']} "
-              f"{image['subsampling']}: images {b['images'] / pack.MIB:.1f} MiB + masks {b['masks'] / pack.MIB:.1f} MiB, "
-              f"PSNR mean {p['mean']:.2f} dB, min {p['min']:.2f} dB ({p['min_id']}) -> {args.out / name}")
+        print(
+            f"{name}: {meta['counts']['pairs']} pairs at {meta['size']} px, JPEG q{image['quality']} "
+            f"{image['subsampling']}: images {b['images'] / pack.MIB:.1f} MiB + masks {b['masks'] / pack.MIB:.1f} MiB, "
+            f"PSNR mean {p['mean']:.2f} dB, min {p['min']:.2f} dB ({p['min_id']}) -> {args.out / name}"
+        )
     total = sum(m["bytes"]["total"] for m in metas)
     print(f"total: {total / pack.MIB:.1f} MiB in {args.out}")
     return 0

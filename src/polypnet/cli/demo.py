@@ -38,11 +38,15 @@ def build_parser(prog: str = "polypnet demo") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_source(p)  # its --tta sets the page's TTA switch at start
     serve = p.add_argument_group("server")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    serve.add_argument("--max-upload-mb", type=float, default=100.0,
-                       help="largest file the page accepts, in MB (default 100)")
+    serve.add_argument(
+        "--max-upload-mb", type=float, default=100.0, help="largest file the page accepts, in MB (default 100)"
+    )
     return p
 
 
@@ -109,13 +113,26 @@ def _serve(args: argparse.Namespace, session: Path) -> int:
     max_upload = f"{args.max_upload_mb:g} MB"
     page = build_page(analyser, weights_text(info, size, str(device)), work, max_upload, tta=args.tta)
     _, url, _ = page.queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=False, inbrowser=False, prevent_thread_lock=True,
-        max_file_size=int(args.max_upload_mb * 1024 * 1024), show_error=False, quiet=True,
-        run_history=False, enable_monitoring=False, mcp_server=False, pwa=False, ssr_mode=False,
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        inbrowser=False,
+        prevent_thread_lock=True,
+        max_file_size=int(args.max_upload_mb * 1024 * 1024),
+        show_error=False,
+        quiet=True,
+        run_history=False,
+        enable_monitoring=False,
+        mcp_server=False,
+        pwa=False,
+        ssr_mode=False,
         footer_links=["gradio"],
     )
-    print(f"polypnet demo: {info['source']} at {size} px on {device}; temporary files in {session}\n"
-          f"open {url} in a browser (Ctrl+C stops the page and deletes the temporary files)", flush=True)
+    print(
+        f"polypnet demo: {info['source']} at {size} px on {device}; temporary files in {session}\n"
+        f"open {url} in a browser (Ctrl+C stops the page and deletes the temporary files)",
+        flush=True,
+    )
     try:
         page.block_thread()
     finally:

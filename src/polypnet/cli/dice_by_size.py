@@ -17,8 +17,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..training.figures import pyplot, save_figure
 from ..experiments.per_image import MISSED_BELOW, SMALL_POLYP, read_per_image, summarise
+from ..training.figures import pyplot, save_figure
 
 #: Default bin edges (fractions of the frame covered by the polyp).
 EDGES = (0.02, 0.05, 0.2)
@@ -28,8 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip("`"))
     parser.add_argument("per_image", type=Path, nargs="+", help="per_image.csv files written by polypnet evaluate")
     parser.add_argument("--labels", nargs="+", help="one name per file (default: the folder holding each file)")
-    parser.add_argument("--edges", type=float, nargs="+", default=list(EDGES),
-                        help="size bin edges as fractions of the frame, increasing (default: %(default)s)")
+    parser.add_argument(
+        "--edges",
+        type=float,
+        nargs="+",
+        default=list(EDGES),
+        help="size bin edges as fractions of the frame, increasing (default: %(default)s)",
+    )
     parser.add_argument("--out", type=Path, help="folder for size.md and size.png (default: print the table only)")
     return parser
 
@@ -56,14 +61,29 @@ def by_size(rows: list[dict[str, str]], edges: list[float]) -> list[tuple[int, f
 def markdown(runs: dict[str, list[dict[str, str]]], edges: list[float]) -> str:
     """One row per run: counts, median, small-polyp mean and the mean Dice per bin (with its image count)."""
     names = bin_labels(edges)
-    head = ["run", "images", "median Dice", "under 0.5", f"missed (< {MISSED_BELOW})", "nothing predicted",
-            f"mean Dice, polyps < {100 * SMALL_POLYP:g}% (n)", *[f"mean Dice {n} (n)" for n in names]]
+    head = [
+        "run",
+        "images",
+        "median Dice",
+        "under 0.5",
+        f"missed (< {MISSED_BELOW})",
+        "nothing predicted",
+        f"mean Dice, polyps < {100 * SMALL_POLYP:g}% (n)",
+        *[f"mean Dice {n} (n)" for n in names],
+    ]
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     for label, rows in runs.items():
         s = summarise(rows)
         small, small_mean = by_size(rows, [SMALL_POLYP])[0]
-        cells = [label, str(s["images"]), f"{s['median_dice']:.3f}", str(s["under_half"]), str(s["missed"]),
-                 str(s["empty"]), f"{small_mean:.3f} ({small})"]
+        cells = [
+            label,
+            str(s["images"]),
+            f"{s['median_dice']:.3f}",
+            str(s["under_half"]),
+            str(s["missed"]),
+            str(s["empty"]),
+            f"{small_mean:.3f} ({small})",
+        ]
         cells += [f"{mean:.3f} ({n})" if n else "- (0)" for n, mean in by_size(rows, edges)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -85,8 +105,14 @@ def draw(runs: dict[str, list[dict[str, str]]], edges: list[float], path: Path) 
         ax.stairs(means, bounds, baseline=None, color=colour, linewidth=2, label=f"{label}: mean per bin")
     for e in edges:
         ax.axvline(e, color="grey", linewidth=0.5, linestyle=":")
-    ax.set(xscale="log", xlim=(lo, hi), ylim=(-0.03, 1.03), xlabel="polyp area (fraction of the frame, log scale)",
-           ylabel="Dice per image", title="Test Dice against polyp size")
+    ax.set(
+        xscale="log",
+        xlim=(lo, hi),
+        ylim=(-0.03, 1.03),
+        xlabel="polyp area (fraction of the frame, log scale)",
+        ylabel="Dice per image",
+        title="Test Dice against polyp size",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden
     return save_figure(fig, path)
@@ -116,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "size.md").write_text(
             f"# Dice against polyp size\n\nWritten by `polypnet compare sizes` from {sources}. Polyp area: the "
             "ground-truth mask's fraction of the frame at the network's input size.\n\n![Dice against polyp size](size.png)\n\n"
-            + table + "\n")
+            + table
+            + "\n"
+        )
         print(f"figure: {draw(runs, args.edges, args.out / 'size.png')}")
         print(f"table: {args.out / 'size.md'}")
     return 0
-
-

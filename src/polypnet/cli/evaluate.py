@@ -47,23 +47,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_model_source(p)
     data = p.add_argument_group("data")
-    data.add_argument("--data", help="dataset root, 'sample', or a folder of image/mask pairs "
-                                     "(default: the checkpoint run's data root)")
+    data.add_argument(
+        "--data",
+        help="dataset root, 'sample', or a folder of image/mask pairs (default: the checkpoint run's data root)",
+    )
     data.add_argument("--split", choices=SPLITS, default="test", help="side of the split, or all pairs (default: test)")
     data.add_argument("--split-file", type=Path, help="split JSON (default: the checkpoint run's split.json)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path,
-                     help="output folder (default: RUN/eval-SPLIT for a run's own data, RUN/eval-DATA-SPLIT for other "
-                          "data, else evaluations/MODEL-WEIGHTS_on_DATA_SPLIT); it must be absent or empty")
-    out.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluation in the folder")
-    out.add_argument("--original-resolution", action="store_true",
-                     help="also score predictions resized back to each image's own size")
+    out.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: RUN/eval-SPLIT for a run's own data, RUN/eval-DATA-SPLIT for other "
+        "data, else evaluations/MODEL-WEIGHTS_on_DATA_SPLIT); it must be absent or empty",
+    )
+    out.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier evaluation in the folder"
+    )
+    out.add_argument(
+        "--original-resolution",
+        action="store_true",
+        help="also score predictions resized back to each image's own size",
+    )
     out.add_argument("--save-masks", action="store_true", help="write predicted masks as PNG")
-    out.add_argument("--grid", type=int, default=6, metavar="N",
-                     help="overlay figure of the N/2 worst and N/2 best images (0: none; default 6)")
+    out.add_argument(
+        "--grid",
+        type=int,
+        default=6,
+        metavar="N",
+        help="overlay figure of the N/2 worst and N/2 best images (0: none; default 6)",
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold (default 0.5)")
-    p.add_argument("--flip", choices=sorted(FLIPS),
-                   help="robustness check: score the model on flipped inputs (h, v or hv), its output flipped back")
+    p.add_argument(
+        "--flip",
+        choices=sorted(FLIPS),
+        help="robustness check: score the model on flipped inputs (h, v or hv), its output flipped back",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     return p
 
@@ -91,7 +109,10 @@ def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, An
 
 
 def _dataset(
-    args: argparse.Namespace, run_dir: Path | None, config: dict[str, Any], shipped: dict[str, Any] | None = None,
+    args: argparse.Namespace,
+    run_dir: Path | None,
+    config: dict[str, Any],
+    shipped: dict[str, Any] | None = None,
 ) -> tuple[PolypDataset, dict[str, Any]]:
     """The dataset to score; ``shipped`` (the index entry of ``--pretrained`` weights) brings their
     input size and lets them draw their own split again."""
@@ -99,7 +120,9 @@ def _dataset(
     root = args.data or data_cfg.get("root")
     if root is None:
         raise UsageError("no data: pass --data ROOT")
-    image_size = args.image_size or int((shipped or {}).get("image_size") or data_cfg.get("image_size") or DEFAULT_IMAGE_SIZE)
+    image_size = args.image_size or int(
+        (shipped or {}).get("image_size") or data_cfg.get("image_size") or DEFAULT_IMAGE_SIZE
+    )
     found = find_pairs(root)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)
@@ -119,8 +142,11 @@ def _dataset(
                 )
             ids = drawn[args.split]
         else:
-            hint = (f" (the {args.pretrained!r} weights can draw their own split only on {shipped['dataset']})"
-                    if shipped is not None else "")
+            hint = (
+                f" (the {args.pretrained!r} weights can draw their own split only on {shipped['dataset']})"
+                if shipped is not None
+                else ""
+            )
             raise UsageError(
                 f"--split {args.split} needs a split: pass --split-file, evaluate a checkpoint "
                 f"inside its run folder, or use --split all for every pair under --data{hint}"
@@ -134,7 +160,9 @@ def _dataset(
         "image_size": image_size,
     }
     if drawn is not None:
-        info["split_drawn"] = f"{drawn['kind']} (seed {drawn['seed']}), as when the {args.pretrained!r} weights were trained"
+        info["split_drawn"] = (
+            f"{drawn['kind']} (seed {drawn['seed']}), as when the {args.pretrained!r} weights were trained"
+        )
     return dataset, info
 
 

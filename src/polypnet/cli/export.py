@@ -37,13 +37,21 @@ def build_parser(prog: str = "polypnet export") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_source(p, runtime=False)
     out = p.add_argument_group("export")
-    out.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS), dest="formats",
-                     help="one or both (default: both)")
+    out.add_argument(
+        "--format",
+        nargs="+",
+        choices=FORMATS,
+        default=list(FORMATS),
+        dest="formats",
+        help="one or both (default: both)",
+    )
     out.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default: exports)")
     out.add_argument("--name", help="file stem (default: the checkpoint's stem, else the model name)")
     out.add_argument("--static", action="store_true", help="fixed input shape (1, 3, S, S) instead of dynamic axes")
     out.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
-    out.add_argument("--atol", type=float, default=1e-4, help="largest allowed |export - PyTorch| of the logits (default 1e-4)")
+    out.add_argument(
+        "--atol", type=float, default=1e-4, help="largest allowed |export - PyTorch| of the logits (default 1e-4)"
+    )
     return p
 
 
@@ -60,8 +68,17 @@ def main(argv: list[str] | None = None, prog: str = "polypnet export") -> int:
         else:
             name = info["model"]
         print(f"exporting {info['model']} ({info['source']}) at {size}x{size} to {args.out}/ ...", file=sys.stderr)
-        results = export(net, args.out, name, tuple(dict.fromkeys(args.formats)), image_size=size,
-                         dynamic=not args.static, opset=args.opset, atol=args.atol, model_info=info)
+        results = export(
+            net,
+            args.out,
+            name,
+            tuple(dict.fromkeys(args.formats)),
+            image_size=size,
+            dynamic=not args.static,
+            opset=args.opset,
+            atol=args.atol,
+            model_info=info,
+        )
     except (CheckpointMismatchError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 2
@@ -85,4 +102,6 @@ def _print_report(results: list[ExportResult], atol: float) -> None:
             table.add_row(r.format, "x".join(map(str, c.shape)), f"{c.max_abs_diff:.2e}", result)
     Console().print(table)
     for r in results:
-        print(f"{r.format}: {r.path} ({r.path.stat().st_size / 2**20:.1f} MiB, {r.seconds:.0f} s; dynamic: {r.dynamic})")
+        print(
+            f"{r.format}: {r.path} ({r.path.stat().st_size / 2**20:.1f} MiB, {r.seconds:.0f} s; dynamic: {r.dynamic})"
+        )

@@ -22,16 +22,16 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
-from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..data import DataError, PolypDataModule
 from ..experiments.configs import config_path
 from ..inference.checkpoint import run_dir_of, safe_load
+from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
+from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..training.module import PolypSegModule
 
 DEFAULT_CONFIG = "quickstart"
@@ -114,14 +114,22 @@ class PolypCLI(LightningCLI):
     """LightningCLI with the run-level options ``--name``, ``--run_dir`` and ``--ckpt_path``."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--name", type=str, default=None,
-                            help="experiment name (default: the config file's stem, or 'quickstart')")
-        parser.add_argument("--run_dir", type=str, default=None,
-                            help="run folder (default: runs/NAME/TIMESTAMP)")
-        parser.add_argument("--ckpt_path", type=str, default=None,
-                            help="resume from a checkpoint path, or 'last' (the newest run of NAME)")
-        parser.add_argument("--test_after_fit", type=bool, default=True,
-                            help="evaluate the best checkpoint on the test split after training")
+        parser.add_argument(
+            "--name", type=str, default=None, help="experiment name (default: the config file's stem, or 'quickstart')"
+        )
+        parser.add_argument("--run_dir", type=str, default=None, help="run folder (default: runs/NAME/TIMESTAMP)")
+        parser.add_argument(
+            "--ckpt_path",
+            type=str,
+            default=None,
+            help="resume from a checkpoint path, or 'last' (the newest run of NAME)",
+        )
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=True,
+            help="evaluate the best checkpoint on the test split after training",
+        )
 
     def before_instantiate_classes(self) -> None:
         # Lightning refuses a progress-bar callback together with enable_progress_bar=False, which
@@ -292,8 +300,9 @@ def quiet_lightning_noise() -> None:
     Both come from inside Lightning and the fix is not ours to make: an advertisement for its
     hosted logger, and torch's deprecation of ``LeafSpec``, which Lightning 2.6 still uses.
     """
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                            category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+    )
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoLitLoggerTip) for f in logger.filters):

@@ -15,8 +15,10 @@ from typing import Union
 
 from .. import __version__
 
-TRAINER_FLAGS = ("short Trainer flags: --max_epochs N, --accelerator cpu|gpu|tpu|auto, --devices N, "
-                 "--precision bf16-mixed, ... (every Trainer argument, also as --trainer.NAME)")
+TRAINER_FLAGS = (
+    "short Trainer flags: --max_epochs N, --accelerator cpu|gpu|tpu|auto, --devices N, "
+    "--precision bf16-mixed, ... (every Trainer argument, also as --trainer.NAME)"
+)
 
 
 @dataclass(frozen=True)
@@ -36,63 +38,96 @@ COMMANDS: Tree = {
     "fit": Command(
         "polypnet.cli.fit:main",
         "train a model (LightningCLI); no arguments: the quickstart on the bundled sample",
-        ("polypnet fit                                   # quickstart: bundled sample, CPU",
-         "polypnet fit --config paper_kvasir --data.root data/kvasir-seg --accelerator gpu --devices 1",
-         "polypnet fit --config paper_cvc --accelerator tpu --devices 8",
-         "polypnet fit --config paper_cvc --ckpt_path last   # resume a killed run",
-         TRAINER_FLAGS),
+        (
+            "polypnet fit                                   # quickstart: bundled sample, CPU",
+            "polypnet fit --config paper_kvasir --data.root data/kvasir-seg --accelerator gpu --devices 1",
+            "polypnet fit --config paper_cvc --accelerator tpu --devices 8",
+            "polypnet fit --config paper_cvc --ckpt_path last   # resume a killed run",
+            TRAINER_FLAGS,
+        ),
     ),
     "evaluate": Command(
         "polypnet.cli.evaluate:main",
         "score a model on a split or a folder of image/mask pairs (torchmetrics)",
-        ("polypnet evaluate --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt",
-         "polypnet evaluate --pretrained kvasir-seg --data data/kvasir-seg --split-file split.json",
-         "polypnet evaluate --model iam_unet --weights state_dict.pt --data pairs/ --split all"),
+        (
+            "polypnet evaluate --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt",
+            "polypnet evaluate --pretrained kvasir-seg --data data/kvasir-seg --split-file split.json",
+            "polypnet evaluate --model iam_unet --weights state_dict.pt --data pairs/ --split all",
+        ),
     ),
     "predict": Command(
-        "polypnet.cli.predict:main", "masks, overlays and per-frame tables for an image, a folder or a video",
+        "polypnet.cli.predict:main",
+        "masks, overlays and per-frame tables for an image, a folder or a video",
         own_prog=True,
     ),
     "export": Command("polypnet.cli.export:main", "ONNX and TorchScript files, checked against PyTorch", own_prog=True),
-    "demo": Command("polypnet.cli.demo:main", "a local web page: drop an image or a video, see the polyp outlined",
-                    own_prog=True),
+    "demo": Command(
+        "polypnet.cli.demo:main", "a local web page: drop an image or a video, see the polyp outlined", own_prog=True
+    ),
     "reproduce": Command(
         "polypnet.cli.reproduce:main",
         "train the paper's protocol per dataset and seed, score the test split, write records",
-        ("polypnet reproduce --protocol paper --datasets cvc-clinicdb --data-dir data --accelerator gpu",
-         "polypnet reproduce --protocol improved --seeds 42 43 44 --out results"),
+        (
+            "polypnet reproduce --protocol paper --datasets cvc-clinicdb --data-dir data --accelerator gpu",
+            "polypnet reproduce --protocol improved --seeds 42 43 44 --out results",
+        ),
     ),
     "ablate": Command(
         "polypnet.cli.ablate:main",
         "run an ablation study (configs/ablations) arm by arm and tabulate it",
-        ("polypnet ablate loss --seeds 42 43 --data-dir data",
-         "polypnet ablate all --summarize-only --out results/ablations"),
+        (
+            "polypnet ablate loss --seeds 42 43 --data-dir data",
+            "polypnet ablate all --summarize-only --out results/ablations",
+        ),
     ),
     "benchmark": Command(
         "polypnet.cli.benchmark:main",
         "speed and memory of IAM-UNet against smp peers in one run, with ratios",
-        ("polypnet benchmark --out results/benchmark/cpu.json",
-         "polypnet benchmark --quick"),
+        ("polypnet benchmark --out results/benchmark/cpu.json", "polypnet benchmark --quick"),
     ),
     "compare": {
-        "runs": Command("polypnet.cli.compare_runs:main", "validation curves and scores of several runs side by side",
-                        ("polypnet compare runs results/paper/cvc-clinicdb_seed42_run results/improved/cvc-clinicdb_seed42_run --out cmp",)),
-        "tta": Command("polypnet.cli.compare_tta:main", "plain vs flipped inputs vs flip TTA of one checkpoint",
-                       ("polypnet compare tta runs/paper_cvc/RUN/checkpoints/best.ckpt --out results/tta/paper",)),
-        "sequences": Command("polypnet.cli.per_sequence:main", "CVC-ClinicDB per-image Dice grouped by video sequence",
-                             ("polypnet compare sequences results/cpu/cvc-clinicdb_seed42_sequence_run/per_image.csv",)),
-        "sizes": Command("polypnet.cli.dice_by_size:main", "Dice by polyp size of one or more runs",
-                         ("polypnet compare sizes results/improved/cvc-clinicdb_seed42_run/per_image.csv --out sizes",)),
+        "runs": Command(
+            "polypnet.cli.compare_runs:main",
+            "validation curves and scores of several runs side by side",
+            (
+                "polypnet compare runs results/paper/cvc-clinicdb_seed42_run results/improved/cvc-clinicdb_seed42_run --out cmp",
+            ),
+        ),
+        "tta": Command(
+            "polypnet.cli.compare_tta:main",
+            "plain vs flipped inputs vs flip TTA of one checkpoint",
+            ("polypnet compare tta runs/paper_cvc/RUN/checkpoints/best.ckpt --out results/tta/paper",),
+        ),
+        "sequences": Command(
+            "polypnet.cli.per_sequence:main",
+            "CVC-ClinicDB per-image Dice grouped by video sequence",
+            ("polypnet compare sequences results/cpu/cvc-clinicdb_seed42_sequence_run/per_image.csv",),
+        ),
+        "sizes": Command(
+            "polypnet.cli.dice_by_size:main",
+            "Dice by polyp size of one or more runs",
+            ("polypnet compare sizes results/improved/cvc-clinicdb_seed42_run/per_image.csv --out sizes",),
+        ),
     },
     "data": {
-        "check": Command("polypnet.cli.data:check_main", "check a dataset folder: layout, counts, sizes, every problem",
-                         ("polypnet data check sample", "polypnet data check data/kvasir-seg --headers-only")),
-        "prepare": Command("polypnet.cli.data:prepare_main",
-                           "download or import Kvasir-SEG / CVC-ClinicDB and verify it against the shipped sha256 list",
-                           ("polypnet data prepare kvasir-seg --dest data",
-                            "polypnet data prepare cvc-clinicdb --from-archive CVC-ClinicDB.zip")),
-        "pack": Command("polypnet.cli.data:pack_main", "pack datasets as square JPEG files for an accelerator machine",
-                        ("polypnet data pack data/kvasir-seg data/cvc-clinicdb --out .gpu/data",)),
+        "check": Command(
+            "polypnet.cli.data:check_main",
+            "check a dataset folder: layout, counts, sizes, every problem",
+            ("polypnet data check sample", "polypnet data check data/kvasir-seg --headers-only"),
+        ),
+        "prepare": Command(
+            "polypnet.cli.data:prepare_main",
+            "download or import Kvasir-SEG / CVC-ClinicDB and verify it against the shipped sha256 list",
+            (
+                "polypnet data prepare kvasir-seg --dest data",
+                "polypnet data prepare cvc-clinicdb --from-archive CVC-ClinicDB.zip",
+            ),
+        ),
+        "pack": Command(
+            "polypnet.cli.data:pack_main",
+            "pack datasets as square JPEG files for an accelerator machine",
+            ("polypnet data pack data/kvasir-seg data/cvc-clinicdb --out .gpu/data",),
+        ),
     },
     "models": Command(
         "polypnet.cli.models:main",

@@ -15,18 +15,24 @@ from ..models.summary import format_summary, summarize
 def format_pretrained(model: str | None = None) -> str:
     """A table of the shipped weights: tag, what trained them, and their test scores (F1 and IoU
     pooled over the test pixels, mDice the mean of per-image Dice)."""
-    header = ("model", "pretrained=", "dataset", "protocol", "epochs", "input", "split (seed)",
-              "test F1 / mDice / IoU")
+    header = ("model", "pretrained=", "dataset", "protocol", "epochs", "input", "split (seed)", "test F1 / mDice / IoU")
     rows = [header]
     for name, tags in list_pretrained(model).items():
         for tag in tags:
             e = pretrained_info(name, tag)
-            rows.append((
-                name, tag, e["dataset"], e["protocol"], str(e["epochs"]), f"{e['image_size']}x{e['image_size']}",
-                f"{e['split']} ({e['split_seed']}), training seed {e['seed']}",
-                f"{100 * e['test_dice_global']:.2f} / {100 * e['test_dice_per_image']:.2f} / "
-                f"{100 * e['test_iou_global']:.2f} on {e['test_images']} images",
-            ))
+            rows.append(
+                (
+                    name,
+                    tag,
+                    e["dataset"],
+                    e["protocol"],
+                    str(e["epochs"]),
+                    f"{e['image_size']}x{e['image_size']}",
+                    f"{e['split']} ({e['split_seed']}), training seed {e['seed']}",
+                    f"{100 * e['test_dice_global']:.2f} / {100 * e['test_dice_per_image']:.2f} / "
+                    f"{100 * e['test_iou_global']:.2f} on {e['test_images']} images",
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
@@ -35,13 +41,16 @@ def format_pretrained(model: str | None = None) -> str:
 def main(argv: list[str] | None = None, prog: str = "polypnet models") -> int:
     """Entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n  {prog} list\n  {prog} pretrained\n  {prog} summary iam_unet --set bridge_blocks=2",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered models")
     pretrained = sub.add_parser(
-        "pretrained", help="the shipped weights: create_model(NAME, pretrained=TAG), offline",
+        "pretrained",
+        help="the shipped weights: create_model(NAME, pretrained=TAG), offline",
     )
     pretrained.add_argument("name", nargs="?", default=None, help="only this model's weights")
     summary = sub.add_parser(
@@ -51,8 +60,14 @@ def main(argv: list[str] | None = None, prog: str = "polypnet models") -> int:
     )
     summary.add_argument("name", nargs="?", default="iam_unet", help="registered model (default: iam_unet)")
     summary.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
-    summary.add_argument("--set", dest="kwargs", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a model keyword, e.g. --set bridge_blocks=2 (repeatable)")
+    summary.add_argument(
+        "--set",
+        dest="kwargs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model keyword, e.g. --set bridge_blocks=2 (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -65,8 +80,10 @@ def main(argv: list[str] | None = None, prog: str = "polypnet models") -> int:
             print(f"error: no shipped weights for model {args.name!r}; models with weights: {shipped}", file=sys.stderr)
             return 2
         print(format_pretrained(args.name))
-        print("\nFeed each the input size shown; scores are on the test split of the split shown.\n"
-              f"Provenance (command, commit, result file): {WEIGHTS_DIR / 'index.json'}")
+        print(
+            "\nFeed each the input size shown; scores are on the test split of the split shown.\n"
+            f"Provenance (command, commit, result file): {WEIGHTS_DIR / 'index.json'}"
+        )
         return 0
     try:
         kwargs = parse_model_kwargs(args.kwargs)
@@ -79,5 +96,3 @@ def main(argv: list[str] | None = None, prog: str = "polypnet models") -> int:
     extra = "".join(f", {k}={v}" for k, v in kwargs.items())
     print(format_summary(model, rows, title=f"{args.name}{extra} @ {args.size[0]}x{args.size[1]}"))
     return 0
-
-

@@ -27,21 +27,34 @@ def per_sequence(rows: list[dict[str, str]], sequences: dict[str, int]) -> list[
     """One summary per sequence: ``per_image.summarise`` of its frames, with the sequence number."""
     unknown = sorted({r["name"] for r in rows} - set(sequences))
     if unknown:
-        raise SystemExit(f"error: frames not in CVC-ClinicDB's sequence table: {', '.join(unknown[:5])}"
-                         + (" ..." if len(unknown) > 5 else "") + " (is this a CVC-ClinicDB evaluation?)")
-    return [{"sequence": seq, **summarise([r for r in rows if sequences[r["name"]] == seq])}
-            for seq in sorted({sequences[r["name"]] for r in rows})]
+        raise SystemExit(
+            f"error: frames not in CVC-ClinicDB's sequence table: {', '.join(unknown[:5])}"
+            + (" ..." if len(unknown) > 5 else "")
+            + " (is this a CVC-ClinicDB evaluation?)"
+        )
+    return [
+        {"sequence": seq, **summarise([r for r in rows if sequences[r["name"]] == seq])}
+        for seq in sorted({sequences[r["name"]] for r in rows})
+    ]
 
 
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, str]]) -> str:
     """The per-sequence table plus a line over all frames."""
-    lines = [f"| sequence | frames | mean Dice | missed (Dice < {MISSED_BELOW}) | nothing predicted | mean polyp area |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {s['sequence']} | {s['images']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
-              f"{100 * s['polyp_area']:.1f}% |" for s in summary]
+    lines = [
+        f"| sequence | frames | mean Dice | missed (Dice < {MISSED_BELOW}) | nothing predicted | mean polyp area |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {s['sequence']} | {s['images']} | {s['mean_dice']:.2f} | {s['missed']} | {s['empty']} | "
+        f"{100 * s['polyp_area']:.1f}% |"
+        for s in summary
+    ]
     total = summarise(rows)
-    lines += ["", f"All {total['images']} frames: median Dice {total['median_dice']:.2f}, "
-              f"{total['missed']} missed, {total['under_half']} under 0.5."]
+    lines += [
+        "",
+        f"All {total['images']} frames: median Dice {total['median_dice']:.2f}, "
+        f"{total['missed']} missed, {total['under_half']} under 0.5.",
+    ]
     return "\n".join(lines)
 
 
@@ -55,5 +68,3 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
     return 0
-
-

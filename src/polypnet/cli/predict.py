@@ -47,6 +47,7 @@ from .model_source import add_model_source, error_text, image_size_of, model_fro
 #: What predict writes directly under OUT: all that --overwrite deletes there.
 PREDICT_OUTPUTS = ("masks", "overlays", "videos", "predictions.csv", "summary.json")
 
+
 def build_parser(prog: str = "polypnet predict") -> argparse.ArgumentParser:
     """The command line of ``polypnet predict`` / ``polypnet predict``."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,17 +56,27 @@ def build_parser(prog: str = "polypnet predict") -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, help="output folder (default: predictions/INPUT_NAME)")
     out.add_argument("--no-overlays", action="store_true", help="masks and tables only, no overlay images")
-    out.add_argument("--overlay-format", choices=("jpg", "png"), default="jpg", help="overlay images' format (default jpg)")
+    out.add_argument(
+        "--overlay-format", choices=("jpg", "png"), default="jpg", help="overlay images' format (default jpg)"
+    )
     out.add_argument("--frame-masks", action="store_true", help="also write each video frame's mask as PNG")
-    out.add_argument("--overwrite", action="store_true",
-                     help="replace the results of an earlier run in OUT (without it, a non-empty OUT is refused)")
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in OUT (without it, a non-empty OUT is refused)",
+    )
     run_ = p.add_argument_group("inference")
     run_.add_argument("--threshold", type=float, default=0.5, help="probability threshold of the mask (default 0.5)")
     run_.add_argument("--batch-size", type=int, default=8, help="images or frames per forward pass (default 8)")
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run_.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
-                      help="skip images (videos) with more pixels per image (frame), read from the header before "
-                           f"decoding; a batch holds at most this many pixels (default {DEFAULT_MAX_PIXELS / 1e6:g})")
+    run_.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_MAX_PIXELS / 1e6,
+        metavar="MP",
+        help="skip images (videos) with more pixels per image (frame), read from the header before "
+        f"decoding; a batch holds at most this many pixels (default {DEFAULT_MAX_PIXELS / 1e6:g})",
+    )
     return p
 
 
@@ -86,19 +97,42 @@ def main(argv: list[str] | None = None, prog: str = "polypnet predict") -> int:
             raise ValueError(f"{args.input}: no image or video files found")
         net, info = model_from_args(args)
         size = image_size_of(args, info)
-        predictor = Predictor(net, image_size=size, device=info.pop("device"),
-                              threshold=args.threshold, tta=args.tta, backend=args.backend, precision=args.precision)
+        predictor = Predictor(
+            net,
+            image_size=size,
+            device=info.pop("device"),
+            threshold=args.threshold,
+            tta=args.tta,
+            backend=args.backend,
+            precision=args.precision,
+        )
         predictor.check()
         claim_output_folder(out, PREDICT_OUTPUTS, overwrite=args.overwrite)
     except (CheckpointError, FileNotFoundError, KeyError, TypeError, ValueError) as err:
         print(f"error: {error_text(err)}", file=sys.stderr)
         return 2
-    result = run(predictor, inputs, out, batch_size=args.batch_size, overlays=not args.no_overlays,
-                 overlay_format=args.overlay_format, frame_masks=args.frame_masks, progress=not args.no_progress,
-                 max_pixels=max_pixels)
-    settings = {"input": str(args.input), **info, "image_size": size, "threshold": args.threshold,
-                "tta": args.tta, "device": str(predictor.device), "backend": predictor.backend,
-                "precision": predictor.precision, "max_megapixels": args.max_megapixels}
+    result = run(
+        predictor,
+        inputs,
+        out,
+        batch_size=args.batch_size,
+        overlays=not args.no_overlays,
+        overlay_format=args.overlay_format,
+        frame_masks=args.frame_masks,
+        progress=not args.no_progress,
+        max_pixels=max_pixels,
+    )
+    settings = {
+        "input": str(args.input),
+        **info,
+        "image_size": size,
+        "threshold": args.threshold,
+        "tta": args.tta,
+        "device": str(predictor.device),
+        "backend": predictor.backend,
+        "precision": predictor.precision,
+        "max_megapixels": args.max_megapixels,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps({"settings": settings, **result.to_json()}, indent=2) + "\n")
     _print_summary(result, out, overlays=not args.no_overlays)
@@ -111,12 +145,16 @@ def _print_summary(result: Any, out: Path, overlays: bool) -> None:
         where = f"masks {out / 'masks'}" + (f", overlays {out / 'overlays'}" if overlays else "")
         lines.append(f"images:  {result.images} ({where}; table {result.image_table})")
     for video in result.videos:
-        lines.append(f"video:   {video.path}: {video.frames} frames -> {video.overlay}, {video.table} "
-                     f"({video.frames_per_s:.1f} frames/s end to end)")
+        lines.append(
+            f"video:   {video.path}: {video.frames} frames -> {video.overlay}, {video.table} "
+            f"({video.frames_per_s:.1f} frames/s end to end)"
+        )
         if video.note:
             lines.append(f"         {'lost' if video.frames_lost else 'note'}: {video.note}")
     if result.ignored:
-        lines.append(f"ignored: {len(result.ignored)} files that are neither images nor videos, e.g. {result.ignored[0]}")
+        lines.append(
+            f"ignored: {len(result.ignored)} files that are neither images nor videos, e.g. {result.ignored[0]}"
+        )
     lines.append(f"skipped: {len(result.skipped)}" + (" (unreadable inputs, listed below)" if result.skipped else ""))
     lines += [f"  - {s}" for s in result.skipped]
     lines.append(f"summary: {out / 'summary.json'}")

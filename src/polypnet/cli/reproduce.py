@@ -32,21 +32,28 @@ from typing import Any
 import torch
 import yaml
 
-from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
-from ..inference.checkpoint import load_checkpoint
-from ..models import count_parameters
 from ..data.layouts import DATA_DIR_ENV
 from ..experiments import pranet_protocol
 from ..experiments.configs import config_path
 from ..experiments.studies import mean_std
+from ..inference.checkpoint import load_checkpoint
+from ..models import count_parameters
+from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
 from . import evaluate as evaluate_cli
 from . import fit as fit_cli
 
 #: Where this module sits: git asked here names the commit of the code that ran (none when installed).
 _HERE = Path(__file__).resolve().parent
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
-PROTOCOLS = ("paper", "paper128", "cpu", "improved", "cpu_improved", "paper128_improved",
-             *pranet_protocol.PRANET_PROTOCOLS)
+PROTOCOLS = (
+    "paper",
+    "paper128",
+    "cpu",
+    "improved",
+    "cpu_improved",
+    "paper128_improved",
+    *pranet_protocol.PRANET_PROTOCOLS,
+)
 #: The paper's test results (random 80/10/10 split), in percent.
 PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
 PAPER_PARAMS = 574_579
@@ -54,41 +61,68 @@ PAPER_PARAMS = 574_579
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of reproduce.py."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--protocol", choices=PROTOCOLS, default="paper",
-                   help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
-                        "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
-                        "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
-                        "deep supervision). "
-                        "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
-                        "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="paper",
+        help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
+        "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
+        "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
+        "deep supervision). "
+        "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
+        "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py)",
+    )
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])
-    p.add_argument("--split", choices=("random", "sequence"), default="random",
-                   help="random: the paper's 80/10/10; sequence: CVC-ClinicDB by video sequence")
-    p.add_argument("--split-seed", type=int,
-                   help="the seed that draws the split (default: the config's, 42). --seeds changes only "
-                        "initialisation, order and augmentation, so every seed sees the same test images")
-    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
-                   help="folder holding kvasir-seg/ and cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data)")
+    p.add_argument(
+        "--split",
+        choices=("random", "sequence"),
+        default="random",
+        help="random: the paper's 80/10/10; sequence: CVC-ClinicDB by video sequence",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        help="the seed that draws the split (default: the config's, 42). --seeds changes only "
+        "initialisation, order and augmentation, so every seed sees the same test images",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get(DATA_DIR_ENV) or "data"),
+        help="folder holding kvasir-seg/ and cvc-clinicdb/ (default: $POLYPNET_DATA_DIR, else ./data)",
+    )
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes (default: the config's, 4)")
     p.add_argument("--precision", help="Trainer precision, e.g. bf16-mixed (default: the config's, 32-true)")
     p.add_argument("--out", type=Path, default=Path("results"), help="records go to OUT/PROTOCOL (default: ./results)")
-    p.add_argument("--runs", type=Path, default=Path("runs/reproduce"), help="training runs (default: ./runs/reproduce)")
+    p.add_argument(
+        "--runs", type=Path, default=Path("runs/reproduce"), help="training runs (default: ./runs/reproduce)"
+    )
     p.add_argument("--from-run", type=Path, help="record this finished run instead of training (one dataset, one seed)")
-    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
-                   help="further fit.py arguments, e.g. --extra --trainer.max_epochs 2 (ends the command line)")
+    p.add_argument(
+        "--extra",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="further fit.py arguments, e.g. --extra --trainer.max_epochs 2 (ends the command line)",
+    )
     return p
 
 
 def git_commit() -> str:
     """The commit of the working tree (with ``-dirty`` when it has changes), or ``unknown``."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_HERE, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_HERE,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_HERE, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_HERE,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -107,8 +141,18 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     if fit_cli.is_finished(run_dir):
         print(f"{run_dir}: finished earlier, recording it without training")
         return read_wall_clock(run_dir)
-    argv = ["--config", str(config), "--data.root", str(data_root), "--seed_everything", str(seed),
-            "--run_dir", str(run_dir), "--trainer.accelerator", args.accelerator]
+    argv = [
+        "--config",
+        str(config),
+        "--data.root",
+        str(data_root),
+        "--seed_everything",
+        str(seed),
+        "--run_dir",
+        str(run_dir),
+        "--trainer.accelerator",
+        args.accelerator,
+    ]
     if args.split != "random":
         argv += ["--data.split", args.split]
     if args.split_seed is not None:
@@ -138,6 +182,7 @@ def best_checkpoints(run_dir: Path) -> list[Path]:
     Lightning keeps one, but a run folder moved to another path (a run handed on between
     machines) restarts its best-checkpoint tracking on resume and can leave two.
     """
+
     def key(path: Path) -> tuple[float, int]:
         m = _BEST_DICE.search(path.name)
         return (float(m.group(2)), int(m.group(1))) if m else (float("-inf"), -1)
@@ -145,8 +190,9 @@ def best_checkpoints(run_dir: Path) -> list[Path]:
     return sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
 
 
-def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path,
-           command: str | None = None) -> dict[str, Any]:
+def record(
+    run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path, command: str | None = None
+) -> dict[str, Any]:
     """Evaluate the run's best checkpoint on its test split and write the result JSON (``command``:
     the reproduce.py command line that made it, kept with the result)."""
     best = best_checkpoints(run_dir)
@@ -154,8 +200,9 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
     eval_dir = run_dir / "eval-test"
     # --overwrite: recording a run again re-evaluates it into its own eval-test/ on purpose.
-    code = evaluate_cli.main(["--checkpoint", str(best[-1]), "--original-resolution", "--out", str(eval_dir),
-                              "--overwrite"])
+    code = evaluate_cli.main(
+        ["--checkpoint", str(best[-1]), "--original-resolution", "--out", str(eval_dir), "--overwrite"]
+    )
     if code != 0:
         raise SystemExit(f"error: evaluation failed (exit {code})")
     evaluated = json.loads((eval_dir / "metrics.json").read_text())
@@ -195,10 +242,17 @@ def record(run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float 
 
 
 #: A run's small files kept beside its result (no checkpoints): (source in the run, name kept).
-RUN_FILES = (("config.yaml", "config.yaml"), ("split.json", "split.json"), ("metrics.csv", "metrics.csv"),
-             ("curves.png", "curves.png"), ("test_metrics.json", "test_metrics.json"),
-             ("eval-test/metrics.json", "eval_metrics.json"), ("eval-test/per_image.csv", "per_image.csv"),
-             ("eval-test/overlays.jpg", "overlays.jpg"), (WALL_CLOCK_FILE, WALL_CLOCK_FILE))
+RUN_FILES = (
+    ("config.yaml", "config.yaml"),
+    ("split.json", "split.json"),
+    ("metrics.csv", "metrics.csv"),
+    ("curves.png", "curves.png"),
+    ("test_metrics.json", "test_metrics.json"),
+    ("eval-test/metrics.json", "eval_metrics.json"),
+    ("eval-test/per_image.csv", "per_image.csv"),
+    ("eval-test/overlays.jpg", "overlays.jpg"),
+    (WALL_CLOCK_FILE, WALL_CLOCK_FILE),
+)
 
 
 def keep_run_files(run_dir: Path, dest: Path) -> Path:
@@ -247,8 +301,12 @@ def precision_of(record: dict[str, Any]) -> str:
 
 
 #: The scores averaged over runs, as (record key, column title).
-SUMMARY_METRICS = (("dice_global", "F1 global"), ("iou_global", "IoU global"),
-                   ("dice_per_image", "F1 per image"), ("iou_per_image", "IoU per image"))
+SUMMARY_METRICS = (
+    ("dice_global", "F1 global"),
+    ("iou_global", "IoU global"),
+    ("dice_per_image", "F1 per image"),
+    ("iou_per_image", "IoU per image"),
+)
 
 
 def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -273,7 +331,8 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
         "Runs with the same dataset, split kind, model, image size, epochs and precision; sample standard deviation.",
         "",
         "| dataset | split | model | size | epochs | precision | runs (split seed / training seed) | "
-        + " | ".join(title for _, title in SUMMARY_METRICS) + " |",
+        + " | ".join(title for _, title in SUMMARY_METRICS)
+        + " |",
         "| --- | --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SUMMARY_METRICS) + " |",
     ]
     for (dataset, split, model, size, epochs, precision), group in groups.items():
@@ -282,8 +341,11 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
         for key, _ in SUMMARY_METRICS:
             mean, std = mean_std([float(r["metrics"][key]) for r in group])
             cells.append(f"{100 * mean:.2f} ± {100 * std:.2f}")
-        lines.append(f"| {dataset} | {split} | {model} | {size} | {epochs} | {precision} | {len(group)}: {runs} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {dataset} | {split} | {model} | {size} | {epochs} | {precision} | {len(group)}: {runs} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return lines
 
 
@@ -293,15 +355,25 @@ def main(argv: list[str] | None = None) -> int:
     command = "polypnet reproduce " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = args.out / args.protocol
     if args.protocol in pranet_protocol.PRANET_PROTOCOLS:  # one run on both datasets, PraNet's benchmark
-        return pranet_protocol.run(args, out, command, train=train, best_checkpoints=best_checkpoints,
-                                   git_commit=git_commit, device_name=device_name,
-                                   read_wall_clock=read_wall_clock, config=config_path(args.protocol),
-                                   keep_run_files=keep_run_files)
+        return pranet_protocol.run(
+            args,
+            out,
+            command,
+            train=train,
+            best_checkpoints=best_checkpoints,
+            git_commit=git_commit,
+            device_name=device_name,
+            read_wall_clock=read_wall_clock,
+            config=config_path(args.protocol),
+            keep_run_files=keep_run_files,
+        )
     if args.from_run is not None:
         if len(args.datasets) != 1 or len(args.seeds) != 1:
             print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)
             return 2
-        record(args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out, command)
+        record(
+            args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out, command
+        )
     else:
         for dataset in args.datasets:
             data_root = args.data_dir / dataset

@@ -28,8 +28,12 @@ from ..models.pretrained import WEIGHTS_DIR
 def shipped_command(result: dict) -> str:
     """The reproduce.py command of a result that predates recording its own: protocol, dataset and
     seed, and the precision, split and split seed where they are not the defaults."""
-    parts = ["python scripts/reproduce.py", f"--protocol {result['protocol']}", f"--datasets {result['dataset']}",
-             f"--seeds {result['seed']}"]
+    parts = [
+        "python scripts/reproduce.py",
+        f"--protocol {result['protocol']}",
+        f"--datasets {result['dataset']}",
+        f"--seeds {result['seed']}",
+    ]
     if result.get("split", "random") != "random":
         parts.append(f"--split {result['split']}")
     if result.get("split_seed", result["seed"]) != result["seed"]:
@@ -47,8 +51,10 @@ def retire(index: dict, model: str, tag: str, new_tag: str, weights_dir: Path) -
     if new_tag == tag:
         raise ValueError(f"--retire-as {new_tag!r} is the tag being shipped")
     if tag not in tags:
-        raise ValueError(f"--retire-as {new_tag!r}: no weights shipped as {tag!r} for {model!r} to retire; "
-                         f"shipped: {', '.join(sorted(tags)) or 'none'}")
+        raise ValueError(
+            f"--retire-as {new_tag!r}: no weights shipped as {tag!r} for {model!r} to retire; "
+            f"shipped: {', '.join(sorted(tags)) or 'none'}"
+        )
     if new_tag in tags:
         raise ValueError(f"--retire-as {new_tag!r}: that tag is already shipped ({tags[new_tag]['file']})")
     old_file, new_file = weights_dir / tags[tag]["file"], f"{model}__{new_tag}{Path(tags[tag]['file']).suffix}"
@@ -67,15 +73,20 @@ def _write_index(path: Path, index: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Ship the weights of one result JSON; returns the exit code."""
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("result", type=Path, help="results/<protocol>/<dataset>_seed<k>.json")
     p.add_argument("--tag", help="name to load them by (default: the dataset)")
-    p.add_argument("--checkpoint", type=Path,
-                   help="the run's checkpoint, where it is not at the result's own path (a run made on another "
-                        "machine, such as the GPU path's returned <dataset>_<split>_seed<k>_best.ckpt)")
-    p.add_argument("--retire-as", metavar="TAG",
-                   help="keep the weights now shipped under the tag, renamed to TAG (file and index entry)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="the run's checkpoint, where it is not at the result's own path (a run made on another "
+        "machine, such as the GPU path's returned <dataset>_<split>_seed<k>_best.ckpt)",
+    )
+    p.add_argument(
+        "--retire-as",
+        metavar="TAG",
+        help="keep the weights now shipped under the tag, renamed to TAG (file and index entry)",
+    )
     args = p.parse_args(argv)
     if not args.result.is_file():
         p.error(f"result file not found: {args.result}")

@@ -22,9 +22,9 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import albumentations
 import cv2
@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import DataError, DataWarning, Problem, summarise
 from .layouts import Pair
-from .readers import ReadError, read_bytes, decode_image, decode_mask
+from .readers import ReadError, decode_image, decode_mask, read_bytes
 from .transforms import resize_transform
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,7 @@ class DecodeCache:
         return f"{h.hexdigest()[:24]}-{image_size}"
 
     @staticmethod
-    def _save(
-        files: dict[str, Path], ids: list[str], images: np.ndarray, masks: np.ndarray, sizes: np.ndarray
-    ) -> None:
+    def _save(files: dict[str, Path], ids: list[str], images: np.ndarray, masks: np.ndarray, sizes: np.ndarray) -> None:
         try:
             files["json"].parent.mkdir(parents=True, exist_ok=True)
             for part, array in (("images.npy", images), ("masks.npy", masks)):

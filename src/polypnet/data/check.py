@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from .errors import Problem
 from .layouts import Pair, _list_images, scan_pairs
@@ -49,8 +49,10 @@ def check(root: str | Path, decode_images: bool = True, out: Callable[[str], Non
         heights = [h for h, _ in found.sizes.values()]
         widths = [w for _, w in found.sizes.values()]
         common, count = Counter(f"{w}x{h}" for h, w in found.sizes.values()).most_common(1)[0]
-        out(f"image size:  width {min(widths)}..{max(widths)}, height {min(heights)}..{max(heights)} "
-            f"({len(set(found.sizes.values()))} distinct; most common {common}, {count} images)")
+        out(
+            f"image size:  width {min(widths)}..{max(widths)}, height {min(heights)}..{max(heights)} "
+            f"({len(set(found.sizes.values()))} distinct; most common {common}, {count} images)"
+        )
     fractions: list[float] = []
     if found.pairs:
         with ThreadPoolExecutor() as pool:
@@ -62,8 +64,10 @@ def check(root: str | Path, decode_images: bool = True, out: Callable[[str], Non
                     fractions.append(fraction)
     if fractions:
         empty = sum(f == 0 for f in fractions)
-        out(f"foreground:  min {min(fractions):.1%}, median {statistics.median(fractions):.1%}, "
-            f"max {max(fractions):.1%} of each mask (> 127); {empty} empty mask{'s' if empty != 1 else ''}")
+        out(
+            f"foreground:  min {min(fractions):.1%}, median {statistics.median(fractions):.1%}, "
+            f"max {max(fractions):.1%} of each mask (> 127); {empty} empty mask{'s' if empty != 1 else ''}"
+        )
     decoded = "images and masks decoded" if decode_images else "masks decoded, image headers only"
     out(f"checked:     every header; {decoded}")
     if found.ignored:

@@ -10,9 +10,9 @@ is safe in a file name: ids become mask file names when predictions are saved.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .errors import DataError
 from .layouts import Pair, PairSet, find_pairs
@@ -69,9 +69,7 @@ def combine_pairs(parts: Sequence[PairSet]) -> CombinedPairSet:
     names = [p.dataset for p in parts]
     unknown = [str(p.root) for p in parts if p.dataset is None]
     if unknown:
-        raise DataError(
-            f"only recognised datasets can be combined; not recognised: {', '.join(unknown)}"
-        )
+        raise DataError(f"only recognised datasets can be combined; not recognised: {', '.join(unknown)}")
     if len(set(names)) != len(names):
         raise DataError(f"the same dataset twice in a combination: {', '.join(map(str, names))}")
     pairs = [Pair(combined_id(p.dataset, q.id), q.image, q.mask) for p in parts for q in p]  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader, Sampler
 
 from .cache import CACHE_DIR_ENV, DecodeCache
-from .dataset import PolypDataset
-from .sampling import EpochSeededSampler
-from .errors import DataError
 from .combined import find_combined
+from .dataset import PolypDataset
+from .errors import DataError
 from .layouts import PairSet, find_pairs
+from .sampling import EpochSeededSampler
 from .splits import SPLIT_KINDS, make_split, save_split
 from .transforms import AUGMENTS, build_transforms
 
@@ -104,9 +104,7 @@ class PolypDataModule(L.LightningDataModule):
         hp = self.hparams
         found = find_pairs(hp.root) if isinstance(hp.root, str) else find_combined(hp.root)
         rank_zero_info(f"polypnet.data: {found.describe()} at {found.root}")
-        split = make_split(
-            found, hp.split, hp.seed, hp.val_fraction, hp.test_fraction, split_file=hp.split_file
-        )
+        split = make_split(found, hp.split, hp.seed, hp.val_fraction, hp.test_fraction, split_file=hp.split_file)
         run_dir = self._run_dir()
         if run_dir is not None:
             path = Path(run_dir) / "split.json"
@@ -185,9 +183,7 @@ class PolypDataModule(L.LightningDataModule):
                 "pads the split so that every process gets one, and the padded samples count twice"
             )
             return None
-        return UnrepeatedDistributedSampler(
-            dataset, num_replicas=replicas, rank=kwargs["rank"], shuffle=False
-        )
+        return UnrepeatedDistributedSampler(dataset, num_replicas=replicas, rank=kwargs["rank"], shuffle=False)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self._eval_sampler(self.val_set))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import albumentations as A
 import numpy as np
@@ -49,9 +50,7 @@ class PolypDataset(Dataset):
             if absent:
                 raise ValueError(f"{len(absent)} pairs are not in the decode cache, e.g. {absent[0]!r}")
             if cache.image_size != image_size:
-                raise ValueError(
-                    f"decode cache holds {cache.image_size} px images, the dataset wants {image_size}"
-                )
+                raise ValueError(f"decode cache holds {cache.image_size} px images, the dataset wants {image_size}")
         self.transform = transform if transform is not None else build_transforms(image_size, train)
         self._seeded_for: tuple[int, int] | None = None
 

@@ -26,9 +26,9 @@ import json
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from .errors import DataError, DataWarning, Problem, summarise
 from .readers import IMAGE_SUFFIXES, TIFF_SUFFIXES, ImageInfo, ReadError, probe
@@ -94,6 +94,7 @@ class PairSet:
 
     def describe(self) -> str:
         """``kvasir-seg (images/ + masks/), dataset kvasir-seg, 1000 pairs``."""
+
         def rel(p: Path) -> str:
             return str(p.relative_to(self.root)) if p.is_relative_to(self.root) else str(p)
 
@@ -157,9 +158,7 @@ def _candidates(folder: Path, depth: int) -> list[tuple[Path, Path]]:
 def _locate(root: Path) -> tuple[Path, Path]:
     """The (image folder, mask folder) under ``root``; DataError when none or several."""
     if not root.is_dir():
-        raise DataError(
-            Problem(root, "not a folder (an archive? import it with prepare-data --from-archive)")
-        )
+        raise DataError(Problem(root, "not a folder (an archive? import it with prepare-data --from-archive)"))
     entries = [e for e in root.iterdir() if _visible(e)]
     if not entries:
         raise DataError(Problem(root, "empty folder"))
@@ -221,9 +220,7 @@ def _dataset_of(ids: list[str], first_size: tuple[int, int] | None, packed: str 
     return None
 
 
-def scan_pairs(
-    root: str | os.PathLike, validate: bool = True
-) -> tuple[PairSet | None, list[Problem], list[Problem]]:
+def scan_pairs(root: str | os.PathLike, validate: bool = True) -> tuple[PairSet | None, list[Problem], list[Problem]]:
     """Find the pairs under ``root`` without raising: (pairs or None, problems, notes).
 
     ``validate`` reads every file's header: unreadable or truncated files and image/mask size

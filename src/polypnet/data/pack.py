@@ -25,10 +25,11 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import albumentations
 import cv2
@@ -185,8 +186,7 @@ def manifest(resized: Resized, encoded: Encoded, budget: dict[str, Any]) -> dict
             "min_id": cache.ids[worst],
         },
         "budget": budget,
-        "versions": {"polypnet": __version__, "opencv": cv2.__version__,
-                     "albumentations": albumentations.__version__},
+        "versions": {"polypnet": __version__, "opencv": cv2.__version__, "albumentations": albumentations.__version__},
         "original_sizes": {i: list(cache.size(i)) for i in cache.ids},
     }
 

@@ -57,9 +57,7 @@ def _progress(quiet: bool, console: Console) -> Progress | nullcontext:
     )  # fmt: skip
 
 
-def download(
-    url: str, path: Path, quiet: bool = False, console: Console | None = None, timeout: float = 60
-) -> Path:
+def download(url: str, path: Path, quiet: bool = False, console: Console | None = None, timeout: float = 60) -> Path:
     """Download ``url`` to ``path``, resuming ``path.part`` from where it stopped.
 
     A server that ignores the Range header (status 200) restarts the file from zero; a body
@@ -109,9 +107,7 @@ def download(
                 ) from None
             got = f.tell()
     if total is not None and got != total:
-        raise DownloadError(
-            f"{url}: incomplete download ({got} of {total} bytes, kept in {part}); run again to resume"
-        )
+        raise DownloadError(f"{url}: incomplete download ({got} of {total} bytes, kept in {part}); run again to resume")
     part.replace(path)
     return path
 
@@ -153,7 +149,7 @@ def extract(
             total = sum(m.file_size for m in chosen)
             task = bar.add_task(f"extract {archive.name}", total=total) if bar else None
             for member in chosen:
-                rel = PurePosixPath(member.filename[len(prefix):])
+                rel = PurePosixPath(member.filename[len(prefix) :])
                 if rel.is_absolute() or ".." in rel.parts:
                     message = f"refusing archive member outside the target: {member.filename}"
                     raise DataError(Problem(archive, message))
@@ -171,9 +167,7 @@ def extract(
     return written
 
 
-def verify(
-    root: Path, manifest: dict[str, str], quiet: bool = False, console: Console | None = None
-) -> list[Problem]:
+def verify(root: Path, manifest: dict[str, str], quiet: bool = False, console: Console | None = None) -> list[Problem]:
     """Every manifest file under ``root`` hashed; a problem for each missing or altered file."""
     console = console or Console(stderr=True)
     problems = []

@@ -9,7 +9,7 @@ the index, so workers (persistent or not) augment identically in a fresh and in 
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.data import Sampler

@@ -5,7 +5,7 @@ Kvasir-SEG sample."""
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -30,20 +30,20 @@ def _read_list(path: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
-@lru_cache(maxsize=None)
+@cache
 def kvasir_official() -> dict[str, tuple[str, ...]]:
     """Kvasir-SEG's official split: ``{"train": 880 stems, "val": 120 stems}``."""
     return {name: _read_list(resource(KVASIR, f"{name}.txt")) for name in ("train", "val")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def kvasir_ids() -> frozenset[str]:
     """The 1000 Kvasir-SEG stems."""
     lists = kvasir_official()
     return frozenset(lists["train"]) | frozenset(lists["val"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def cvc_sequences() -> dict[str, int]:
     """CVC-ClinicDB's frame -> sequence table (stems ``"1"`` .. ``"612"``; 29 sequences)."""
     with resource(CVC, "sequences.csv").open(newline="") as f:
@@ -54,7 +54,7 @@ def cvc_sequences() -> dict[str, int]:
 PRANET_TEST_FILES = {KVASIR: (KVASIR, "pranet_test100.txt"), CVC: (CVC, "pranet_test62.txt")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def pranet_test(dataset: str) -> tuple[str, ...]:
     """The stems of PraNet's test subset of ``dataset``: Kvasir-SEG 100, CVC-ClinicDB 62."""
     if dataset not in PRANET_TEST_FILES:

@@ -38,8 +38,9 @@ import math
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .combined import SEPARATOR, member_datasets
 from .errors import DataError, DataWarning, Problem, summarise
@@ -107,9 +108,7 @@ def _official(ids: list[str], seed: int, val_fraction: float) -> dict[str, list[
         )
     n_val = max(1, round_half_up(val_fraction * len(pool))) if val_fraction > 0 else 0
     if len(pool) - n_val < 1:
-        raise DataError(
-            f"official split: {len(pool)} official train samples are too few for {n_val} val samples"
-        )
+        raise DataError(f"official split: {len(pool)} official train samples are too few for {n_val} val samples")
     order = _hash_order(pool, seed)
     return {"test": test, "val": order[:n_val], "train": order[n_val:]}
 
@@ -118,9 +117,7 @@ def _sequence(ids: list[str], seed: int, val_fraction: float, test_fraction: flo
     table = cvc_sequences()
     unknown = [i for i in ids if i not in table]
     if unknown:
-        raise DataError(
-            f"sequence split: {len(unknown)} ids are not CVC-ClinicDB frames 1..612: {summarise(unknown)}"
-        )
+        raise DataError(f"sequence split: {len(unknown)} ids are not CVC-ClinicDB frames 1..612: {summarise(unknown)}")
     frames: dict[int, list[str]] = defaultdict(list)
     for i in ids:
         frames[table[i]].append(i)
@@ -305,9 +302,7 @@ def load_split(path: str | os.PathLike) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise DataError(Problem(path, f"not a JSON file ({err})")) from None
     if not isinstance(split, dict) or not all(isinstance(split.get(s), list) for s in SIDES):
-        raise DataError(
-            Problem(path, "not a split: expected an object with train, val and test lists of ids")
-        )
+        raise DataError(Problem(path, "not a split: expected an object with train, val and test lists of ids"))
     for side in SIDES:
         split[side] = [str(i) for i in split[side]]
     split.setdefault("kind", "file")

@@ -21,8 +21,8 @@ from __future__ import annotations
 import random
 
 import albumentations as A
-import numpy as np
 import cv2
+import numpy as np
 from albumentations.pytorch import ToTensorV2
 
 ROTATE_LIMIT = 30.0

@@ -9,8 +9,9 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,8 +106,15 @@ def backend_modes(
             if (precision == "bf16" and not bf16) or (precision == "int8" and calibration is None):
                 continue
             onnx_path = work_dir / "model.onnx" if work_dir is not None and backend == "onnxruntime" else None
-            seg = Segmenter(model, backend, precision, threads=threads, calibration=calibration,  # type: ignore[arg-type]
-                            calibration_tag=calibration_tag, onnx_path=onnx_path)
+            seg = Segmenter(
+                model,
+                backend,
+                precision,
+                threads=threads,
+                calibration=calibration,  # type: ignore[arg-type]
+                calibration_tag=calibration_tag,
+                onnx_path=onnx_path,
+            )
             modes[mode_key(backend, precision)] = seg.logits
             if backend == "onnxruntime" and onnx_path is not None:
                 modes[ORT_DEFAULTS] = _ort_defaults(onnx_path)
@@ -121,8 +129,9 @@ def _ort_defaults(onnx_path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: torch.from_numpy(session.run(None, {name: x.numpy()})[0])
 
 
-def openvino_profile(model: nn.Module, precision: str, size: int, threads: int, runs: int = 20,
-                     calibration_tag: str | None = None) -> list[dict[str, Any]]:
+def openvino_profile(
+    model: nn.Module, precision: str, size: int, threads: int, runs: int = 20, calibration_tag: str | None = None
+) -> list[dict[str, Any]]:
     """Where OpenVINO's batch-1 time goes: milliseconds per image by (layer type, kernel), most
     first, from OpenVINO's own per-layer counters (int8 reads the cache: run that mode first)."""
     import openvino as ov
@@ -143,8 +152,17 @@ def openvino_profile(model: nn.Module, precision: str, size: int, threads: int, 
             entry[0] += info.real_time.total_seconds() * 1000
             entry[1] += 1
     total = sum(v[0] for v in totals.values()) or 1.0
-    rows = [{"layer": k[0], "kernel": k[1], "ms_per_image": v[0] / runs, "layers": int(v[1] // runs),
-             "percent": 100 * v[0] / total} for k, v in totals.items() if v[0] > 0]
+    rows = [
+        {
+            "layer": k[0],
+            "kernel": k[1],
+            "ms_per_image": v[0] / runs,
+            "layers": int(v[1] // runs),
+            "percent": 100 * v[0] / total,
+        }
+        for k, v in totals.items()
+        if v[0] > 0
+    ]
     return sorted(rows, key=lambda r: r["ms_per_image"], reverse=True)
 
 
@@ -162,7 +180,9 @@ def test_f1(segmenter: Segmenter, dataset: Any, batch_size: int = 8) -> float:
     return float(metrics.compute()["dice_global"])
 
 
-def latency(fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, warmup: int, runs: int) -> dict[str, float]:
+def latency(
+    fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, warmup: int, runs: int
+) -> dict[str, float]:
     """Latency statistics of ``fn`` on a (batch, 3, size, size) input, plus images per second."""
     x = torch.rand(batch, 3, size, size)
     with torch.inference_mode():
@@ -171,8 +191,9 @@ def latency(fn: Callable[[torch.Tensor], torch.Tensor], batch: int, size: int, w
     return stats
 
 
-def latency_interleaved(fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], batch: int, size: int,
-                        warmup: int, runs: int) -> dict[str, dict[str, float]]:
+def latency_interleaved(
+    fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], batch: int, size: int, warmup: int, runs: int
+) -> dict[str, dict[str, float]]:
     """``latency`` of several functions, their timed calls taken in turn (A, B, C, A, B, C, ...)
     so that a change in the machine's load falls on all of them alike."""
     x = torch.rand(batch, 3, size, size)
@@ -194,7 +215,9 @@ def latency_interleaved(fns: dict[str, Callable[[torch.Tensor], torch.Tensor]], 
     return out
 
 
-def training_step(model: nn.Module, batch: int, size: int, channels_last: bool, bf16: bool = False) -> Callable[[], None]:
+def training_step(
+    model: nn.Module, batch: int, size: int, channels_last: bool, bf16: bool = False
+) -> Callable[[], None]:
     """One training step on fixed random data (forward, Dice-like loss, backward, Adam step);
     ``bf16``: the forward pass under bfloat16 autocast, as Lightning's ``bf16-mixed`` runs it."""
     model = model.train()
@@ -222,7 +245,9 @@ def training_step(model: nn.Module, batch: int, size: int, channels_last: bool, 
 TRAIN_FORMATS = (("nchw", False, False), ("channels_last", True, False), ("bf16_channels_last", True, True))
 
 
-def training_speed(model: nn.Module, batch: int, size: int, steps: int, channels_last: bool, bf16: bool = False) -> float:
+def training_speed(
+    model: nn.Module, batch: int, size: int, steps: int, channels_last: bool, bf16: bool = False
+) -> float:
     """Training images per second (forward, Dice-like loss, backward, Adam step)."""
     times = time_calls(training_step(model, batch, size, channels_last, bf16), warmup=1, runs=steps)
     return batch / statistics.median(times)
@@ -239,13 +264,19 @@ def top_operators(fn: Callable[[], Any], calls: int, top: int = 12) -> list[dict
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
     return [
-        {"op": e.key, "calls_per_image": e.count / calls, "ms_per_image": e.self_cpu_time_total / calls / 1000,
-         "percent": 100 * e.self_cpu_time_total / total}
+        {
+            "op": e.key,
+            "calls_per_image": e.count / calls,
+            "ms_per_image": e.self_cpu_time_total / calls / 1000,
+            "percent": 100 * e.self_cpu_time_total / total,
+        }
         for e in events[:top]
     ]
 
 
-def profile_ops(fn: Callable[[torch.Tensor], torch.Tensor], size: int, runs: int = 10, top: int = 12) -> list[dict[str, Any]]:
+def profile_ops(
+    fn: Callable[[torch.Tensor], torch.Tensor], size: int, runs: int = 10, top: int = 12
+) -> list[dict[str, Any]]:
     """Where batch-1 time goes: the ``top`` operators by self CPU time, in ms per call and percent."""
     x = torch.rand(1, 3, size, size)
     with torch.inference_mode():
@@ -309,31 +340,48 @@ def _goal_lines(record: dict[str, Any]) -> list[str]:
     if not g or "best_mode" not in g:
         return []
     yes = {True: "met", False: "not met"}
-    out = ["## The goal (issue 38)", "",
-           "| target | goal | this run | |", "|---|---|---|---|",
-           f"| batch-1 frames/s at {record['size']} px, fastest mode keeping test F1 within 0.3 points "
-           f"({g['best_mode']}) | ≥ {g['frames_per_s_goal']} | {g['frames_per_s']:.1f} ({_ms(g['best_ms'])} ms) | "
-           f"{yes[g['frames_per_s_met']]}" + ("" if g["frames_per_s_met"] else f", {g['frames_per_s_factor_short']:.2f}x short") + " |"]
+    out = [
+        "## The goal (issue 38)",
+        "",
+        "| target | goal | this run | |",
+        "|---|---|---|---|",
+        f"| batch-1 frames/s at {record['size']} px, fastest mode keeping test F1 within 0.3 points "
+        f"({g['best_mode']}) | ≥ {g['frames_per_s_goal']} | {g['frames_per_s']:.1f} ({_ms(g['best_ms'])} ms) | "
+        f"{yes[g['frames_per_s_met']]}"
+        + ("" if g["frames_per_s_met"] else f", {g['frames_per_s_factor_short']:.2f}x short")
+        + " |",
+    ]
     if "head_to_head_ms" in g:
-        out.append(f"| the same, timed in turn with the peer in one process (the head-to-head below) | ≥ {g['frames_per_s_goal']} | "
-                   f"{g['head_to_head_frames_per_s']:.1f} ({_ms(g['head_to_head_ms'])} ms) | "
-                   f"{yes[g['head_to_head_frames_per_s_met']]}"
-                   + ("" if g["head_to_head_frames_per_s_met"] else f", {g['head_to_head_ms'] / 10:.2f}x short") + " |")
+        out.append(
+            f"| the same, timed in turn with the peer in one process (the head-to-head below) | ≥ {g['frames_per_s_goal']} | "
+            f"{g['head_to_head_frames_per_s']:.1f} ({_ms(g['head_to_head_ms'])} ms) | "
+            f"{yes[g['head_to_head_frames_per_s_met']]}"
+            + ("" if g["head_to_head_frames_per_s_met"] else f", {g['head_to_head_ms'] / 10:.2f}x short")
+            + " |"
+        )
     if "speedup_vs_peer" in g:
-        out.append(f"| speed over {record['peer']} (its fastest of the same modes: {g['peer_best_mode']}, "
-                   f"{_ms(g['peer_best_ms'])} ms in its own process) | ≥ {g['speedup_goal']:.0f}x | {g['speedup_vs_peer']:.2f}x"
-                   + (" (timed in turn in one process)" if g.get("speedup_from") == "head_to_head" else "")
-                   + f" | {yes[g['speedup_met']]} |")
+        out.append(
+            f"| speed over {record['peer']} (its fastest of the same modes: {g['peer_best_mode']}, "
+            f"{_ms(g['peer_best_ms'])} ms in its own process) | ≥ {g['speedup_goal']:.0f}x | {g['speedup_vs_peer']:.2f}x"
+            + (" (timed in turn in one process)" if g.get("speedup_from") == "head_to_head" else "")
+            + f" | {yes[g['speedup_met']]} |"
+        )
     if "video_frames_per_s" in g:
         v = record["video"]
-        out.append(f"| `predict` on a {v['frame_size']} video, end to end ({v['frames']} frames) | ≥ {g['video_goal']} | "
-                   f"{g['video_frames_per_s']:.1f} | {yes[g['video_met']]} |")
+        out.append(
+            f"| `predict` on a {v['frame_size']} video, end to end ({v['frames']} frames) | ≥ {g['video_goal']} | "
+            f"{g['video_frames_per_s']:.1f} | {yes[g['video_met']]} |"
+        )
     h2h = record.get("head_to_head")
     if h2h:
-        out.append("\nHead-to-head (" + "; ".join(f"{k}: median {_ms(v['median_ms'])} ms, p90 {_ms(v['p90_ms'])} ms"
-                                                for k, v in h2h["latency_b1"].items())
-                   + "): the two models' goal modes timed in turn in one process, after the per-model runs below; "
-                   "the load changes between the per-model processes, so the ratio comes from here.")
+        out.append(
+            "\nHead-to-head ("
+            + "; ".join(
+                f"{k}: median {_ms(v['median_ms'])} ms, p90 {_ms(v['p90_ms'])} ms" for k, v in h2h["latency_b1"].items()
+            )
+            + "): the two models' goal modes timed in turn in one process, after the per-model runs below; "
+            "the load changes between the per-model processes, so the ratio comes from here."
+        )
     if not g.get("accuracy_checked"):
         out.append("\nAccuracy was not checked in this run: every mode counted as keeping it.")
     return out + [""]
@@ -344,8 +392,12 @@ def _latency_lines(record: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     modes = list(dict.fromkeys(m for r in rows for m in r["latency_b1"]))
-    out = ["## Batch-1 latency, median ms (in brackets: speed over the peer in the same mode)", "",
-           "| mode | " + " | ".join(r["model"] for r in rows) + " |", "|---|" + "---|" * len(rows)]
+    out = [
+        "## Batch-1 latency, median ms (in brackets: speed over the peer in the same mode)",
+        "",
+        "| mode | " + " | ".join(r["model"] for r in rows) + " |",
+        "|---|" + "---|" * len(rows),
+    ]
     for mode in modes:
         cells = []
         for r in rows:
@@ -353,13 +405,19 @@ def _latency_lines(record: dict[str, Any]) -> list[str]:
             ratio = r.get("speedup_b1_vs_peer", {}).get(mode)
             cells.append("" if v is None else _ms(v["median_ms"]) + (f" ({ratio:.2f}x)" if ratio else ""))
         out.append(f"| {mode} | " + " | ".join(cells) + " |")
-    out += ["", "`eager_nchw`: the model as trained, no folding; `onnxruntime/fp32-ort-defaults`: ONNX Runtime on its own "
-            "thread defaults beside torch (the thread-contention check), against `onnxruntime/fp32` on explicit threads "
-            "without spinning. p90 and batch-16 throughput are in the record.", ""]
+    out += [
+        "",
+        "`eager_nchw`: the model as trained, no folding; `onnxruntime/fp32-ort-defaults`: ONNX Runtime on its own "
+        "thread defaults beside torch (the thread-contention check), against `onnxruntime/fp32` on explicit threads "
+        "without spinning. p90 and batch-16 throughput are in the record.",
+        "",
+    ]
     for r in rows:
-        out.append(f"- {r['model']}: {r['params']:,} parameters, {r['gflops_per_image']:.2f} GFLOP an image; "
-                   f"fastest mode {r['best_mode']} at {r['achieved_gflops_b1']:.1f} GFLOP/s and at least "
-                   f"{r['achieved_gbps_b1_lower_bound']:.1f} GB/s of activations; weights: {r.get('weights', '')}.")
+        out.append(
+            f"- {r['model']}: {r['params']:,} parameters, {r['gflops_per_image']:.2f} GFLOP an image; "
+            f"fastest mode {r['best_mode']} at {r['achieved_gflops_b1']:.1f} GFLOP/s and at least "
+            f"{r['achieved_gbps_b1_lower_bound']:.1f} GB/s of activations; weights: {r.get('weights', '')}."
+        )
     return out + [""]
 
 
@@ -368,9 +426,12 @@ def _accuracy_lines(record: dict[str, Any]) -> list[str]:
     if not acc:
         return []
     modes = list(dict.fromkeys(m for v in acc.values() for m in v["f1"]))
-    out = ["## Test F1 of the shipped IAM-UNet weights per mode (change from torch fp32, points)", "",
-           "| mode | " + " | ".join(f"{k} ({v['test_images']} test images)" for k, v in acc.items()) + " |",
-           "|---|" + "---|" * len(acc)]
+    out = [
+        "## Test F1 of the shipped IAM-UNet weights per mode (change from torch fp32, points)",
+        "",
+        "| mode | " + " | ".join(f"{k} ({v['test_images']} test images)" for k, v in acc.items()) + " |",
+        "|---|" + "---|" * len(acc),
+    ]
     for mode in modes:
         cells = []
         for v in acc.values():
@@ -378,9 +439,15 @@ def _accuracy_lines(record: dict[str, Any]) -> list[str]:
             cells.append("" if f1 is None else f"{100 * f1:.2f} ({d:+.2f})")
         out.append(f"| {mode} | " + " | ".join(cells) + " |")
     calib = "; ".join(f"{k}: {v['calibration']}" for k, v in acc.items() if v.get("calibration"))
-    out += ["", "F1 is the global Dice at the input size on the test split each weights' run recorded "
-            "(`" + "`, `".join(v["split_file"] for v in acc.values()) + "`)."
-            + (f" int8 calibration (training images only): {calib}." if calib else ""), ""]
+    out += [
+        "",
+        "F1 is the global Dice at the input size on the test split each weights' run recorded "
+        "(`"
+        + "`, `".join(v["split_file"] for v in acc.values())
+        + "`)."
+        + (f" int8 calibration (training images only): {calib}." if calib else ""),
+        "",
+    ]
     return out
 
 
@@ -393,24 +460,39 @@ def _profile_lines(record: dict[str, Any]) -> list[str]:
         out += [f"## Where {r['model']}'s time goes ({p['mode']}, batch 1; {p['source']})", ""]
         if "layers" in p:
             out += ["| layer type | kernel | layers | ms an image | share |", "|---|---|---|---|---|"]
-            out += [f"| {x['layer']} | {x['kernel']} | {x['layers']} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
-                    for x in p["layers"][:12]]
+            out += [
+                f"| {x['layer']} | {x['kernel']} | {x['layers']} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
+                for x in p["layers"][:12]
+            ]
             inside = sum(x["ms_per_image"] for x in p["layers"])
             wall = r["latency_b1"].get(p["mode"], {}).get("median_ms")
             if wall:
-                out += ["", f"The layers add up to {inside:.1f} ms an image ({1000 / inside:.0f} frames/s) in the profiled "
-                        f"calls, against a median of {_ms(wall)} ms a call in the latency table: "
-                        f"{max(0.0, 100 * (1 - inside / wall)):.0f}% of the wall time is spent in no layer "
-                        "(waiting for a core on the shared machine, or the calls' own overhead)."]
+                out += [
+                    "",
+                    f"The layers add up to {inside:.1f} ms an image ({1000 / inside:.0f} frames/s) in the profiled "
+                    f"calls, against a median of {_ms(wall)} ms a call in the latency table: "
+                    f"{max(0.0, 100 * (1 - inside / wall)):.0f}% of the wall time is spent in no layer "
+                    "(waiting for a core on the shared machine, or the calls' own overhead).",
+                ]
         else:
             out += ["| operator | calls | ms an image | share |", "|---|---|---|---|"]
-            out += [f"| {x['op']} | {x['calls_per_image']:.0f} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
-                    for x in p["ops"]]
+            out += [
+                f"| {x['op']} | {x['calls_per_image']:.0f} | {x['ms_per_image']:.2f} | {x['percent']:.1f}% |"
+                for x in p["ops"]
+            ]
         out.append("")
     v = record.get("video")
     if v and v.get("stages_s"):
-        out += ["## The video pipeline's stages (seconds, summed over frames; they overlap in threads)", "",
-                "| stage | seconds |", "|---|---|"] + [f"| {k} | {s:.2f} |" for k, s in v["stages_s"].items()] + [""]
+        out += (
+            [
+                "## The video pipeline's stages (seconds, summed over frames; they overlap in threads)",
+                "",
+                "| stage | seconds |",
+                "|---|---|",
+            ]
+            + [f"| {k} | {s:.2f} |" for k, s in v["stages_s"].items()]
+            + [""]
+        )
     return out
 
 
@@ -420,6 +502,10 @@ def _train_lines(record: dict[str, Any]) -> list[str]:
         return []
     out = ["## Training images/s (batch 16)", ""]
     for r in rows:
-        out.append(f"- {r['model']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["train_images_per_s"].items())
-                   + "; bf16 over fp32: " + ", ".join(f"{s} px {v:.2f}x" for s, v in r["train_bf16_vs_fp32"].items()))
+        out.append(
+            f"- {r['model']}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["train_images_per_s"].items())
+            + "; bf16 over fp32: "
+            + ", ".join(f"{s} px {v:.2f}x" for s, v in r["train_bf16_vs_fp32"].items())
+        )
     return out + [""]

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..training.figures import pyplot, save_figure
 from ..inference.outputs import write_csv
 from ..inference.overlays import overlay
 from ..inference.predictor import Predictor
 from ..models.outputs import logit_threshold
+from ..training.figures import pyplot, save_figure
 from ..training.metrics import segmentation_metrics
 
 
@@ -103,8 +103,16 @@ def evaluate(
     for batch in batches:
         images = batch["image"].to(device)
         if predictor is None:  # the dataset's tensors are already at the network's size
-            predictor = Predictor(model, image_size=images.shape[-1], device=device, threshold=threshold,
-                                  tta=tta, fast=False, backend=backend, precision=precision)
+            predictor = Predictor(
+                model,
+                image_size=images.shape[-1],
+                device=device,
+                threshold=threshold,
+                tta=tta,
+                fast=False,
+                backend=backend,
+                precision=precision,
+            )
         logits = predictor.logits(images)
         masks = batch["mask"].to(device)
         preds = (logits > cut).long()
@@ -119,7 +127,10 @@ def evaluate(
                 truth = dataset.read_mask(index)
                 up = F.interpolate(logits[j : j + 1], size=truth.shape, mode="bilinear", align_corners=False)
                 pred_np = (up[0, 0] > cut).long().cpu().numpy()
-                metrics_orig.update(torch.from_numpy(pred_np)[None].to(device), torch.from_numpy(truth.astype(np.int64))[None].to(device))
+                metrics_orig.update(
+                    torch.from_numpy(pred_np)[None].to(device),
+                    torch.from_numpy(truth.astype(np.int64))[None].to(device),
+                )
                 row.update({f"{k}_orig": v for k, v in _scores(pred_np, truth).items()})
             if masks_dir is not None:
                 cv2.imwrite(str(masks_dir / f"{name}.png"), (pred_np * 255).astype(np.uint8))
@@ -139,8 +150,9 @@ def _progress(iterable: Any, description: str) -> Any:
     return track(iterable, description=description, transient=True)
 
 
-def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Path, device: str = "cpu",
-                 threshold: float = 0.5) -> Path:
+def overlay_grid(
+    dataset: Dataset, model: nn.Module, names: list[str], path: Path, device: str = "cpu", threshold: float = 0.5
+) -> Path:
     """Figure (JPEG, downscaled), one row per named image: image, ground truth, prediction overlays."""
     plt = pyplot()
 
@@ -148,8 +160,13 @@ def overlay_grid(dataset: Dataset, model: nn.Module, names: list[str], path: Pat
     items = [dataset[i] for i in range(len(dataset)) if _name_of(dataset, i) in wanted]
     items.sort(key=lambda it: names.index(it["name"]))
     fig, axes = plt.subplots(len(items), 3, figsize=(9, 3 * len(items)), squeeze=False)
-    predictor = Predictor(model.to(device).eval(), image_size=items[0]["image"].shape[-1] if items else 256,
-                          device=device, threshold=threshold, fast=False)
+    predictor = Predictor(
+        model.to(device).eval(),
+        image_size=items[0]["image"].shape[-1] if items else 256,
+        device=device,
+        threshold=threshold,
+        fast=False,
+    )
     cut = logit_threshold(threshold)
     for row, item in zip(axes, items):
         image = (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

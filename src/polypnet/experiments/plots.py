@@ -38,11 +38,21 @@ def draw_study(study: Study, runs_by_arm: dict[str, list[RunResult]], path: Path
             mean = values.mean(axis=0)
             for col, window in enumerate((slice(None), slice(-LAST_EPOCHS, None))):
                 ax = axes[row, col]
-                (line,) = ax.plot(epochs[window], mean[window], marker="o", markersize=3,
-                                  label=label + (f" ({len(runs)} seeds)" if len(runs) > 1 else ""))
+                (line,) = ax.plot(
+                    epochs[window],
+                    mean[window],
+                    marker="o",
+                    markersize=3,
+                    label=label + (f" ({len(runs)} seeds)" if len(runs) > 1 else ""),
+                )
                 if len(runs) > 1:
-                    ax.fill_between(epochs[window], values.min(axis=0)[window], values.max(axis=0)[window],
-                                    color=line.get_color(), alpha=0.15)
+                    ax.fill_between(
+                        epochs[window],
+                        values.min(axis=0)[window],
+                        values.max(axis=0)[window],
+                        color=line.get_color(),
+                        alpha=0.15,
+                    )
                 span = "all epochs" if col == 0 else f"last {LAST_EPOCHS} epochs"
                 ax.set(title=f"{name}, {span}", xlabel="epoch", ylabel=name)
     from matplotlib.ticker import MaxNLocator
@@ -79,8 +89,15 @@ def draw_paired(study: Study, deltas: dict[str, dict[int, tuple[float, float]]],
         labelled: set[int] = set()
         for y, arm in enumerate(arms):
             for s, pair in deltas[arm].items():
-                ax.plot(100 * pair[col], y, linestyle="none", marker=markers.get(s, "o"), color=f"C{seeds.index(s)}",
-                        zorder=3, label=None if s in labelled else f"seed {s}")
+                ax.plot(
+                    100 * pair[col],
+                    y,
+                    linestyle="none",
+                    marker=markers.get(s, "o"),
+                    color=f"C{seeds.index(s)}",
+                    zorder=3,
+                    label=None if s in labelled else f"seed {s}",
+                )
                 labelled.add(s)
             mean = np.nanmean([100 * pair[col] for pair in deltas[arm].values()])
             ax.plot([mean, mean], [y - 0.3, y + 0.3], color="grey", linewidth=2, zorder=2)
@@ -104,13 +121,22 @@ def draw_runs(runs: list[RunResult], labels: list[str], path: Path) -> Path:
         epochs = np.array(run.epochs) + 1
         (line,) = ax.plot(epochs, run.val_dice, marker="o", markersize=3, label=f"{label}: validation")
         if any(not np.isnan(v) for v in run.train_dice):
-            ax.plot(epochs, run.train_dice, linestyle="--", color=line.get_color(), alpha=0.7, label=f"{label}: training")
+            ax.plot(
+                epochs, run.train_dice, linestyle="--", color=line.get_color(), alpha=0.7, label=f"{label}: training"
+            )
         if run.val_dice:
             best = run.best_index
-            ax.plot(epochs[best], run.val_dice[best], marker="*", markersize=14, color=line.get_color(),
-                    linestyle="none")
-            ax.annotate(f"{100 * run.val_dice[best]:.2f}", (epochs[best], run.val_dice[best]),
-                        textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8)
+            ax.plot(
+                epochs[best], run.val_dice[best], marker="*", markersize=14, color=line.get_color(), linestyle="none"
+            )
+            ax.annotate(
+                f"{100 * run.val_dice[best]:.2f}",
+                (epochs[best], run.val_dice[best]),
+                textcoords="offset points",
+                xytext=(0, 9),
+                ha="center",
+                fontsize=8,
+            )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(title="Dice (global F1) per epoch; * best validation", xlabel="epoch", ylabel="Dice")
     ax.grid(alpha=0.3)

@@ -33,9 +33,10 @@ Metrics (all means over the images of a set):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -134,8 +135,11 @@ def pranet_test_pairs(root: str | Path, dataset: str, limit: int | None = None) 
         raise ValueError(f"none of PraNet's {len(listed)} {dataset} test images is under {found.root}")
     missing = len(listed) - sum(s in present for s in listed)
     if missing:
-        warnings.warn(f"{found.root}: {missing} of PraNet's {len(listed)} {dataset} test images are missing; "
-                      "scoring the others", DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{found.root}: {missing} of PraNet's {len(listed)} {dataset} test images are missing; scoring the others",
+            DataWarning,
+            stacklevel=2,
+        )
     return found.select(stems)
 
 
@@ -203,7 +207,9 @@ def score_maps(maps_dir: str | Path, roots: Mapping[str, str | Path]) -> list[Se
                     raise ValueError(f"{path}: no map for test image {pair.id}")
                 probability, mask = read_map(path), read_mask(pair.mask)
                 if probability.shape != mask.shape:
-                    raise ValueError(f"{path}: map {probability.shape[::-1]}, image {mask.shape[::-1]}: not at the original size")
+                    raise ValueError(
+                        f"{path}: map {probability.shape[::-1]}, image {mask.shape[::-1]}: not at the original size"
+                    )
                 yield probability, mask
 
         scores.append(SetScore(name, dataset, _score(items())))
@@ -253,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "format": MAPS_RECORD_FORMAT,
         "model": args.model,
         "maps": args.source,
-        "command": "python -m polypnet.experiments.polyp_benchmark " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m polypnet.experiments.polyp_benchmark "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
         "scorer": f"pysodmetrics {version('pysodmetrics')}",
         "scored_at": "each image's original size",
         "sets": [s.as_dict() for s in sets],

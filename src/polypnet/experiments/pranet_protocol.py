@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -125,13 +126,15 @@ def write_record(
 
 def write_table(out: Path) -> Path:
     """``out/README.md``: the PraNet-benchmark table of the records in ``out``."""
-    text = "\n".join([
-        f"# Results: `{out.name}` protocol (PraNet's benchmark)",
-        "",
-        f"Written by `polypnet reproduce --protocol {out.name}` from the JSON records beside this file.",
-        "",
-        pranet_markdown(out, heading="##"),
-    ])
+    text = "\n".join(
+        [
+            f"# Results: `{out.name}` protocol (PraNet's benchmark)",
+            "",
+            f"Written by `polypnet reproduce --protocol {out.name}` from the JSON records beside this file.",
+            "",
+            pranet_markdown(out, heading="##"),
+        ]
+    )
     path = out / "README.md"
     path.write_text(text)
     return path
@@ -157,11 +160,15 @@ def run(
     roots = {d: args.data_dir / d for d in DATASETS}
     missing = [str(p) for p in roots.values() if not p.is_dir()]
     if missing:
-        print(f"error: {', '.join(missing)} not found (--data-dir holds kvasir-seg/ and cvc-clinicdb/)", file=sys.stderr)
+        print(
+            f"error: {', '.join(missing)} not found (--data-dir holds kvasir-seg/ and cvc-clinicdb/)", file=sys.stderr
+        )
         return 2
     packed = [str(p) for p in roots.values() if (p / PACK_MANIFEST).is_file()]
     if packed and args.from_run is not None:
-        print(f"error: {', '.join(packed)}: resized copies; --from-run scores on the original datasets", file=sys.stderr)
+        print(
+            f"error: {', '.join(packed)}: resized copies; --from-run scores on the original datasets", file=sys.stderr
+        )
         return 2
     if args.from_run is not None and len(args.seeds) != 1:
         print("error: --from-run records one run: pass one --seeds", file=sys.stderr)
@@ -177,16 +184,26 @@ def run(
             # The DataModule takes the list of roots as JSON on the command line.
             wall = train(config, json.dumps([str(p) for p in roots.values()]), seed, run_dir, args)
         if packed:
-            print(f"{run_dir}: trained on resized copies ({', '.join(packed)}); the benchmark scores at each "
-                  f"image's original size: record it where the originals are, with --from-run {run_dir}")
+            print(
+                f"{run_dir}: trained on resized copies ({', '.join(packed)}); the benchmark scores at each "
+                f"image's original size: record it where the originals are, with --from-run {run_dir}"
+            )
             continue
         best = list(best_checkpoints(run_dir))
         if not best:
             print(f"error: no best checkpoint in {run_dir / 'checkpoints'}", file=sys.stderr)
             return 2
         path = write_record(
-            run_dir, best[-1], roots, out, seed=seed, protocol=args.protocol, wall_s=wall, command=command,
-            git_commit=git_commit(), accelerator=device,
+            run_dir,
+            best[-1],
+            roots,
+            out,
+            seed=seed,
+            protocol=args.protocol,
+            wall_s=wall,
+            command=command,
+            git_commit=git_commit(),
+            accelerator=device,
         )
         print(f"recorded {path}")
         if keep_run_files is not None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -124,8 +125,13 @@ def pranet_markdown(
     if not records:
         lines += ["", "No PraNet-protocol run is recorded yet (`polypnet reproduce --protocol pranet`)."]
     for name in SETS:
-        lines += ["", f"{heading} {name}", "", "| model | " + " | ".join(t for _, t in COLUMNS) + " | images |",
-                  "| --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |"]
+        lines += [
+            "",
+            f"{heading} {name}",
+            "",
+            "| model | " + " | ".join(t for _, t in COLUMNS) + " | images |",
+            "| --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |",
+        ]
         for _, r in records:
             score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
             if score is None:
@@ -137,8 +143,11 @@ def pranet_markdown(
             if score is None:
                 continue
             cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {r['model']} (*released maps*, `{_where(path, base)}`) | " + " | ".join(cells)
-                         + f" | {int(score['metrics']['images'])} |")
+            lines.append(
+                f"| {r['model']} (*released maps*, `{_where(path, base)}`) | "
+                + " | ".join(cells)
+                + f" | {int(score['metrics']['images'])} |"
+            )
         for m in quoted:
             values = m.get("scores", {}).get(name, {})
             cells = [_quoted(values.get(k)) for k, _ in COLUMNS]

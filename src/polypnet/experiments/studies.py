@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from ..training.callbacks import read_wall_clock
 from ..models import count_parameters, create_model
+from ..training.callbacks import read_wall_clock
 
 
 class StudyError(ValueError):
@@ -196,9 +196,12 @@ def paired_deltas(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> dict
         if arm == study.paper_choice:
             continue
         deltas[arm] = {
-            r.seed: (r.best_val_dice - paper[r.seed].best_val_dice,
-                     r.test.get("dice_global", math.nan) - paper[r.seed].test.get("dice_global", math.nan))
-            for r in runs if r.finished and r.seed in paper
+            r.seed: (
+                r.best_val_dice - paper[r.seed].best_val_dice,
+                r.test.get("dice_global", math.nan) - paper[r.seed].test.get("dice_global", math.nan),
+            )
+            for r in runs
+            if r.finished and r.seed in paper
         }
     return deltas
 
@@ -218,8 +221,12 @@ def per_seed_markdown(study: Study, runs_by_arm: dict[str, list[RunResult]]) -> 
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for arm, runs in runs_by_arm.items():
         done = {r.seed: r for r in runs if r.finished}
-        values = [f"{100 * done[s].best_val_dice:.2f} / {100 * done[s].test.get('dice_global', math.nan):.2f}"
-                  if s in done else "-" for s in seeds]
+        values = [
+            f"{100 * done[s].best_val_dice:.2f} / {100 * done[s].test.get('dice_global', math.nan):.2f}"
+            if s in done
+            else "-"
+            for s in seeds
+        ]
         paired = deltas.get(arm, {})
         cells = [f"{100 * paired[s][0]:+.2f} / {100 * paired[s][1]:+.2f}" if s in paired else "-" for s in seeds]
         name = f"**{arm}** (paper)" if arm == study.paper_choice else arm
@@ -240,24 +247,49 @@ def _minutes(mean: float, std: float) -> str:
     return f"{mean:.1f}" + (f" ± {std:.1f}" if std > 0 else "")
 
 
-def table_markdown(study: Study, rows: list[dict[str, Any]], extra_columns: dict[str, dict[str, str]] | None = None) -> str:
+def table_markdown(
+    study: Study, rows: list[dict[str, Any]], extra_columns: dict[str, dict[str, str]] | None = None
+) -> str:
     """The study's table: arm, params, best val Dice, final val loss, test F1/IoU (percent)."""
     extra_columns = extra_columns or {}
     extra_names = sorted({c for cols in extra_columns.values() for c in cols})
     timed = any(not math.isnan(r.get("wall_min", math.nan)) for r in rows)
-    head = ["arm", "params", *extra_names, "seeds", "epochs", "best val Dice", "final val loss",
-            "test F1 (global)", "test IoU (global)", "test F1 (per image)", *(["wall time (min), timed runs"] if timed else [])]
+    head = [
+        "arm",
+        "params",
+        *extra_names,
+        "seeds",
+        "epochs",
+        "best val Dice",
+        "final val loss",
+        "test F1 (global)",
+        "test IoU (global)",
+        "test F1 (per image)",
+        *(["wall time (min), timed runs"] if timed else []),
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
         n = len(r["seeds"])
-        loss = "-" if math.isnan(r["final_val_loss"]) else (
-            f"{r['final_val_loss']:.4f} ± {r['final_val_loss_std']:.4f}" if n > 1 else f"{r['final_val_loss']:.4f}")
+        loss = (
+            "-"
+            if math.isnan(r["final_val_loss"])
+            else (
+                f"{r['final_val_loss']:.4f} ± {r['final_val_loss_std']:.4f}" if n > 1 else f"{r['final_val_loss']:.4f}"
+            )
+        )
         arm = f"**{r['arm']}** (paper)" if r["paper_choice"] else r["arm"]
-        cells = [arm, f"{r['params']:,}", *(extra_columns.get(r["arm"], {}).get(c, "-") for c in extra_names),
-                 ", ".join(map(str, r["seeds"])) or "-", str(r["epochs"]),
-                 percent(r["best_val_dice"], r["best_val_dice_std"], n), loss,
-                 percent(r["test_f1"], r["test_f1_std"], n), percent(r["test_iou"], r["test_iou_std"], n),
-                 percent(r["test_f1_per_image"], r["test_f1_per_image_std"], n)]
+        cells = [
+            arm,
+            f"{r['params']:,}",
+            *(extra_columns.get(r["arm"], {}).get(c, "-") for c in extra_names),
+            ", ".join(map(str, r["seeds"])) or "-",
+            str(r["epochs"]),
+            percent(r["best_val_dice"], r["best_val_dice_std"], n),
+            loss,
+            percent(r["test_f1"], r["test_f1_std"], n),
+            percent(r["test_iou"], r["test_iou_std"], n),
+            percent(r["test_f1_per_image"], r["test_f1_per_image_std"], n),
+        ]
         if timed:
             cells.append(_minutes(r.get("wall_min", math.nan), r.get("wall_min_std", math.nan)))
         lines.append("| " + " | ".join(cells) + " |")

@@ -27,8 +27,9 @@ import importlib.util
 import os
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -121,7 +122,9 @@ def default_backend(device: str | torch.device = "cpu") -> tuple[str, str]:
     return "openvino", "bf16" if cpu_has_bf16() else "fp32"
 
 
-def resolve_backend(backend: str = "auto", precision: str = "auto", device: str | torch.device = "cpu") -> tuple[str, str]:
+def resolve_backend(
+    backend: str = "auto", precision: str = "auto", device: str | torch.device = "cpu"
+) -> tuple[str, str]:
     """``backend`` and ``precision`` with ``"auto"`` filled in: the backend by
     :func:`default_backend`; the precision by the default's when the backends agree, else fp32.
     ValueError for a pair that does not exist (e.g. onnxruntime bf16)."""
@@ -191,7 +194,9 @@ class Segmenter:
         if backend != "torch" and torch.device(device).type != "cpu":
             raise ValueError(f"backend {backend!r} runs on the CPU only, not on {device}")
         if not backend_available(backend):
-            raise ImportError(f"backend {backend!r} needs the {_RUNTIME_MODULE[backend]} package (pip install polypnet)")
+            raise ImportError(
+                f"backend {backend!r} needs the {_RUNTIME_MODULE[backend]} package (pip install polypnet)"
+            )
         self.backend, self.precision = backend, precision
         self.threads = int(threads or torch.get_num_threads())
         self.device = torch.device(device)
@@ -338,8 +343,13 @@ def quantize_int8(ov_model: Any, calibration: Calibration) -> Any:
     samples = [np.ascontiguousarray(x, dtype=np.float32) for x in calibration()]
     if not samples:
         raise ValueError("int8 calibration yielded no images")
-    return nncf.quantize(ov_model, nncf.Dataset(samples), subset_size=len(samples),
-                         preset=nncf.QuantizationPreset.MIXED, fast_bias_correction=True)
+    return nncf.quantize(
+        ov_model,
+        nncf.Dataset(samples),
+        subset_size=len(samples),
+        preset=nncf.QuantizationPreset.MIXED,
+        fast_bias_correction=True,
+    )
 
 
 class _OpenVinoRunner:
@@ -351,8 +361,12 @@ class _OpenVinoRunner:
 
         self.core, self.model = ov.Core(), ov_model
         # Always set: on a bf16 CPU OpenVINO's own default is bf16, even for "fp32".
-        self.config = {"INFERENCE_PRECISION_HINT": inference_precision, "PERFORMANCE_HINT": "LATENCY",
-                       "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1}
+        self.config = {
+            "INFERENCE_PRECISION_HINT": inference_precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads,
+            "NUM_STREAMS": 1,
+        }
         self.requests: OrderedDict[tuple[int, ...], Any] = OrderedDict()
 
     def request(self, shape: tuple[int, ...]) -> Any:

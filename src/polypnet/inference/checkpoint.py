@@ -49,7 +49,9 @@ def safe_load(path: str | Path) -> Any:
         try:
             return load_file(path)
         except Exception as err:  # safetensors raises its own SafetensorError for a bad header
-            raise CheckpointError(f"{path}: not a readable safetensors file (truncated or corrupt: {_first_line(err)})") from None
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file (truncated or corrupt: {_first_line(err)})"
+            ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -70,7 +72,9 @@ def _first_line(err: Exception) -> str:
     return text.split(". ")[0][:200]
 
 
-def load_checkpoint(path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, model: str | None = None, model_kwargs: dict[str, Any] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Build the model stored in a Lightning checkpoint (or a plain state dict) and load its weights.
 
     A Lightning checkpoint of ``PolypSegModule`` knows its model name and keywords; ``model`` and
@@ -98,7 +102,7 @@ def model_from_checkpoint(
     """``load_checkpoint`` on contents already read by ``read_checkpoint`` (``path`` names them in errors)."""
     if "state_dict" in blob:  # Lightning: the network's weights sit under "net."
         hparams: dict[str, Any] = dict(blob.get("hyper_parameters") or {})
-        state = {k[len("net."):]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}
+        state = {k[len("net.") :]: v for k, v in blob["state_dict"].items() if k.startswith("net.")}
         # Deep supervision's auxiliary heads only served training: the loaded model goes without.
         state = {k: v for k, v in state.items() if not k.startswith("aux_heads.")}
     else:
@@ -124,8 +128,6 @@ def model_from_checkpoint(
     return net.eval(), hparams
 
 
-
-
 def load_model(
     checkpoint: str | Path | None = None,
     model: str | None = None,
@@ -148,8 +150,11 @@ def load_model(
         path = Path(checkpoint if checkpoint is not None else weights)  # type: ignore[arg-type]
         blob = read_checkpoint(path)  # once: the weights and the image size come from the same read
         net, hparams = model_from_checkpoint(blob, path, model=model, model_kwargs=kwargs)
-        info = {"model": hparams.get("model") or model, "model_kwargs": {**(hparams.get("model_kwargs") or {}), **kwargs},
-                "source": str(path)}
+        info = {
+            "model": hparams.get("model") or model,
+            "model_kwargs": {**(hparams.get("model_kwargs") or {}), **kwargs},
+            "source": str(path),
+        }
         size = checkpoint_image_size(path, blob)
         if size is not None:
             info["image_size"] = size
@@ -189,7 +194,6 @@ def checkpoint_image_size(path: str | Path, blob: dict[str, Any] | None = None) 
             data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
             size = data.get("image_size") or (data.get("init_args") or {}).get("image_size")
     return int(size) if size else None
-
 
 
 def run_dir_of(checkpoint: str | Path) -> Path:

@@ -16,10 +16,11 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,15 +84,20 @@ class DemoAnalyser:
             if key in self._predictors:
                 self._predictors.move_to_end(key)
                 return self._predictors[key]
-            made = Predictor(self.model, image_size=self.image_size, device=self.device,
-                             threshold=key[0], tta=key[1])
+            made = Predictor(self.model, image_size=self.image_size, device=self.device, threshold=key[0], tta=key[1])
             self._predictors[key] = made
             while len(self._predictors) > _PREDICTOR_CACHE:
                 self._predictors.popitem(last=False)
             return made
 
-    def analyse(self, files: Sequence[str | Path], threshold: float, tta: bool, work_dir: Path,
-                progress: Callable[[float, str], None] | None = None) -> PageResult:
+    def analyse(
+        self,
+        files: Sequence[str | Path],
+        threshold: float,
+        tta: bool,
+        work_dir: Path,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> PageResult:
         """Masks, overlays and tables of image files and at most one video, into ``work_dir``."""
         result = PageResult()
         if not 0 < threshold < 1:
@@ -111,8 +117,9 @@ class DemoAnalyser:
             result.notes.append(f"{len(images)} images uploaded; the first {MAX_IMAGES} are shown")
             images = images[:MAX_IMAGES]
         if len(videos) > 1:
-            result.notes.append(f"one video at a time: {videos[0].name} is shown, "
-                                f"{', '.join(v.name for v in videos[1:])} left out")
+            result.notes.append(
+                f"one video at a time: {videos[0].name} is shown, {', '.join(v.name for v in videos[1:])} left out"
+            )
         predictor = self.predictor(threshold, tta)
         names = _unique_stems(images + videos[:1])
         self._images(predictor, images, names, work_dir, result, progress)
@@ -120,8 +127,15 @@ class DemoAnalyser:
             self._video(predictor, videos[0], names[videos[0]], work_dir, result, progress)
         return result
 
-    def _images(self, predictor: Predictor, files: list[Path], names: dict[Path, str], work_dir: Path,
-                result: PageResult, progress: Callable[[float, str], None] | None) -> None:
+    def _images(
+        self,
+        predictor: Predictor,
+        files: list[Path],
+        names: dict[Path, str],
+        work_dir: Path,
+        result: PageResult,
+        progress: Callable[[float, str], None] | None,
+    ) -> None:
         decoded: list[tuple[Path, np.ndarray]] = []
         for file in files:
             image = _read_upload(file)
@@ -149,8 +163,15 @@ class DemoAnalyser:
             write_csv(table, result.image_rows)
             result.downloads.append(str(table))
 
-    def _video(self, predictor: Predictor, file: Path, stem: str, work_dir: Path, result: PageResult,
-               progress: Callable[[float, str], None] | None) -> None:
+    def _video(
+        self,
+        predictor: Predictor,
+        file: Path,
+        stem: str,
+        work_dir: Path,
+        result: PageResult,
+        progress: Callable[[float, str], None] | None,
+    ) -> None:
         problem = _video_problem(file)
         if problem:
             result.notes.append(f"{file.name}: {problem}")
@@ -168,8 +189,9 @@ class DemoAnalyser:
         playable = out_dir / f"{stem}_overlay.webm"
         result.video = str(playable) if _to_webm(done.overlay, playable) else None
         if result.video is None:
-            result.notes.append(f"{file.name}: the overlay video could not be re-encoded for the browser; "
-                                "download it below")
+            result.notes.append(
+                f"{file.name}: the overlay video could not be re-encoded for the browser; download it below"
+            )
         renamed = done.table.with_name(f"{stem}_frames.csv")
         done.table.rename(renamed)
         overlay_file = done.overlay.with_name(f"{stem}_overlay{done.overlay.suffix}")
@@ -207,8 +229,9 @@ def _read_upload(file: Path) -> np.ndarray | Skipped:
     try:
         info = probe(file)
         if info.height * info.width > MAX_PIXELS:
-            return Skipped(file, f"{info.width}x{info.height} pixels is over the page's limit of "
-                                 f"{MAX_PIXELS / 1e6:.0f} megapixels")
+            return Skipped(
+                file, f"{info.width}x{info.height} pixels is over the page's limit of {MAX_PIXELS / 1e6:.0f} megapixels"
+            )
         return read_image(file)
     except ReadError as err:
         return Skipped(file, str(err))
@@ -244,8 +267,9 @@ def _to_webm(source: Path, target: Path) -> bool:
             if not ok:
                 break
             if writer is None:
-                writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"VP80"), fps,
-                                         (frame.shape[1], frame.shape[0]))
+                writer = cv2.VideoWriter(
+                    str(target), cv2.VideoWriter_fourcc(*"VP80"), fps, (frame.shape[1], frame.shape[0])
+                )
                 if not writer.isOpened():
                     return False
             writer.write(frame)
@@ -264,8 +288,18 @@ IMAGE_HEADERS = ["file", "size", "area %", "confidence", "max prob.", "regions",
 
 
 def _image_table(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["file"], f"{r['width']}x{r['height']}", round(100 * r["area_fraction"], 2), round(r["confidence"], 3),
-             round(r["max_probability"], 3), r["components"], r["boxes"]] for r in rows]
+    return [
+        [
+            r["file"],
+            f"{r['width']}x{r['height']}",
+            round(100 * r["area_fraction"], 2),
+            round(r["confidence"], 3),
+            round(r["max_probability"], 3),
+            r["components"],
+            r["boxes"],
+        ]
+        for r in rows
+    ]
 
 
 def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload: str, tta: bool = False) -> Any:
@@ -289,41 +323,92 @@ def build_page(analyser: DemoAnalyser, weights: str, work_root: Path, max_upload
         message = "\n".join(f"- {n}" for n in res.notes)
         if message:
             gr.Warning(f"{len(res.notes)} problem(s) with the upload: see the message box")
-        frames = [[r["frame"], r["time_s"], round(100 * float(r["area_fraction"]), 2), r["confidence"],
-                   r["max_probability"], r["components"], r["boxes"]] for r in res.frame_rows]
-        return (message, res.gallery, _image_table(res.image_rows), res.downloads or None,
-                gr.update(visible=res.video is not None or bool(frames)), res.video, frames)
+        frames = [
+            [
+                r["frame"],
+                r["time_s"],
+                round(100 * float(r["area_fraction"]), 2),
+                r["confidence"],
+                r["max_probability"],
+                r["components"],
+                r["boxes"],
+            ]
+            for r in res.frame_rows
+        ]
+        return (
+            message,
+            res.gallery,
+            _image_table(res.image_rows),
+            res.downloads or None,
+            gr.update(visible=res.video is not None or bool(frames)),
+            res.video,
+            frames,
+        )
 
     # delete_cache: Gradio's own copies of uploads, every hour, once an hour old.
-    with gr.Blocks(title="polypnet demo", analytics_enabled=False,
-                   delete_cache=(REQUEST_MAX_AGE_S, REQUEST_MAX_AGE_S)) as page:
+    with gr.Blocks(
+        title="polypnet demo", analytics_enabled=False, delete_cache=(REQUEST_MAX_AGE_S, REQUEST_MAX_AGE_S)
+    ) as page:
         gr.Markdown(f"## polypnet: polyp segmentation\n**{DISCLAIMER}**\n\n{weights}")
         with gr.Row():
             with gr.Column(scale=1):
-                files = gr.File(label=f"Images or one video (up to {max_upload} a file)", file_count="multiple",
-                                file_types=sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES), elem_id="uploads")
-                threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold",
-                                      info="probability above which a pixel is polyp")
+                files = gr.File(
+                    label=f"Images or one video (up to {max_upload} a file)",
+                    file_count="multiple",
+                    file_types=sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES),
+                    elem_id="uploads",
+                )
+                threshold = gr.Slider(
+                    0.05, 0.95, value=0.5, step=0.05, label="Threshold", info="probability above which a pixel is polyp"
+                )
                 tta_box = gr.Checkbox(value=tta, label="Test-time augmentation (flips; 3x slower)")
-                gr.Examples(examples=[[[str(p)]] for p in sample_images()[:4]], inputs=[files],
-                            label="Kvasir-SEG sample images")
+                gr.Examples(
+                    examples=[[[str(p)]] for p in sample_images()[:4]], inputs=[files], label="Kvasir-SEG sample images"
+                )
             with gr.Column(scale=2):
                 message = gr.Markdown(elem_id="message")
-                gallery = gr.Gallery(label="Overlay (mask tinted, outline drawn) and mask", columns=2, height=360,
-                                     object_fit="contain",
-                                     buttons=["download", "fullscreen"], elem_id="overlays")
-                table = gr.Dataframe(headers=IMAGE_HEADERS, label="Per image", interactive=False,
-                                     column_widths=["22%", "11%", "10%", "13%", "12%", "10%", "22%"],
-                                     elem_id="per-image")
-                downloads = gr.File(label="Masks (PNG, 0/255) and tables", file_count="multiple",
-                                    interactive=False, elem_id="downloads")
+                gallery = gr.Gallery(
+                    label="Overlay (mask tinted, outline drawn) and mask",
+                    columns=2,
+                    height=360,
+                    object_fit="contain",
+                    buttons=["download", "fullscreen"],
+                    elem_id="overlays",
+                )
+                table = gr.Dataframe(
+                    headers=IMAGE_HEADERS,
+                    label="Per image",
+                    interactive=False,
+                    column_widths=["22%", "11%", "10%", "13%", "12%", "10%", "22%"],
+                    elem_id="per-image",
+                )
+                downloads = gr.File(
+                    label="Masks (PNG, 0/255) and tables", file_count="multiple", interactive=False, elem_id="downloads"
+                )
                 with gr.Column(visible=False) as video_box:
                     video = gr.Video(label="Overlay video", interactive=False, elem_id="overlay-video")
-                    frames = gr.Dataframe(headers=["frame", "time s", "area %", "confidence", "max prob.",
-                                                   "regions", "boxes [x, y, w, h]"],
-                                          label="Per frame", interactive=False, wrap=True, max_height=300,
-                                          elem_id="per-frame")
-        gr.on([files.change, threshold.release, tta_box.change], run, inputs=[files, threshold, tta_box],
-              outputs=[message, gallery, table, downloads, video_box, video, frames],
-              concurrency_limit=1, concurrency_id="segment")
+                    frames = gr.Dataframe(
+                        headers=[
+                            "frame",
+                            "time s",
+                            "area %",
+                            "confidence",
+                            "max prob.",
+                            "regions",
+                            "boxes [x, y, w, h]",
+                        ],
+                        label="Per frame",
+                        interactive=False,
+                        wrap=True,
+                        max_height=300,
+                        elem_id="per-frame",
+                    )
+        gr.on(
+            [files.change, threshold.release, tta_box.change],
+            run,
+            inputs=[files, threshold, tta_box],
+            outputs=[message, gallery, table, downloads, video_box, video, frames],
+            concurrency_limit=1,
+            concurrency_id="segment",
+        )
     return page

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ def metadata(model_info: dict[str, Any], image_size: int) -> dict[str, str]:
         "polypnet.source": str(model_info.get("source") or ""),
         "polypnet.image_size": str(image_size),
         "polypnet.input": "image: float32 (B, 3, H, W), RGB scaled to [0, 1] (/255, no mean/std), "
-                          f"resized to {image_size}x{image_size} as in training",
+        f"resized to {image_size}x{image_size} as in training",
         "polypnet.output": "logits: float32 (B, 1, H, W); sigmoid for probabilities; mask = probability > 0.5",
     }
 
@@ -113,9 +114,18 @@ def export_onnx(
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(model, example, str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                  dynamic_shapes=shapes, dynamo=True, verbose=False,
-                                  external_data=False, **kwargs)  # one self-contained file (a few MiB)
+                torch.onnx.export(
+                    model,
+                    example,
+                    str(path),
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_shapes=shapes,
+                    dynamo=True,
+                    verbose=False,
+                    external_data=False,
+                    **kwargs,
+                )  # one self-contained file (a few MiB)
         except Exception as err:  # the exporter raises many types; the next attempt is less dynamic
             errors.append(f"{described}: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
             continue
@@ -181,7 +191,9 @@ def parity_shapes(image_size: int, multiple: int, dynamic: bool) -> list[tuple[i
     return shapes
 
 
-def check_parity(model: nn.Module, runner: Runner, shapes: list[tuple[int, ...]], atol: float = 1e-4) -> list[ParityCheck]:
+def check_parity(
+    model: nn.Module, runner: Runner, shapes: list[tuple[int, ...]], atol: float = 1e-4
+) -> list[ParityCheck]:
     """Compare ``runner`` with ``model`` on random inputs of each shape (a failure is a result)."""
     model = model.eval().cpu()
     generator = torch.Generator().manual_seed(0)
@@ -193,10 +205,16 @@ def check_parity(model: nn.Module, runner: Runner, shapes: list[tuple[int, ...]]
         try:
             got = np.asarray(runner(x.numpy()))
         except Exception as err:
-            checks.append(ParityCheck(tuple(shape), float("nan"), False, f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"))
+            checks.append(
+                ParityCheck(
+                    tuple(shape), float("nan"), False, f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+                )
+            )
             continue
         if got.shape != expected.shape:
-            checks.append(ParityCheck(tuple(shape), float("nan"), False, f"output shape {got.shape}, expected {expected.shape}"))
+            checks.append(
+                ParityCheck(tuple(shape), float("nan"), False, f"output shape {got.shape}, expected {expected.shape}")
+            )
             continue
         diff = float(np.abs(got - expected).max())
         checks.append(ParityCheck(tuple(shape), diff, diff <= atol))
@@ -244,6 +262,8 @@ def export(
                 checks.append(extra)
                 dyn = "batch, height, width (traced; checked at a second shape)"
             else:
-                dyn = f"fixed shape {own} only (at {extra.shape}: {extra.error or f'max diff {extra.max_abs_diff:.2e}'})"
+                dyn = (
+                    f"fixed shape {own} only (at {extra.shape}: {extra.error or f'max diff {extra.max_abs_diff:.2e}'})"
+                )
         results.append(ExportResult(fmt, path, dyn, seconds, checks))
     return results

@@ -11,15 +11,23 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..data.readers import (
-    IMAGE_SUFFIXES, JPEG_SUFFIXES, PNG_SUFFIXES, TIFF_SUFFIXES, ReadError, decode_image, probe_bytes, read_bytes,
+    IMAGE_SUFFIXES,
+    JPEG_SUFFIXES,
+    PNG_SUFFIXES,
+    TIFF_SUFFIXES,
+    ReadError,
+    decode_image,
+    probe_bytes,
+    read_bytes,
 )
 from .outputs import PredictResult, Progress, Skipped, write_csv, write_image
 from .overlays import overlay
@@ -113,8 +121,10 @@ def pixel_batches(pixels: Sequence[int | None], batch_size: int, max_pixels: int
 
 
 def _too_large(pixels: int, max_pixels: int) -> str:
-    return (f"{pixels / 1e6:.1f} megapixels, over the limit of {max_pixels / 1e6:g} megapixels: not decoded "
-            "(raise it with --max-megapixels)")
+    return (
+        f"{pixels / 1e6:.1f} megapixels, over the limit of {max_pixels / 1e6:g} megapixels: not decoded "
+        "(raise it with --max-megapixels)"
+    )
 
 
 def output_stems(files: Sequence[Path], root: Path) -> dict[Path, Path]:
@@ -124,9 +134,7 @@ def output_stems(files: Sequence[Path], root: Path) -> dict[Path, Path]:
     seen: dict[Path, int] = {}
     for stem in stems.values():
         seen[stem] = seen.get(stem, 0) + 1
-    return {f: s.with_name(f"{s.name}_{f.suffix.lower().lstrip('.')}") if seen[s] > 1 else s
-            for f, s in stems.items()}
-
+    return {f: s.with_name(f"{s.name}_{f.suffix.lower().lstrip('.')}") if seen[s] > 1 else s for f, s in stems.items()}
 
 
 def _read(path: Path, max_pixels: int) -> np.ndarray | Skipped:
@@ -200,11 +208,15 @@ def predict_images(
                 stem = stems[path]
                 writes.append(pool.submit(write_image, out / "masks" / f"{stem}.png", pred.mask * 255))
                 if overlays:
-                    writes.append(pool.submit(write_image, out / "overlays" / f"{stem}.{overlay_format}",
-                                              overlay(image, pred.mask)))
+                    writes.append(
+                        pool.submit(
+                            write_image, out / "overlays" / f"{stem}.{overlay_format}", overlay(image, pred.mask)
+                        )
+                    )
                 height, width = pred.mask.shape
-                rows.append({"file": path.relative_to(root).as_posix(), "width": width, "height": height,
-                             **pred.stats()})
+                rows.append(
+                    {"file": path.relative_to(root).as_posix(), "width": width, "height": height, **pred.stats()}
+                )
             del decoded, ok, preds
             advance(len(batch))
         for f in writes:
@@ -212,7 +224,6 @@ def predict_images(
     if rows:
         write_csv(table, rows)
     return len(rows), table if rows else None, skipped
-
 
 
 def run(
@@ -237,14 +248,29 @@ def run(
         raise ValueError(f"overlay format must be jpg or png, got {overlay_format!r}")
     result = PredictResult(out, ignored=list(inputs.ignored))
     result.images, result.image_table, result.skipped = predict_images(
-        predictor, inputs.images, inputs.root, out, batch_size=batch_size, overlays=overlays,
-        overlay_format=overlay_format, progress=progress, max_pixels=max_pixels,
+        predictor,
+        inputs.images,
+        inputs.root,
+        out,
+        batch_size=batch_size,
+        overlays=overlays,
+        overlay_format=overlay_format,
+        progress=progress,
+        max_pixels=max_pixels,
     )
-    result.skipped += [Skipped(p, f"dangling symbolic link (its target {os.readlink(p)} does not exist)")
-                       for p in inputs.dangling]
+    result.skipped += [
+        Skipped(p, f"dangling symbolic link (its target {os.readlink(p)} does not exist)") for p in inputs.dangling
+    ]
     stems = output_stems(inputs.videos, inputs.root)
     for video in inputs.videos:
-        done = predict_video(predictor, video, out / "videos" / stems[video], batch_size=batch_size,
-                             frame_masks=frame_masks, progress=progress, max_pixels=max_pixels)
+        done = predict_video(
+            predictor,
+            video,
+            out / "videos" / stems[video],
+            batch_size=batch_size,
+            frame_masks=frame_masks,
+            progress=progress,
+            max_pixels=max_pixels,
+        )
         (result.skipped if isinstance(done, Skipped) else result.videos).append(done)  # type: ignore[arg-type]
     return result

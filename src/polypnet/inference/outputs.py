@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,8 +41,10 @@ def claim_output_folder(out: Path, owned: Sequence[str], overwrite: bool = False
         return
     if not overwrite:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        raise ValueError(f"output folder {out} already holds results ({shown}): pass --overwrite to replace "
-                         "them, or choose another --out")
+        raise ValueError(
+            f"output folder {out} already holds results ({shown}): pass --overwrite to replace "
+            "them, or choose another --out"
+        )
     for name in owned:
         target = out / name
         if target.is_dir() and not target.is_symlink():
@@ -107,10 +110,20 @@ class PredictResult:
             "out": str(self.out),
             "images": self.images,
             "image_table": str(self.image_table) if self.image_table else None,
-            "videos": [{"path": str(v.path), "frames": v.frames, "frames_lost": v.frames_lost,
-                        "overlay": str(v.overlay), "table": str(v.table), "note": v.note,
-                        "seconds": round(v.seconds, 3), "frames_per_s": round(v.frames_per_s, 2),
-                        "stage_seconds": {k: round(t, 3) for k, t in v.stage_seconds.items()}} for v in self.videos],
+            "videos": [
+                {
+                    "path": str(v.path),
+                    "frames": v.frames,
+                    "frames_lost": v.frames_lost,
+                    "overlay": str(v.overlay),
+                    "table": str(v.table),
+                    "note": v.note,
+                    "seconds": round(v.seconds, 3),
+                    "frames_per_s": round(v.frames_per_s, 2),
+                    "stage_seconds": {k: round(t, 3) for k, t in v.stage_seconds.items()},
+                }
+                for v in self.videos
+            ],
             "frames_lost": self.frames_lost,
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
             "ignored": [str(p) for p in self.ignored],
@@ -130,8 +143,14 @@ class Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
@@ -143,8 +162,6 @@ class Progress:
             yield lambda n: self._bar.advance(task_id, n)  # type: ignore[union-attr]
 
 
-
-
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` (dicts with the same keys) as a CSV table with a header."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,4 +169,3 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-

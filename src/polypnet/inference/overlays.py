@@ -18,8 +18,9 @@ def component_boxes(mask: np.ndarray) -> list[list[int]]:
     return [[int(v) for v in s[:4]] for s in rows]
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = OVERLAY_COLOUR,
-            alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+def overlay(
+    image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = OVERLAY_COLOUR, alpha: float = OVERLAY_ALPHA
+) -> np.ndarray:
     """RGB uint8 copy of ``image`` with ``mask`` tinted and its contour drawn."""
     out = image.copy()
     tint = np.asarray(colour, np.float32)
@@ -32,4 +33,3 @@ def overlay(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = 
     thickness = max(1, round(max(mask.shape) / 300))  # visible on 1080p frames, thin on 256 px
     cv2.drawContours(out, contours, -1, colour, thickness)
     return out
-

@@ -15,8 +15,9 @@ mean probability over the predicted mask's pixels, 0 when the mask is empty), ``
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.transforms import build_transforms
+from ..models.outputs import logit_threshold
 from .backends import Segmenter, resolve_backend
 from .overlays import component_boxes
-from ..models.outputs import logit_threshold
 from .tta import flip_tta_logits
 
 #: Columns of ``predictions.csv`` (images) and ``frames.csv`` (videos) after the first ones.
@@ -108,8 +109,15 @@ class Predictor:
         # "auto": the fastest backend that keeps accuracy here (polypnet.inference.backends.default_backend)
         self.backend, self.precision = resolve_backend(backend, precision, self.device)
         threads = torch.get_num_threads()
-        self.segmenter = Segmenter(model, self.backend, self.precision, threads=threads,  # type: ignore[arg-type]
-                                   device=self.device, fold_bn=fast, channels_last=fast)
+        self.segmenter = Segmenter(
+            model,
+            self.backend,
+            self.precision,
+            threads=threads,  # type: ignore[arg-type]
+            device=self.device,
+            fold_bn=fast,
+            channels_last=fast,
+        )
         if self.backend != "torch" and self.device.type == "cpu":
             # The runtime's pool now owns the cores; torch only resizes and thresholds around it,
             # and its spinning pool beside the runtime's halved a 720x576 video's frames/s here.
@@ -191,4 +199,3 @@ class Predictor:
     def predict(self, image: np.ndarray) -> Prediction:
         """The prediction for one RGB uint8 (H, W, 3) image."""
         return self.predict_batch([image])[0]
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -44,8 +45,11 @@ def predict_video(
             return Skipped(path, "cannot open video (corrupt file or codec not supported by OpenCV)")
         frame_pixels = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         if frame_pixels > max_pixels:
-            return Skipped(path, f"frames of {frame_pixels / 1e6:.1f} megapixels, over the limit of "
-                                 f"{max_pixels / 1e6:g} megapixels: not decoded (raise it with --max-megapixels)")
+            return Skipped(
+                path,
+                f"frames of {frame_pixels / 1e6:.1f} megapixels, over the limit of "
+                f"{max_pixels / 1e6:g} megapixels: not decoded (raise it with --max-megapixels)",
+            )
         batch_size = max(1, min(batch_size, max_pixels // max(frame_pixels, 1)))
         fps = cap.get(cv2.CAP_PROP_FPS)
         fps = fps if fps and math.isfinite(fps) and fps > 0 else 25.0
@@ -93,8 +97,16 @@ def predict_video(
         note, lost = None, max(0, expected - len(rows))
         if lost:
             note = f"{lost} of the {expected} frames the header announces did not decode (decoding stopped at frame {len(rows)})"
-        return VideoResult(path, len(rows), overlay_path, table, note, frames_lost=lost,
-                           seconds=seconds, stage_seconds=dict(clock.seconds))
+        return VideoResult(
+            path,
+            len(rows),
+            overlay_path,
+            table,
+            note,
+            frames_lost=lost,
+            seconds=seconds,
+            stage_seconds=dict(clock.seconds),
+        )
     finally:
         cap.release()
 
@@ -124,4 +136,3 @@ def _batches(cap: cv2.VideoCapture, batch_size: int, clock: StageClock) -> Itera
         if not frames:
             return
         yield frames
-

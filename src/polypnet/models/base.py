@@ -10,12 +10,7 @@ from torch import nn
 def tracing() -> bool:
     """True inside TorchScript, torch.export/compile or FX tracing."""
     # Shape checks are Python-side; tracers see symbolic sizes, so the check is skipped there.
-    return (
-        torch.jit.is_scripting()
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
-        or _fx_symbolic_tracing()
-    )
+    return torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling() or _fx_symbolic_tracing()
 
 
 def _fx_symbolic_tracing() -> bool:

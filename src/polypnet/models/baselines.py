@@ -185,9 +185,7 @@ class ResUNet(SegmentationModel):
         if upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
         self.in_channels = in_channels
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, widths=tuple(widths), upsample=upsample
-        )
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, widths=tuple(widths), upsample=upsample)
 
         self.encoder = nn.ModuleList([ResidualUnit(in_channels, widths[0], preactivate=False)])
         for cin, cout in zip(widths[:-2], widths[1:-1]):
@@ -282,9 +280,7 @@ class ResUNetPlusPlus(SegmentationModel):
         if len(widths) != self.depth + 2 or min(widths) < 1:
             raise ValueError(f"widths must be {self.depth + 2} positive ints, got {widths}")
         self.in_channels = in_channels
-        self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, widths=tuple(widths), se_ratio=se_ratio
-        )
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, widths=tuple(widths), se_ratio=se_ratio)
         w0, w1, w2, w3, w4 = widths
 
         self.encoder = nn.ModuleList([ResidualUnit(in_channels, w0, preactivate=False, se_ratio=se_ratio)])

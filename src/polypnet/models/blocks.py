@@ -47,9 +47,7 @@ def bn_relu(channels: int) -> nn.Sequential:
 
 def _check_attention_position(position: str) -> None:
     if position not in ATTENTION_POSITIONS:
-        raise ValueError(
-            f"attention_position must be one of {ATTENTION_POSITIONS}, got {position!r}"
-        )
+        raise ValueError(f"attention_position must be one of {ATTENTION_POSITIONS}, got {position!r}")
 
 
 class ChannelAttention(nn.Module):
@@ -74,9 +72,7 @@ class ChannelAttention(nn.Module):
         return x * s[:, :, None, None]
 
 
-def _attention_or_identity(
-    channels: int, position: str, wanted: str, ratio: int
-) -> nn.Module:
+def _attention_or_identity(channels: int, position: str, wanted: str, ratio: int) -> nn.Module:
     """SE module when the block's attention sits at ``wanted``, else an identity placeholder."""
     return ChannelAttention(channels, ratio) if position == wanted else nn.Identity()
 
@@ -214,9 +210,7 @@ class TransposedSandglassC(nn.Module):
         self.expand = pointwise(m, cout)
         self.bn3 = nn.BatchNorm2d(cout)
         self.dw2 = depthwise(cout)
-        self.shortcut = nn.Sequential(
-            nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=True), nn.BatchNorm2d(cout)
-        )
+        self.shortcut = nn.Sequential(nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=True), nn.BatchNorm2d(cout))
         self.post = bn_relu(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .base import SegmentationModel
 from .blocks import (
     ATTENTION_POSITIONS,
     AttentionPosition,
@@ -39,7 +40,6 @@ from .blocks import (
     SandglassC,
     TransposedSandglassC,
 )
-from .base import SegmentationModel
 
 DEPTH = 4
 #: H and W must be multiples of this: the encoder halves the resolution ``DEPTH`` times.
@@ -122,9 +122,7 @@ class IAMUNet(SegmentationModel):
         super().__init__()
         self.in_channels = in_channels
         if attention_position not in ATTENTION_POSITIONS:
-            raise ValueError(
-                f"attention_position must be one of {ATTENTION_POSITIONS}, got {attention_position!r}"
-            )
+            raise ValueError(f"attention_position must be one of {ATTENTION_POSITIONS}, got {attention_position!r}")
         for name, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from torch import nn
 
@@ -55,9 +56,7 @@ def model_entry(name: str) -> ModelEntry:
     except KeyError:
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(
-            f"unknown model {name!r}.{hint} Registered models: {', '.join(list_models())}"
-        ) from None
+        raise KeyError(f"unknown model {name!r}.{hint} Registered models: {', '.join(list_models())}") from None
 
 
 def create_model(name: str, pretrained: str | None = None, **kwargs: Any) -> nn.Module:
@@ -123,8 +122,6 @@ def count_parameters(
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 total += sum(
-                    getattr(module, stat).numel()
-                    for stat in _KERAS_BN_STATS
-                    if getattr(module, stat, None) is not None
+                    getattr(module, stat).numel() for stat in _KERAS_BN_STATS if getattr(module, stat, None) is not None
                 )
     return total

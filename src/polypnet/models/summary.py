@@ -60,6 +60,7 @@ def summarize(model: nn.Module, input_size: tuple[int, int] = (256, 256), in_cha
     hooks = []
     modules = _rows_modules(model)
     for _, module in modules:
+
         def hook(mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
             shapes[id(mod)] = tuple(out.shape)
             order.append(id(mod))
@@ -94,11 +95,13 @@ def format_summary(model: nn.Module, rows: list[SummaryRow], title: str = "") ->
         (r.name, r.kind, " x ".join(map(str, r.output_shape[1:])), f"{r.params:,}", f"{r.keras_params:,}", r.attention)
         for r in rows
     ]
-    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(header)]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     numeric = {3, 4}
 
     def fmt(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     rule = "-" * len(fmt(tuple("-" * w for w in widths)))
     out = [title] if title else []

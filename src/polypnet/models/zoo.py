@@ -57,9 +57,7 @@ def _smp(arch: str, encoder: str, in_channels: int, out_channels: int, **kwargs:
 
     # encoder_weights=None: no pretrained download (offline machines, same protocol as IAM-UNet).
     kwargs.setdefault("encoder_weights", None)
-    return smp.create_model(
-        arch, encoder_name=encoder, in_channels=in_channels, classes=out_channels, **kwargs
-    )
+    return smp.create_model(arch, encoder_name=encoder, in_channels=in_channels, classes=out_channels, **kwargs)
 
 
 def _register_smp(name: str, arch: str, encoder: str, description: str) -> None:

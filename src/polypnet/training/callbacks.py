@@ -132,8 +132,9 @@ class WallClock(L.Callback):
             path = Path(log_dir) / self.filename
             path.parent.mkdir(parents=True, exist_ok=True)
             seconds = self.seconds()
-            path.write_text(json.dumps({"seconds": None if math.isnan(seconds) else round(seconds, 1),
-                                        "parts": self.parts}) + "\n")
+            path.write_text(
+                json.dumps({"seconds": None if math.isnan(seconds) else round(seconds, 1), "parts": self.parts}) + "\n"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds(), "parts": self.parts}

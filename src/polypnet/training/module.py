@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import build_loss
-from ..models.outputs import binarize
-from .metrics import segmentation_metrics
 from ..models import create_model
-
+from ..models.outputs import binarize
+from .losses import build_loss
+from .metrics import segmentation_metrics
 
 SCHEDULERS: tuple[str, ...] = ("multistep", "cosine")
 
@@ -104,9 +104,15 @@ class PolypSegModule(L.LightningModule):
         on_step = stage == "train"
         # On XLA the progress bar would fetch the step loss after every step (a host transfer that
         # stalls the asynchronous device): there the bar shows epoch values only.
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True,
-                 prog_bar=not (on_step and _on_xla(loss)),
-                 batch_size=images.shape[0], sync_dist=stage != "train")
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=not (on_step and _on_xla(loss)),
+            batch_size=images.shape[0],
+            sync_dist=stage != "train",
+        )
         # Metric objects: Lightning computes, syncs and resets them at epoch end, before any
         # callback reads callback_metrics (the curves need this epoch's values, not the last).
         for name, metric in metrics.items():
@@ -146,19 +152,13 @@ class PolypSegModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         _xla_sync(self.device)
 
-    def on_validation_batch_end(
-        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
+    def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         _xla_sync(self.device)
 
-    def on_test_batch_end(
-        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
+    def on_test_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         _xla_sync(self.device)
 
-    def on_predict_batch_end(
-        self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
+    def on_predict_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         _xla_sync(self.device)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -174,9 +174,7 @@ class PolypSegModule(L.LightningModule):
         return torch.sigmoid(self(batch["image"]))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.scheduler == "cosine":
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self._cosine(optimizer), "interval": "step"}}
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -188,7 +186,8 @@ class PolypSegModule(L.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = total / max(1, self.trainer.max_epochs or 1)
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, cosine_with_warmup(total, round(self.hparams.warmup_epochs * per_epoch), self.hparams.min_lr_ratio)
+            optimizer,
+            cosine_with_warmup(total, round(self.hparams.warmup_epochs * per_epoch), self.hparams.min_lr_ratio),
         )
 
 
