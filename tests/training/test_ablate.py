@@ -10,6 +10,7 @@ import pytest
 
 from polypnet.cli import ablate
 from polypnet.data import sample_root
+from polypnet.experiments.configs import config_path
 from polypnet.experiments.studies import StudyError, arm_argv, load_study, read_run
 
 
@@ -113,8 +114,8 @@ def test_two_arm_study_trains_tabulates_plots_and_reuses_finished_runs(tmp_path:
 
 
 def test_an_arm_equal_to_another_studys_arm_reuses_its_finished_run(tmp_path: Path) -> None:
-    improved = load_study(ablate.STUDY_DIR / "improved.yaml")
-    assert improved.arms["bce_dice"] == load_study(ablate.STUDY_DIR / "loss.yaml").arms["bce_dice"]
+    improved = load_study(config_path("improved", "ablations"))
+    assert improved.arms["bce_dice"] == load_study(config_path("loss", "ablations")).arms["bce_dice"]
     runs = tmp_path / "runs"
     own = runs / "improved" / "bce_dice_seed42"
     assert ablate.arm_run_dir(runs, improved, "bce_dice", 42) == own  # nothing finished yet
@@ -131,7 +132,7 @@ def test_an_arm_equal_to_another_studys_arm_reuses_its_finished_run(tmp_path: Pa
 
 
 def test_a_finished_record_counts_as_a_finished_run(tmp_path: Path) -> None:
-    improved = load_study(ablate.STUDY_DIR / "improved.yaml")
+    improved = load_study(config_path("improved", "ablations"))
     runs, records = tmp_path / "runs", tmp_path / "records"
     assert ablate.arm_run_dir(runs, improved, "cosine", 42, records) == runs / "improved" / "cosine_seed42"
     (records / "improved" / "cosine_seed42").mkdir(parents=True)
@@ -220,7 +221,9 @@ def test_summary_of_several_seeds_links_the_paired_figure(tmp_path: Path) -> Non
         (run_dir / "test_metrics.json").write_text(json.dumps({"metrics": {"test/dice_global": dice}}))
         if arm == "none":  # timed by fit.py's wall clock; the paper arm's runs predate it
             (run_dir / "wall_clock.json").write_text(json.dumps({"seconds": 600 + 120 * (seed - 42), "parts": 1}))
-    table = ablate.summarize(study, ablate.BASE_CONFIGS["cpu"], runs, out, [42, 43], costs=False).read_text()
+    table = ablate.summarize(
+        study, config_path(ablate.BASE_CONFIGS["cpu"]), runs, out, [42, 43], costs=False
+    ).read_text()
     assert "| none | 62.00 / 62.00 | 66.00 / 66.00 | +2.00 / +2.00 | -4.00 / -4.00 |" in table
     assert "![paired differences](tiny_paired.png)" in table
     assert "| wall time (min), timed runs |" in table

@@ -15,7 +15,7 @@ def test_table_compares_plain_and_flipped_scores_of_a_run(tmp_path: Path, capsys
     code = fit_cli.main(
         [
             "--config",
-            str(fit_cli.REPO_ROOT / "configs" / "quickstart.yaml"),
+            "quickstart",
             "--data.root",
             str(sample_root()),
             "--run_dir",
