@@ -23,7 +23,7 @@ def test_summary_rows_cover_every_block_and_sum_to_total() -> None:
 
 def test_summary_command_prints_both_totals() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "polypnet.models", "summary", "iam_unet"],
+        [sys.executable, "-m", "polypnet.cli.main", "models", "summary", "iam_unet"],
         capture_output=True,
         text=True,
         check=True,
@@ -54,7 +54,8 @@ def test_pretrained_lists_every_shipped_tag_with_its_test_score(capsys) -> None:
     for tag in tags:
         row = next(line for line in lines if line.split()[:2] == ["iam_unet", tag])
         entry = pretrained_info("iam_unet", tag)
-        assert f"{100 * entry['test_dice_global']:.2f} / {100 * entry['test_iou_global']:.2f}" in row
+        scores = (entry["test_dice_global"], entry["test_dice_per_image"], entry["test_iou_global"])
+        assert " / ".join(f"{100 * v:.2f}" for v in scores) in row  # F1 / mDice / IoU
         assert entry["protocol"] in row.split()
     assert main(["pretrained", "unet"]) == 2
     assert "no shipped weights for model 'unet'" in capsys.readouterr().err
