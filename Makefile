@@ -50,11 +50,16 @@ run: $(STAMP)
 summary: $(STAMP)
 	$(VENV)/bin/polypnet models summary iam_unet
 
-# pytest exits 5 when it collects no test: say so and fail, rather than pass silently.
+# Two pytest processes, tests/cli and then the rest: in one process the whole suite has died
+# with SIGSEGV (exit 139) when a child process started well after the CLI tests (not yet
+# explained; each part passes on its own). pytest exits 5 when it collects no test: say so and
+# fail, rather than pass silently.
 test: $(STAMP)
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): treating as a failure"; fi; \
-	exit $$rc
+	@rc=0; for part in "tests/cli" "tests --ignore=tests/cli"; do \
+	  $(PY) -m pytest $$part $(PYTEST_ARGS); r=$$?; \
+	  if [ $$r -eq 5 ]; then echo "pytest collected no tests in $$part (exit 5): treating as a failure"; fi; \
+	  if [ $$r -ne 0 ]; then rc=$$r; fi; \
+	done; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
