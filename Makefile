@@ -32,7 +32,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -e '.[dev,demo]'
 	# PraNet's scorer (the `eval` extra of setup.cfg) without its numpy<2.3.5 / OpenCV<5 pins, which
 	# would downgrade the rest: its code runs on the newer ones (tests/experiments checks it).
-	$(PY) -m pip install 'scikit-image>=0.19,<0.26' && $(PY) -m pip install --no-deps 'pysodmetrics>=1.6,<1.7'
+	$(PY) -m pip install 'scikit-image>=0.19,<0.26' 'scikit-learn>=1.3' && $(PY) -m pip install --no-deps 'pysodmetrics>=1.6,<1.7'
 	@touch $(STAMP)
 
 $(XLA_STAMP): setup.cfg pyproject.toml
