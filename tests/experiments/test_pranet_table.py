@@ -59,3 +59,27 @@ def test_table_puts_measured_rows_beside_quoted_ones(tmp_path: Path) -> None:
 def test_table_without_records_says_so() -> None:
     text = pranet_markdown()
     assert "No PraNet-protocol run is recorded yet" in text and "IAM-UNet" not in text
+
+
+def test_counted_cost_fills_what_the_papers_do_not_state(tmp_path: Path) -> None:
+    from polypnet.experiments.pranet_table import COST_RECORD_FORMAT
+
+    cost = {"name": "PraNet", "code": "https://github.com/DengPingFan/PraNet", "commit": "0" * 40}
+    (tmp_path / "cost.json").write_text(
+        json.dumps({"format": COST_RECORD_FORMAT, "models": [cost | {"params": 32547319, "gflops": {"352": 26.004}}]})
+    )
+    text = pranet_markdown(tmp_path, relative_to=tmp_path)
+    assert "| PraNet | 32,547,319 (*counted*) | 26.00 (*counted*) | 352 px |" in text
+    assert "counted: `cost.json`" in text
+    assert "| Polyp-PVT | – | – | 352 px |" in text  # not counted: still empty, never guessed
+
+
+def test_committed_cost_record_names_the_authors_code() -> None:
+    from polypnet.experiments.pranet_table import COST_RECORD_FORMAT, FLOPS_SIZE, load_records
+
+    root = Path(__file__).resolve().parents[2] / "results" / "pranet"
+    [(_, record)] = load_records(root, COST_RECORD_FORMAT)
+    assert [m["name"] for m in record["models"]] == ["PraNet", "Polyp-PVT"]
+    for m in record["models"]:
+        assert len(m["commit"]) == 40 and m["code"].startswith("https://github.com/DengPingFan/")
+        assert 20e6 < m["params"] < 40e6 and 10 < m["gflops"][str(FLOPS_SIZE)] < 40  # the ResNet/PVT-b2 class

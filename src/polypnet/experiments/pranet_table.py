@@ -21,6 +21,9 @@ PUBLISHED = Path(__file__).resolve().parent / "resources" / "pranet_published.ya
 RECORD_FORMAT = "polypnet-pranet/1"
 #: ``format`` of a record of another method's saved maps scored here (``polyp_benchmark.main``).
 MAPS_RECORD_FORMAT = "polypnet-pranet-maps/1"
+#: ``format`` of the published models' parameters and GFLOPs, counted here from the authors' code
+#: (``scripts/count_published_models.py``).
+COST_RECORD_FORMAT = "polypnet-model-cost/1"
 #: (metric key, column title), in the field's order.
 COLUMNS = (
     ("mdice", "mDice"), ("miou", "mIoU"), ("s_alpha", "Sα"), ("e_phi_mean", "mean Eφ"),
@@ -99,6 +102,12 @@ def pranet_markdown(
         folders = list(results_dir)
     records = [r for folder in folders for r in load_records(folder)]
     rescored = [r for folder in folders for r in load_records(folder, MAPS_RECORD_FORMAT)]
+    counted = {
+        m["name"]: (path, m)
+        for folder in folders
+        for path, r in load_records(folder, COST_RECORD_FORMAT)
+        for m in r["models"]
+    }
     base = Path(relative_to) if relative_to is not None else None
     lines = [
         "Our rows are measured (pysodmetrics, each image at its original size; file named in the row).",
@@ -106,6 +115,8 @@ def pranet_markdown(
         "`polypnet/experiments/resources/pranet_published.yaml`; `–`: not reported there or not quoted.",
         "Rows marked *released maps* are another method's published prediction maps scored here the "
         "same way: a check of the scorer against that method's quoted row.",
+        "Figures marked *counted* were counted here from the authors' released model code, with the "
+        "counter of our own rows (file named in the row).",
         "",
         f"| model | parameters | GFLOPs at {FLOPS_SIZE} px (multiply-add = 2) | trained at | source |",
         "| --- | --- | --- | --- | --- |",
@@ -119,9 +130,15 @@ def pranet_markdown(
     for m in quoted:
         params = "–" if m.get("params") is None else f"{m['params']}"
         gflops = "–" if m.get("gflops") is None else f"{m['gflops']}"
-        lines.append(
-            f"| {m['name']} | {params} | {gflops} | {m.get('input_size', '?')} px | quoted: [{m['name']}]({m['source']}) |"
-        )
+        source = f"quoted: [{m['name']}]({m['source']})"
+        if m["name"] in counted:
+            path, c = counted[m["name"]]
+            if m.get("params") is None:
+                params = f"{c['params']:,} (*counted*)"
+            if m.get("gflops") is None and str(FLOPS_SIZE) in c["gflops"]:
+                gflops = f"{c['gflops'][str(FLOPS_SIZE)]:.2f} (*counted*)"
+            source += f"; counted: `{_where(path, base)}`"
+        lines.append(f"| {m['name']} | {params} | {gflops} | {m.get('input_size', '?')} px | {source} |")
     if not records:
         lines += ["", "No PraNet-protocol run is recorded yet (`polypnet reproduce --protocol pranet`)."]
     for name in SETS:
