@@ -58,3 +58,20 @@ def test_bad_format_and_missing_checkpoint_exit_2(tmp_path: Path, capsys: pytest
     assert done.value.code == 2
     assert main(["--checkpoint", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path)]) == 2
     assert "error: checkpoint not found" in capsys.readouterr().err
+
+
+def test_an_existing_export_is_replaced_only_with_overwrite(
+    weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "exports"
+    out.mkdir()
+    (out / "net.onnx").write_bytes(b"someone else's model")
+    argv = ["--model", "iam_unet", "--weights", str(weights), "--image-size", "32", "--out", str(out), "--name", "net"]
+
+    assert main([*argv, "--format", "onnx"]) == 2
+    assert "net.onnx exists: pass --overwrite" in capsys.readouterr().err
+    assert (out / "net.onnx").read_bytes() == b"someone else's model"  # untouched
+    assert main([*argv, "--format", "torchscript"]) == 0  # another file of the folder: fine
+    assert main([*argv, "--format", "onnx", "--overwrite"]) == 0
+    assert (out / "net.onnx").read_bytes() != b"someone else's model"

@@ -28,7 +28,7 @@ from ..experiments.evaluation import EvalResult, evaluate, overlay_grid
 from ..inference import FLIPS, CheckpointError, FlippedInput, run_dir_of
 from ..inference.outputs import claim_output_folder
 from ..models.pretrained import pretrained_info
-from .model_source import DEFAULT_IMAGE_SIZE, add_model_source, model_from_args
+from .model_source import add_model_source, image_size_of, model_from_args
 
 SPLITS = ("test", "val", "train", "all")
 #: What evaluate writes directly under its output folder: all that --overwrite deletes there.
@@ -120,9 +120,8 @@ def _dataset(
     root = args.data or data_cfg.get("root")
     if root is None:
         raise UsageError("no data: pass --data ROOT")
-    image_size = args.image_size or int(
-        (shipped or {}).get("image_size") or data_cfg.get("image_size") or DEFAULT_IMAGE_SIZE
-    )
+    # what the shipped weights' index says, else what the run trained at
+    image_size = image_size_of(args, {"image_size": (shipped or {}).get("image_size") or data_cfg.get("image_size")})
     found = find_pairs(root)
     ids = None
     split_file = args.split_file or (run_dir / "split.json" if run_dir and args.data is None else None)

@@ -8,13 +8,14 @@ random inputs at the export size and at a second shape, and the largest differen
 is printed; exit status 1 when it exceeds --atol, 2 on a usage error.
 
 Files: OUT/NAME.onnx and OUT/NAME.torchscript.pt (OUT default exports/, NAME default the
-checkpoint's or model's name). The settings (model, image size, pre-processing) are stored in
+checkpoint's or model's name); a file of that name is replaced only with --overwrite. The settings (model, image size, pre-processing) are stored in
 the ONNX metadata_props and in the TorchScript extra file polypnet.json.
 
 examples:
   polypnet export --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt
   polypnet export --checkpoint best.ckpt --format onnx --out deploy --name iam_unet_kvasir
   polypnet export --model iam_unet --weights state_dict.pt --image-size 352 --static
+  polypnet export --checkpoint best.ckpt --overwrite     # replace exports/best.onnx and .torchscript.pt
 
   # then, in any Python with onnxruntime:
   #   import onnxruntime as ort
@@ -28,7 +29,7 @@ import sys
 from pathlib import Path
 
 from ..inference.checkpoint import CheckpointMismatchError
-from ..inference.export import FORMATS, ExportResult, export
+from ..inference.export import FORMATS, ExportResult, export, export_path
 from .model_source import add_model_source, error_text, image_size_of, model_from_args
 
 
@@ -47,6 +48,7 @@ def build_parser(prog: str = "polypnet export") -> argparse.ArgumentParser:
     )
     out.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default: exports)")
     out.add_argument("--name", help="file stem (default: the checkpoint's stem, else the model name)")
+    out.add_argument("--overwrite", action="store_true", help="replace export files of the same name in --out")
     out.add_argument("--static", action="store_true", help="fixed input shape (1, 3, S, S) instead of dynamic axes")
     out.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     out.add_argument(
@@ -67,12 +69,16 @@ def main(argv: list[str] | None = None, prog: str = "polypnet export") -> int:
             name = Path(args.checkpoint or args.weights).stem
         else:
             name = info["model"]
+        formats = tuple(dict.fromkeys(args.formats))
+        taken = [p for p in (export_path(args.out, name, f) for f in formats) if p.exists()]
+        if taken and not args.overwrite:  # the output rule of every command: never replace a file unasked
+            raise ValueError(f"{taken[0]} exists: pass --overwrite to replace it, or choose another --out or --name")
         print(f"exporting {info['model']} ({info['source']}) at {size}x{size} to {args.out}/ ...", file=sys.stderr)
         results = export(
             net,
             args.out,
             name,
-            tuple(dict.fromkeys(args.formats)),
+            formats,
             image_size=size,
             dynamic=not args.static,
             opset=args.opset,

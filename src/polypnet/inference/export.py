@@ -221,6 +221,11 @@ def check_parity(
     return checks
 
 
+def export_path(out_dir: str | Path, name: str, fmt: str) -> Path:
+    """The file ``export`` writes for one format: ``NAME.onnx`` or ``NAME.torchscript.pt``."""
+    return Path(out_dir) / (f"{name}.onnx" if fmt == "onnx" else f"{name}.torchscript.pt")
+
+
 def export(
     model: nn.Module,
     out_dir: str | Path,
@@ -244,10 +249,10 @@ def export(
     for fmt in formats:
         start = time.perf_counter()
         if fmt == "onnx":
-            path, dyn = export_onnx(model, out_dir / f"{name}.onnx", image_size, dynamic, opset, meta)
+            path, dyn = export_onnx(model, export_path(out_dir, name, fmt), image_size, dynamic, opset, meta)
             runner = onnx_runner(path)
         else:
-            path = export_torchscript(model, out_dir / f"{name}.torchscript.pt", image_size, meta)
+            path = export_torchscript(model, export_path(out_dir, name, fmt), image_size, meta)
             dyn = f"traced at {(1, 3, image_size, image_size)}; other shapes not checked"
             runner = torchscript_runner(path)
         seconds = time.perf_counter() - start
