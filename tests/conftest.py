@@ -17,13 +17,20 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+#: Test packages of tiny 64 px models, run on one torch thread: a second one only adds contention
+#: (a training job may share the CPU).
+ONE_THREAD_PACKAGES = ("cli", "security")
+
+
 @pytest.fixture(autouse=True)
-def _torch_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _torch_backend(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
     """The CLI's ``--backend auto`` runs torch in tests (tests/inference/test_backends.py covers the
-    others): converting each test's model to OpenVINO would cost seconds a test, and a non-torch
-    Predictor leaves torch one thread, which is restored here for the next test."""
+    others): converting each test's model to OpenVINO would cost seconds a test. The thread count,
+    which a non-torch Predictor and :data:`ONE_THREAD_PACKAGES` change, is restored for the next test."""
     monkeypatch.setenv("POLYPNET_BACKEND", "torch")
     threads = torch.get_num_threads()
+    if request.path.resolve().relative_to(REPO_ROOT / "tests").parts[0] in ONE_THREAD_PACKAGES:
+        torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
