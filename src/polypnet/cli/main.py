@@ -98,6 +98,14 @@ COMMANDS: Tree = {
             "plain vs flipped inputs vs flip TTA of one checkpoint",
             ("polypnet compare tta runs/paper_cvc/RUN/checkpoints/best.ckpt --out results/tta/paper",),
         ),
+        "input-size": Command(
+            "polypnet.cli.compare_input_size:main",
+            "shipped weights scored at several test-time input sizes, the size chosen on validation",
+            (
+                "polypnet compare input-size --pretrained cvc-clinicdb-improved --data-dir ../shared/data "
+                "--out results/input_size",
+            ),
+        ),
         "sequences": Command(
             "polypnet.cli.per_sequence:main",
             "CVC-ClinicDB per-image Dice grouped by video sequence",
