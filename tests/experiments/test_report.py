@@ -157,3 +157,20 @@ def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monke
     (tmp_path / record).parent.mkdir(parents=True)
     (tmp_path / record).write_text(json.dumps({"command": "polypnet benchmark --out results/benchmark/cpu.json"}))
     assert report.render(tmp_path)[tmp_path / doc] == "# speed\n\npolypnet benchmark --out results/benchmark/cpu.json\n"
+
+
+def test_input_size_rows_report_the_size_chosen_on_validation(tmp_path: Path) -> None:
+    from polypnet.experiments.report import input_size_rows
+
+    def m(f1: float) -> dict[str, float]:
+        return {"dice_global_orig": f1, "dice_per_image_orig": f1 - 0.05, "iou_global_orig": f1 - 0.1}
+
+    assert "No input-size study" in input_size_rows(tmp_path, Path("docs"))
+    folder = tmp_path / "results" / "input_size"
+    folder.mkdir(parents=True)
+    row = {"weights": "kvasir-seg", "dataset": "kvasir-seg", "trained_at": 256, "chosen": 320}
+    row |= {"val": {"256": m(0.85), "320": m(0.86)}, "test": {"256": m(0.84), "320": m(0.83)}}
+    (folder / "input_size.json").write_text(json.dumps({"command": "c", "rows": [row]}))
+    text = input_size_rows(tmp_path, Path("docs"))
+    assert "| Kvasir-SEG | `kvasir-seg` | 256 px | 320 px | 85.00 | 86.00 | 84.00 | 83.00 | 78.00 |" in text
+    assert "(../results/input_size/input_size.md)" in text

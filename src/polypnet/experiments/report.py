@@ -341,6 +341,44 @@ def tta_rows(root: Path, base: Path) -> str:
     return table(header, rows)
 
 
+def input_size_rows(root: Path, base: Path) -> str:
+    """Shipped weights at their training input size against the test-time size chosen on
+    validation (``polypnet compare input-size``), scored at the original resolution."""
+    header = [
+        "dataset",
+        "weights",
+        "trained at",
+        "chosen on val",
+        "val F1 trained size",
+        "val F1 chosen",
+        "test F1 trained size",
+        "test F1 chosen",
+        "test mDice chosen",
+        "table",
+    ]
+    rows = []
+    for path in sorted((root / "results").glob("input_size/**/input_size.json")):
+        for r in json.loads(path.read_text())["rows"]:
+            own, chosen = str(r["trained_at"]), str(r["chosen"])
+            rows.append(
+                [
+                    DATASETS.get(r["dataset"], r["dataset"]),
+                    f"`{r['weights']}`",
+                    f"{own} px",
+                    f"{chosen} px",
+                    pct(r["val"][own]["dice_global_orig"]),
+                    pct(r["val"][chosen]["dice_global_orig"]),
+                    pct(r["test"][own]["dice_global_orig"]),
+                    pct(r["test"][chosen]["dice_global_orig"]),
+                    pct(r["test"][chosen]["dice_per_image_orig"]),
+                    link(path.with_name("input_size.md").relative_to(root), "input_size.md", base),
+                ]
+            )
+    if not rows:
+        return "No input-size study is recorded yet (`polypnet compare input-size`).\n"
+    return table(header, sorted(rows))
+
+
 def cross(root: Path, base: Path) -> str:
     """Weights trained on one dataset, scored on every image of the other."""
     header = ["trained on", "scored on", "protocol", "size", "images", "F1 (global)", "mDice", "IoU (global)", "record"]
@@ -547,6 +585,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "summary": lambda: summary(runs, docs),
             "runs": lambda: every_run(runs, docs),
             "tta": lambda: tta_rows(root, docs),
+            "input_size": lambda: input_size_rows(root, docs),
             "cross": lambda: cross(root, docs),
             "weights": lambda: shipped(root, docs, index),
             "leakage": lambda: leakage(root, docs),
