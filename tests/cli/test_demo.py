@@ -189,7 +189,14 @@ def _start_demo(port: int, cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl+C must reach the server even when pytest itself runs with SIGINT ignored (a job put in
+        # the background by a non-interactive shell): an ignored signal is inherited through exec.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_address(proc: subprocess.Popen) -> tuple[str, Path]:
