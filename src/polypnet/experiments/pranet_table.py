@@ -43,18 +43,25 @@ def load_published(path: str | os.PathLike = PUBLISHED) -> list[dict[str, Any]]:
     return list(data["models"])
 
 
+def records_by_format(folders: Sequence[str | os.PathLike]) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+    """(path, record) of every JSON record in ``folders``, grouped by its ``format``, each file read
+    once, by folder then file name; files that are not a record with a format are skipped."""
+    found: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if isinstance(record, dict) and isinstance(record.get("format"), str):
+                found.setdefault(record["format"], []).append((path, record))
+    return found
+
+
 def load_records(results_dir: str | os.PathLike, fmt: str = RECORD_FORMAT) -> list[tuple[Path, dict[str, Any]]]:
     """(path, record) of every record of format ``fmt`` in ``results_dir``, by file name; other
     JSON files there are skipped."""
-    found = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(record, dict) and record.get("format") == fmt:
-            found.append((path, record))
-    return found
+    return records_by_format([results_dir]).get(fmt, [])
 
 
 def _ours(value: float | None) -> str:
@@ -100,14 +107,10 @@ def pranet_markdown(
         folders = [results_dir]
     else:
         folders = list(results_dir)
-    records = [r for folder in folders for r in load_records(folder)]
-    rescored = [r for folder in folders for r in load_records(folder, MAPS_RECORD_FORMAT)]
-    counted = {
-        m["name"]: (path, m)
-        for folder in folders
-        for path, r in load_records(folder, COST_RECORD_FORMAT)
-        for m in r["models"]
-    }
+    by_format = records_by_format(folders)
+    records = by_format.get(RECORD_FORMAT, [])
+    rescored = by_format.get(MAPS_RECORD_FORMAT, [])
+    counted = {m["name"]: (path, m) for path, r in by_format.get(COST_RECORD_FORMAT, []) for m in r["models"]}
     base = Path(relative_to) if relative_to is not None else None
     lines = [
         "Our rows are measured (pysodmetrics, each image at its original size; file named in the row).",
