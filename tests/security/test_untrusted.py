@@ -45,45 +45,30 @@ def _predict(src: Path, out: Path, *model: str) -> int:
     )
 
 
+def _evaluate(out: Path, *model: str) -> int:
+    return polypnet(
+        [
+            "evaluate",
+            *model,
+            "--data",
+            "sample",
+            "--split",
+            "all",
+            "--out",
+            str(out),
+            "--grid",
+            "0",
+            "--image-size",
+            "64",
+        ]
+    )
+
+
 COMMANDS = {
     "predict --checkpoint": lambda f, t, i: _predict(i, t / "out", "--checkpoint", str(f)),
     "predict --weights": lambda f, t, i: _predict(i, t / "out", "--model", "iam_unet", "--weights", str(f)),
-    "evaluate --checkpoint": lambda f, t, i: polypnet(
-        [
-            "evaluate",
-            "--checkpoint",
-            str(f),
-            "--data",
-            "sample",
-            "--split",
-            "all",
-            "--out",
-            str(t / "ev"),
-            "--grid",
-            "0",
-            "--image-size",
-            "64",
-        ]
-    ),
-    "evaluate --weights": lambda f, t, i: polypnet(
-        [
-            "evaluate",
-            "--model",
-            "iam_unet",
-            "--weights",
-            str(f),
-            "--data",
-            "sample",
-            "--split",
-            "all",
-            "--out",
-            str(t / "ev"),
-            "--grid",
-            "0",
-            "--image-size",
-            "64",
-        ]
-    ),
+    "evaluate --checkpoint": lambda f, t, i: _evaluate(t / "ev", "--checkpoint", str(f)),
+    "evaluate --weights": lambda f, t, i: _evaluate(t / "ev", "--model", "iam_unet", "--weights", str(f)),
     "export --checkpoint": lambda f, t, i: polypnet(
         ["export", "--checkpoint", str(f), "--out", str(t / "exports"), "--format", "onnx", "--image-size", "64"]
     ),
