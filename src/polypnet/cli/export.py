@@ -8,8 +8,9 @@ random inputs at the export size and at a second shape, and the largest differen
 is printed; exit status 1 when it exceeds --atol, 2 on a usage error.
 
 Files: OUT/NAME.onnx and OUT/NAME.torchscript.pt (OUT default exports/, NAME default the
-checkpoint's or model's name); a file of that name is replaced only with --overwrite. The settings (model, image size, pre-processing) are stored in
-the ONNX metadata_props and in the TorchScript extra file polypnet.json.
+checkpoint's or model's name); a file of that name is replaced only with --overwrite. The
+settings (model, image size, pre-processing) are stored in the ONNX metadata_props and in the
+TorchScript extra file polypnet.json.
 
 examples:
   polypnet export --checkpoint runs/paper_kvasir/RUN/checkpoints/best.ckpt
