@@ -35,9 +35,11 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install 'scikit-image>=0.19,<0.26' 'scikit-learn>=1.3' && $(PY) -m pip install --no-deps 'pysodmetrics>=1.6,<1.7'
 	@touch $(STAMP)
 
+# --no-cache-dir: on x86_64 PyPI's torch 2.9.1 is the CUDA build (~7 GB with its nvidia-* wheels);
+# a cached copy of those downloads would need another ~3.5 GB of disk.
 $(XLA_STAMP): setup.cfg pyproject.toml
 	@test -x $(XLA_PY) || $(PYTHON) -m venv $(XLA_VENV)
-	$(XLA_PY) -m pip install $(XLA_PIP_ARGS) -e '.[tpu,dev]'
+	$(XLA_PY) -m pip install --no-cache-dir $(XLA_PIP_ARGS) -e '.[tpu,dev]'
 	@touch $(XLA_STAMP)
 
 venv-xla: $(XLA_STAMP)
