@@ -74,6 +74,29 @@ def test_bad_files_become_messages(analyser: DemoAnalyser, tmp_path: Path) -> No
     assert [r["file"] for r in result.image_rows] == [good.name]  # the good file is still processed
 
 
+def test_images_are_decoded_a_batch_at_a_time(
+    analyser: DemoAnalyser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays at one batch of decoded uploads, not all of them (up to 32 at 40 MP each)."""
+    from polypnet.inference import demo_page as page
+
+    events: list[str] = []
+    read = page._read_upload
+    monkeypatch.setattr(page, "_read_upload", lambda file: events.append("read") or read(file))
+    predict_batch = Predictor.predict_batch
+    monkeypatch.setattr(
+        Predictor, "predict_batch", lambda self, images: events.append("predict") or predict_batch(self, images)
+    )
+    analyser.batch_size = 2
+    files = []
+    for i in range(5):
+        files.append(tmp_path / f"copy{i}.jpg")
+        files[-1].write_bytes(sample_images()[0].read_bytes())
+    result = analyser.analyse(files, threshold=0.5, tta=False, work_dir=tmp_path / "out")
+    assert len(result.image_rows) == 5
+    assert events == ["read", "read", "predict", "read", "read", "predict", "read", "predict"]
+
+
 def test_threshold_outside_0_1_is_a_message(analyser: DemoAnalyser, tmp_path: Path) -> None:
     result = analyser.analyse(sample_images()[:1], threshold=1.0, tta=False, work_dir=tmp_path)
     assert result.notes and not result.image_rows

@@ -136,17 +136,19 @@ class DemoAnalyser:
         result: PageResult,
         progress: Callable[[float, str], None] | None,
     ) -> None:
-        decoded: list[tuple[Path, np.ndarray]] = []
-        for file in files:
-            image = _read_upload(file)
-            if isinstance(image, Skipped):
-                result.notes.append(f"{file.name}: {image.reason}")
-            else:
-                decoded.append((file, image))
-        for start in range(0, len(decoded), self.batch_size):
+        # Decoded a batch at a time: 32 uploads at the pixel limit would hold ~4 GB decoded at once.
+        for start in range(0, len(files), self.batch_size):
             if progress is not None:
-                progress(start / len(decoded), f"image {start + 1} of {len(decoded)}")
-            batch = decoded[start : start + self.batch_size]
+                progress(start / len(files), f"image {start + 1} of {len(files)}")
+            batch: list[tuple[Path, np.ndarray]] = []
+            for file in files[start : start + self.batch_size]:
+                image = _read_upload(file)
+                if isinstance(image, Skipped):
+                    result.notes.append(f"{file.name}: {image.reason}")
+                else:
+                    batch.append((file, image))
+            if not batch:
+                continue
             for (file, image), pred in zip(batch, predictor.predict_batch([img for _, img in batch])):
                 stem = names[file]
                 mask_path, overlay_path = work_dir / f"{stem}_mask.png", work_dir / f"{stem}_overlay.jpg"
