@@ -123,7 +123,7 @@ def test_the_committed_docs_equal_what_the_records_give() -> None:
 
 def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "results").symlink_to(REPO / "results")
-    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/performance.md"):
+    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/ablations.md", "docs/performance.md"):
         (tmp_path / doc).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / doc, tmp_path / doc)
     index = tmp_path / "index.json"
@@ -146,10 +146,11 @@ def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys:
 def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc, record = report.PERFORMANCE
     (tmp_path / "results").mkdir()
-    for name in ("README.md", "MODEL_CARD.md", "docs/results.md"):
+    for name in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/ablations.md"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
-    for path in (REPO / "results").glob("*/*_seed*.json"):  # the records the other pages link
+    records = [*(REPO / "results").glob("*/*_seed*.json"), *(REPO / "results/ablations/v2/cpu").glob("*.json")]
+    for path in [*records, REPO / "results/baselines/cpu_cost.json"]:  # the records the other pages read
         (tmp_path / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, tmp_path / path.relative_to(REPO))
     monkeypatch.setattr(report, "performance_markdown", lambda r: f"# speed\n\n{r['command']}\n")
@@ -174,3 +175,37 @@ def test_input_size_rows_report_the_size_chosen_on_validation(tmp_path: Path) ->
     text = input_size_rows(tmp_path, Path("docs"))
     assert "| Kvasir-SEG | `kvasir-seg` | 256 px | 320 px | 85.00 | 86.00 | 84.00 | 83.00 | 78.00 |" in text
     assert "(../results/input_size/input_size.md)" in text
+
+
+def _copy_studies(tmp_path: Path) -> Path:
+    from polypnet.experiments.ablation_report import STUDIES_DIR
+
+    shutil.copytree(REPO / STUDIES_DIR, tmp_path / STUDIES_DIR, ignore=shutil.ignore_patterns("runs", "*.png"))
+    return tmp_path / STUDIES_DIR
+
+
+def test_studies_table_has_the_shared_paper_arm_once_and_every_other_arm(tmp_path: Path) -> None:
+    from polypnet.experiments.ablation_report import STUDIES, studies_table
+
+    folder = _copy_studies(tmp_path)
+    others = sum(
+        not row["paper_choice"] for s in STUDIES for row in json.loads((folder / f"{s}.json").read_text())["rows"]
+    )
+    lines = studies_table(tmp_path, Path("docs")).splitlines()
+    assert len(lines) == 2 + 1 + others and lines[2].startswith("| all four | **paper: ")
+    # The per-image score is in the table beside the pooled one, as the record gives it.
+    loss = json.loads((folder / "loss.json").read_text())
+    tversky = next(row for row in loss["rows"] if row["arm"] == "tversky")
+    row = next(line for line in lines if "Tversky" in line)
+    assert row.endswith(f"| {100 * tversky['test_f1_per_image']:.2f} ± {100 * tversky['test_f1_per_image_std']:.2f} |")
+
+
+def test_studies_table_refuses_paper_arms_that_are_not_one_run(tmp_path: Path) -> None:
+    from polypnet.experiments.ablation_report import studies_table
+
+    record = _copy_studies(tmp_path) / "loss.json"
+    study = json.loads(record.read_text())
+    next(row for row in study["rows"] if row["paper_choice"])["test_f1"] += 0.01
+    record.write_text(json.dumps(study))
+    with pytest.raises(ValueError, match="paper arms differ"):
+        studies_table(tmp_path, Path("docs"))

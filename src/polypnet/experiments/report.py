@@ -1,6 +1,6 @@
 """The numbers of the docs, generated from the committed records under ``results/``.
 
-Each generated region of README.md, MODEL_CARD.md and docs/results.md sits between
+Each generated region of README.md, MODEL_CARD.md, docs/results.md and docs/ablations.md sits between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``; the prose around it is written by
 hand. ``make docs`` rewrites every region (and the scores in the shipped-weights index, which
 ``polypnet models pretrained`` prints); ``make docs-check`` renders them again and fails on any
@@ -26,7 +26,9 @@ from typing import Any
 
 from ..data.shipped import cvc_sequences
 from ..models.pretrained import WEIGHTS_DIR
+from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
+from .markdown import link, table
 from .pranet_protocol import PRANET_PROTOCOLS
 from .pranet_table import pranet_markdown
 from .studies import mean_std
@@ -133,18 +135,6 @@ def cell(values: list[float]) -> str:
         return pct(values[0])
     mean, std = mean_std(values)
     return f"{pct(mean)} ± {pct(std)}"
-
-
-def link(target: Path, text: str, base: Path) -> str:
-    """A Markdown link to ``target`` (relative to the root) from a document in folder ``base``."""
-    return f"[{text}]({Path(os.path.relpath(target, base)).as_posix()})"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def paper_numbers() -> tuple[dict[str, dict[str, float]], int]:
@@ -575,6 +565,11 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
     docs = Path("docs")
     return {
         Path("README.md"): {"headline": lambda: headline(runs, Path("."))},
+        docs / "ablations.md": {
+            "studies": lambda: studies_table(root, docs),
+            "baselines": lambda: baselines_table(root, docs),
+            "baselines_cost": lambda: cost_table(root, docs),
+        },
         Path("MODEL_CARD.md"): {
             "weights": lambda: shipped_brief(root, Path("."), index),
             "sequence": lambda: sequence_split(runs, Path(".")),
