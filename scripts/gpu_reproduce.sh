@@ -1,33 +1,33 @@
 #!/usr/bin/env bash
 # The one command that the GPU machine runs from the repository root, .gpu carried (docs/gpu.md):
 #
-#   bash scripts/gpu_reproduce.sh                          # both datasets, seed 42, 32-true
-#   DATASETS=cvc-clinicdb SEEDS="42 43" bash scripts/gpu_reproduce.sh
-#   PROTOCOL=improved bash scripts/gpu_reproduce.sh        # our improved recipe at the paper's schedule
+#   bash scripts/gpu_reproduce.sh                                  # paper recipe, both datasets, seed 42
+#   PROTOCOLS="paper improved" SEEDS="42 43 44" bash scripts/gpu_reproduce.sh   # the whole seed plan
+#   DATASETS=cvc-clinicdb SEEDS="43 44" PROTOCOLS=improved bash scripts/gpu_reproduce.sh
 #
-# Installs .gpu/wheels into $SITE, runs polypnet reproduce (the paper protocol, or $PROTOCOL) on the packs
-# in .gpu/data, and leaves in $OUT: gpu_results.tar.gz (results/ JSON + README.md table, and per
-# run metrics.csv, curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log),
-# log.txt, and each finished run's best checkpoint (<dataset>_<split>_seed<k>_best.ckpt, 6 at
-# most: the device tool returns 8 files). The archive is rewritten each time a dataset ends, and
-# runs still going at TIME_LIMIT_S are stopped, so a command cut short still returns what finished.
+# Installs .gpu/wheels into $SITE and trains one job per protocol x dataset x seed with
+# `polypnet reproduce` on the packs in .gpu/data, JOBS of them at once on the one GPU. Leaves in
+# $OUT: gpu_results.tar.gz (results/<protocol>/ JSON + README.md tables, and per run metrics.csv,
+# curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log), log.txt, and the
+# best checkpoint of finished runs (<protocol>_<dataset>_<split>_seed<k>_best.ckpt, 6 at most:
+# the device tool returns 8 files). The archive is rewritten each time a job ends, and jobs still
+# going at TIME_LIMIT_S are stopped, so a command cut short still returns what finished.
 #
-# Environment (default): PROTOCOL (paper), DATASETS ("cvc-clinicdb kvasir-seg"), SEEDS (42), SPLIT (random),
-# ACCELERATOR (gpu), PRECISION (empty: the config's 32-true), PARALLEL (1: the datasets train
-# side by side on the one GPU; 0: one after the other), NUM_WORKERS (8, or 6 per run when
-# PARALLEL), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit.py arguments),
+# Environment (default): PROTOCOLS (paper; PROTOCOL is read too), DATASETS ("cvc-clinicdb
+# kvasir-seg"), SEEDS (42), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
+# 32-true), JOBS (every job at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
+# at least 1), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit arguments),
 # DATA_DIR (.gpu/data), WHEELS (.gpu/wheels), SITE (/tmp/site), WORK (/tmp/polypnet-gpu-<time>),
 # OUT (/tmp/gpu_out when unset), PYTHON (python3), SKIP_INSTALL (0; 1: use PYTHON's packages),
 # CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60).
 set -u
 START=$(date +%s)
-PROTOCOL=${PROTOCOL:-paper}
+PROTOCOLS=${PROTOCOLS:-${PROTOCOL:-paper}}
 DATASETS=${DATASETS:-"cvc-clinicdb kvasir-seg"}
 SEEDS=${SEEDS:-42}
 SPLIT=${SPLIT:-random}
 ACCELERATOR=${ACCELERATOR:-gpu}
 PRECISION=${PRECISION:-}
-PARALLEL=${PARALLEL:-1}
 TIME_LIMIT_S=${TIME_LIMIT_S:-540}
 EXTRA=${EXTRA:-}
 DATA_DIR=${DATA_DIR:-.gpu/data}
@@ -38,15 +38,23 @@ OUT=${OUT:-/tmp/gpu_out}
 PYTHON=${PYTHON:-python3}
 CKPTS=${CKPTS:-1}
 HEARTBEAT_S=${HEARTBEAT_S:-60}
-if [ "$PARALLEL" = 1 ]; then SLOTS=$(wc -w <<<"$DATASETS"); DEFAULT_WORKERS=6; else SLOTS=1; DEFAULT_WORKERS=8; fi
-NUM_WORKERS=${NUM_WORKERS:-$DEFAULT_WORKERS}
+ALL_JOBS=()  # protocol:dataset:seed
+for protocol in $PROTOCOLS; do
+    for ds in $DATASETS; do
+        for seed in $SEEDS; do ALL_JOBS+=("$protocol:$ds:$seed"); done
+    done
+done
+JOBS=${JOBS:-${#ALL_JOBS[@]}}
+CORES=$(nproc)
+NUM_WORKERS=${NUM_WORKERS:-$(( CORES / JOBS > 1 ? CORES / JOBS : 1 ))}
 
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/log.txt"
 exec > >(tee -a "$LOG") 2>&1
 elapsed() { echo $(( $(date +%s) - START )); }
-echo "== gpu_reproduce.sh $(date -u +%FT%TZ): protocol $PROTOCOL datasets [$DATASETS] seeds [$SEEDS] split $SPLIT" \
-     "accelerator $ACCELERATOR precision ${PRECISION:-config} parallel $PARALLEL workers $NUM_WORKERS" \
+echo "== gpu_reproduce.sh $(date -u +%FT%TZ): protocols [$PROTOCOLS] datasets [$DATASETS] seeds [$SEEDS]" \
+     "split $SPLIT: ${#ALL_JOBS[@]} jobs, $JOBS at once; accelerator $ACCELERATOR precision ${PRECISION:-config}" \
+     "workers $NUM_WORKERS per job" \
      "limit ${TIME_LIMIT_S}s work $WORK"
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
@@ -76,13 +84,15 @@ archive() {  # everything but checkpoints and TensorBoard events, then the best 
         --exclude=gpu_results.tar.gz.part $(cd "$WORK" && ls -d results runs log.txt 2>/dev/null) &&
         mv -f "$WORK/gpu_results.tar.gz.part" "$OUT/gpu_results.tar.gz"
     [ "$CKPTS" = 1 ] || return 0
-    local ckpt run base n=0
-    for ckpt in "$WORK"/runs/"$PROTOCOL"/*/checkpoints/best-*.ckpt; do
+    local ckpt run protocol base n=0
+    for ckpt in "$WORK"/runs/*/*/checkpoints/best-*.ckpt; do
         [ -f "$ckpt" ] && [ $n -lt 6 ] || continue
         run=$(basename "$(dirname "$(dirname "$ckpt")")")  # <dataset>_<split>_seed<k>
-        base="$WORK/results/$PROTOCOL/${run/_${SPLIT}_/_}"      # its result: <dataset>_seed<k>[_<split>].json
-        [ -f "$base.json" ] || [ -f "${base}_$SPLIT.json" ] || continue  # a finished run's only
-        cp -f "$ckpt" "$OUT/${run}_best.ckpt"
+        protocol=$(basename "$(dirname "$(dirname "$(dirname "$ckpt")")")")
+        # A finished run's only: its record <dataset>_seed<k>[_split<j>][_<split>].json exists.
+        base="$WORK/results/$protocol/${run%%_*}_seed${run##*_seed}"
+        [ -f "$base.json" ] || compgen -G "${base}_*.json" >/dev/null || continue
+        cp -f "$ckpt" "$OUT/${protocol}_${run}_best.ckpt"
         n=$((n + 1))
     done
 }
@@ -91,63 +101,65 @@ epoch_of() {  # the last epoch in a metrics.csv
     awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "epoch") c = i; next} c && $c != "" {e = $c} END {print e}' "$1" 2>/dev/null
 }
 
-run_one() {  # one dataset, all seeds, stopped at the deadline
-    local ds=$1 left=$(( TIME_LIMIT_S - $(elapsed) ))
+run_one() {  # one job, protocol:dataset:seed, stopped at the deadline
+    local protocol=${1%%:*} rest=${1#*:} left=$(( TIME_LIMIT_S - $(elapsed) ))
+    local ds=${rest%%:*} seed=${rest#*:}
     if [ "$left" -lt 60 ]; then echo "skipped: ${left}s left"; return 124; fi
     [ -d "$DATA_DIR/$ds" ] || { echo "error: $DATA_DIR/$ds not found (make gpu-bundle)"; return 2; }
-    # shellcheck disable=SC2086  # SEEDS and EXTRA are word lists
-    timeout -s INT -k 30 "$left" "$PYTHON" -m polypnet.cli.main reproduce --protocol "$PROTOCOL" --datasets "$ds" \
-        --seeds $SEEDS --split "$SPLIT" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
+    # shellcheck disable=SC2086  # EXTRA is a word list
+    timeout -s INT -k 30 "$left" "$PYTHON" -m polypnet.cli.main reproduce --protocol "$protocol" --datasets "$ds" \
+        --seeds "$seed" --split "$SPLIT" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
         --num-workers "$NUM_WORKERS" ${PRECISION:+--precision "$PRECISION"} \
         --out "$WORK/results" --runs "$WORK/runs" \
         --extra --trainer.enable_progress_bar false $EXTRA
 }
 
 declare -A PID STARTED
-pending=($DATASETS)
+pending=("${ALL_JOBS[@]}")
 running=()
 status=0
 last_beat=$(elapsed)
 while :; do
-    while [ ${#pending[@]} -gt 0 ] && [ ${#running[@]} -lt "$SLOTS" ]; do
-        ds=${pending[0]}
+    while [ ${#pending[@]} -gt 0 ] && [ ${#running[@]} -lt "$JOBS" ]; do
+        job=${pending[0]}
         pending=("${pending[@]:1}")
-        echo "== [$(elapsed)s] $ds: start"
-        ( set -o pipefail; run_one "$ds" 2>&1 | sed -u "s/^/[$ds] /" ) &
-        PID[$ds]=$!
-        STARTED[$ds]=$(elapsed)
-        running+=("$ds")
+        echo "== [$(elapsed)s] $job: start"
+        ( set -o pipefail; run_one "$job" 2>&1 | sed -u "s/^/[$job] /" ) &
+        PID[$job]=$!
+        STARTED[$job]=$(elapsed)
+        running+=("$job")
     done
     [ ${#running[@]} -eq 0 ] && break
     sleep 5
     still=()
-    for ds in "${running[@]}"; do
-        if kill -0 "${PID[$ds]}" 2>/dev/null; then still+=("$ds"); continue; fi
-        wait "${PID[$ds]}"
+    for job in "${running[@]}"; do
+        if kill -0 "${PID[$job]}" 2>/dev/null; then still+=("$job"); continue; fi
+        wait "${PID[$job]}"
         rc=$?
         [ $rc -eq 0 ] || status=1
         case $rc in 124|137) why=" (stopped at the time limit)" ;; *) why="" ;; esac
-        echo "== [$(elapsed)s] $ds: exit $rc after $(( $(elapsed) - STARTED[$ds] ))s$why"
+        echo "== [$(elapsed)s] $job: exit $rc after $(( $(elapsed) - STARTED[$job] ))s$why"
         archive
     done
     running=("${still[@]+"${still[@]}"}")
     if [ ${#running[@]} -gt 0 ] && [ $(( $(elapsed) - last_beat )) -ge "$HEARTBEAT_S" ]; then
         last_beat=$(elapsed)
         beat=""
-        for ds in "${running[@]}"; do
-            for csv in "$WORK"/runs/"$PROTOCOL"/"${ds}"_*/metrics.csv; do
-                [ -f "$csv" ] && beat+=" $(basename "$(dirname "$csv")") epoch $(epoch_of "$csv");"
-            done
+        for job in "${running[@]}"; do
+            IFS=: read -r protocol ds seed <<<"$job"
+            csv="$WORK/runs/$protocol/${ds}_${SPLIT}_seed$seed/metrics.csv"
+            [ -f "$csv" ] && beat+=" $job epoch $(epoch_of "$csv");"
         done
         gpu=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used \
               --format=csv,noheader 2>/dev/null | head -1)
         echo "== [$(elapsed)s] running:${beat:- starting} ${gpu:+gpu $gpu}"
     fi
 done
-if [ -d "$WORK/results/$PROTOCOL" ]; then  # one table of every dataset (runs side by side wrote their own)
+for protocol in $PROTOCOLS; do  # one table per protocol (jobs side by side each wrote their own)
+    [ -d "$WORK/results/$protocol" ] || continue
     "$PYTHON" -c "import sys; from pathlib import Path; from polypnet.cli.reproduce import write_table; \
-print(write_table(Path(sys.argv[1])))" "$WORK/results/$PROTOCOL" && cat "$WORK/results/$PROTOCOL/README.md"
-fi
+print(write_table(Path(sys.argv[1])))" "$WORK/results/$protocol" && cat "$WORK/results/$protocol/README.md"
+done
 echo "== [$(elapsed)s] done, exit $status; in $OUT:"
 archive
 ls -l "$OUT"

@@ -1,0 +1,94 @@
+"""scripts/gpu_reproduce.sh, the one command of the GPU machine: its job queue, archive and checkpoints.
+
+The script's own logic runs for real; `polypnet reproduce` is replaced by a stand-in interpreter
+(PYTHON) that writes what a finished run leaves, so the test takes seconds and needs no GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "gpu_reproduce.sh"
+
+# Stands in for python3: `-` and `-c` (the version check, the final table) succeed; `-m
+# polypnet.cli.main reproduce ...` writes a run folder with a best checkpoint and, unless the
+# seed is 13 (a run that fails), the run's record.
+FAKE_PYTHON = r"""#!/usr/bin/env bash
+case "$1" in
+  -) cat >/dev/null; exit 0 ;;
+  -c) mkdir -p "$3" && echo "table" > "$3/README.md"; exit 0 ;;
+esac
+shift 3  # -m polypnet.cli.main reproduce
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --protocol) protocol=$2 ;; --datasets) ds=$2 ;; --seeds) seed=$2 ;; --split) split=$2 ;;
+    --out) out=$2 ;; --runs) runs=$2 ;; --extra) break ;;
+  esac
+  shift
+done
+run="$runs/$protocol/${ds}_${split}_seed$seed"
+mkdir -p "$run/checkpoints" "$out/$protocol"
+printf 'epoch,step\n0,1\n' > "$run/metrics.csv"
+echo "$protocol $ds $seed" > "$run/checkpoints/best-epoch000.ckpt"
+echo "start $(date +%s%N)" >> "$runs/../events.txt"
+sleep 1
+echo "end $(date +%s%N)" >> "$runs/../events.txt"
+[ "$seed" = 13 ] && { echo "error: diverged"; exit 1; }
+tail="" ; [ "$seed" != 42 ] && tail="_split42"
+echo '{}' > "$out/$protocol/${ds}_seed${seed}${tail}.json"
+"""
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
+def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
+    python = tmp_path / "python"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    data = tmp_path / "data"
+    for ds in ("cvc-clinicdb", "kvasir-seg"):
+        (data / ds).mkdir(parents=True)
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {
+        **os.environ,
+        "SKIP_INSTALL": "1",
+        "PYTHON": str(python),
+        "DATA_DIR": str(data),
+        "OUT": str(out),
+        "WORK": str(work),
+        "PROTOCOLS": "paper improved",
+        "DATASETS": "cvc-clinicdb kvasir-seg",
+        "SEEDS": "43 13",
+        "JOBS": "3",
+        "HEARTBEAT_S": "1",
+    }
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    log = done.stdout + done.stderr
+    assert done.returncode == 1, log  # the seed-13 jobs failed, and the exit status says so
+    assert "8 jobs, 3 at once" in log
+    assert log.count(": exit 0 after") == 4 and log.count(": exit 1 after") == 4, log
+    # Every job ran, three at a time at most.
+    events = sorted(
+        (int(t), kind) for kind, t in (line.split() for line in (work / "events.txt").read_text().splitlines())
+    )
+    running, most = 0, 0
+    for _, kind in events:
+        running += 1 if kind == "start" else -1
+        most = max(most, running)
+    assert len(events) == 16 and most == 3
+    # Checkpoints of finished runs only (a run without its record is not finished), six at most.
+    ckpts = sorted(p.name for p in out.glob("*_best.ckpt"))
+    assert len(ckpts) == 4 and all(name.endswith("_random_seed43_best.ckpt") for name in ckpts), ckpts
+    assert {name.split("_")[0] for name in ckpts} == {"paper", "improved"}
+    with tarfile.open(out / "gpu_results.tar.gz") as archive:
+        names = archive.getnames()
+    assert "results/improved/kvasir-seg_seed43_split42.json" in names and "log.txt" in names
+    assert not any("checkpoints" in name for name in names)
+    assert (out / "log.txt").is_file()
