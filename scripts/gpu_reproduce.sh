@@ -9,9 +9,11 @@
 # `polypnet reproduce` on the packs in .gpu/data, JOBS of them at once on the one GPU. Leaves in
 # $OUT: gpu_results.tar.gz (results/<protocol>/ JSON + README.md tables, and per run metrics.csv,
 # curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log), log.txt, and the
-# best checkpoint of finished runs (<protocol>_<dataset>_<split>_seed<k>_best.ckpt, 6 at most:
-# the device tool returns 8 files). The archive is rewritten each time a job ends, and jobs still
-# going at TIME_LIMIT_S are stopped, so a command cut short still returns what finished.
+# best checkpoint of the jobs that ended well (<protocol>_<run folder>__best-*.ckpt, 6 at most: the
+# device tool returns 8 files). PROTOCOLS=pranet trains one model per seed on both datasets; its
+# record is made where the original images are (polypnet reproduce --protocol pranet --from-run).
+# The archive is rewritten each time a job ends, and jobs still going at TIME_LIMIT_S are
+# stopped, so a command cut short still returns what finished.
 #
 # Environment (default): PROTOCOLS (paper; PROTOCOL is read too), DATASETS ("cvc-clinicdb
 # kvasir-seg"), SEEDS (42), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
@@ -38,9 +40,10 @@ OUT=${OUT:-/tmp/gpu_out}
 PYTHON=${PYTHON:-python3}
 CKPTS=${CKPTS:-1}
 HEARTBEAT_S=${HEARTBEAT_S:-60}
-ALL_JOBS=()  # protocol:dataset:seed
+ALL_JOBS=()  # protocol:dataset:seed; the PraNet protocols train on both datasets at once ("both")
 for protocol in $PROTOCOLS; do
-    for ds in $DATASETS; do
+    case $protocol in pranet*) sets=both ;; *) sets=$DATASETS ;; esac
+    for ds in $sets; do
         for seed in $SEEDS; do ALL_JOBS+=("$protocol:$ds:$seed"); done
     done
 done
@@ -84,17 +87,25 @@ archive() {  # everything but checkpoints and TensorBoard events, then the best 
         --exclude=gpu_results.tar.gz.part $(cd "$WORK" && ls -d results runs log.txt 2>/dev/null) &&
         mv -f "$WORK/gpu_results.tar.gz.part" "$OUT/gpu_results.tar.gz"
     [ "$CKPTS" = 1 ] || return 0
-    local ckpt run protocol base n=0
-    for ckpt in "$WORK"/runs/*/*/checkpoints/best-*.ckpt; do
-        [ -f "$ckpt" ] && [ $n -lt 6 ] || continue
-        run=$(basename "$(dirname "$(dirname "$ckpt")")")  # <dataset>_<split>_seed<k>
-        protocol=$(basename "$(dirname "$(dirname "$(dirname "$ckpt")")")")
-        # A finished run's only: its record <dataset>_seed<k>[_split<j>][_<split>].json exists.
-        base="$WORK/results/$protocol/${run%%_*}_seed${run##*_seed}"
-        [ -f "$base.json" ] || compgen -G "${base}_*.json" >/dev/null || continue
-        cp -f "$ckpt" "$OUT/${protocol}_${run}_best.ckpt"
+    local marker job ckpt n=0
+    for marker in "$WORK"/finished/*; do  # the jobs that exited 0
+        [ -f "$marker" ] && [ $n -lt 6 ] || continue
+        job=$(basename "$marker")
+        ckpt=$(ls "$(run_dir "$job")"/checkpoints/best-*.ckpt 2>/dev/null | tail -1)
+        [ -n "$ckpt" ] || continue
+        # The checkpoint's own name after "__": polypnet reproduce --from-run picks the best by it.
+        cp -f "$ckpt" "$OUT/${job%%:*}_$(basename "$(run_dir "$job")")__$(basename "$ckpt")"
         n=$((n + 1))
     done
+}
+
+run_dir() {  # where polypnet reproduce trains a job
+    local protocol ds seed
+    IFS=: read -r protocol ds seed <<<"$1"
+    case $protocol in
+        pranet*) echo "$WORK/runs/$protocol/pranet_seed$seed" ;;
+        *) echo "$WORK/runs/$protocol/${ds}_${SPLIT}_seed$seed" ;;
+    esac
 }
 
 epoch_of() {  # the last epoch in a metrics.csv
@@ -102,13 +113,18 @@ epoch_of() {  # the last epoch in a metrics.csv
 }
 
 run_one() {  # one job, protocol:dataset:seed, stopped at the deadline
-    local protocol=${1%%:*} rest=${1#*:} left=$(( TIME_LIMIT_S - $(elapsed) ))
-    local ds=${rest%%:*} seed=${rest#*:}
+    local protocol ds seed sets left=$(( TIME_LIMIT_S - $(elapsed) ))
+    IFS=: read -r protocol ds seed <<<"$1"
     if [ "$left" -lt 60 ]; then echo "skipped: ${left}s left"; return 124; fi
-    [ -d "$DATA_DIR/$ds" ] || { echo "error: $DATA_DIR/$ds not found (make gpu-bundle)"; return 2; }
+    sets=$ds; [ "$ds" = both ] && sets="cvc-clinicdb kvasir-seg"
+    for d in $sets; do
+        [ -d "$DATA_DIR/$d" ] || { echo "error: $DATA_DIR/$d not found (make gpu-bundle)"; return 2; }
+    done
+    local which=(--datasets "$ds" --split "$SPLIT")
+    [ "$ds" = both ] && which=()  # PraNet's split, on both datasets
     # shellcheck disable=SC2086  # EXTRA is a word list
-    timeout -s INT -k 30 "$left" "$PYTHON" -m polypnet.cli.main reproduce --protocol "$protocol" --datasets "$ds" \
-        --seeds "$seed" --split "$SPLIT" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
+    timeout -s INT -k 30 "$left" "$PYTHON" -m polypnet.cli.main reproduce --protocol "$protocol" "${which[@]}" \
+        --seeds "$seed" --data-dir "$DATA_DIR" --accelerator "$ACCELERATOR" \
         --num-workers "$NUM_WORKERS" ${PRECISION:+--precision "$PRECISION"} \
         --out "$WORK/results" --runs "$WORK/runs" \
         --extra --trainer.enable_progress_bar false $EXTRA
@@ -136,7 +152,7 @@ while :; do
         if kill -0 "${PID[$job]}" 2>/dev/null; then still+=("$job"); continue; fi
         wait "${PID[$job]}"
         rc=$?
-        [ $rc -eq 0 ] || status=1
+        if [ $rc -eq 0 ]; then mkdir -p "$WORK/finished" && touch "$WORK/finished/$job"; else status=1; fi
         case $rc in 124|137) why=" (stopped at the time limit)" ;; *) why="" ;; esac
         echo "== [$(elapsed)s] $job: exit $rc after $(( $(elapsed) - STARTED[$job] ))s$why"
         archive
@@ -146,8 +162,7 @@ while :; do
         last_beat=$(elapsed)
         beat=""
         for job in "${running[@]}"; do
-            IFS=: read -r protocol ds seed <<<"$job"
-            csv="$WORK/runs/$protocol/${ds}_${SPLIT}_seed$seed/metrics.csv"
+            csv="$(run_dir "$job")/metrics.csv"
             [ -f "$csv" ] && beat+=" $job epoch $(epoch_of "$csv");"
         done
         gpu=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used \
@@ -156,6 +171,7 @@ while :; do
     fi
 done
 for protocol in $PROTOCOLS; do  # one table per protocol (jobs side by side each wrote their own)
+    case $protocol in pranet*) continue ;; esac  # its own table, written by its one job per seed
     [ -d "$WORK/results/$protocol" ] || continue
     "$PYTHON" -c "import sys; from pathlib import Path; from polypnet.cli.reproduce import write_table; \
 print(write_table(Path(sys.argv[1])))" "$WORK/results/$protocol" && cat "$WORK/results/$protocol/README.md"
