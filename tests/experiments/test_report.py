@@ -18,6 +18,12 @@ SHARED_SEQUENCES = REPO.parent / "shared" / "data" / "cvc-clinicdb" / "sequences
 RANDOM_SPLIT = REPO / "results" / "paper" / "cvc-clinicdb_seed42_run" / "split.json"
 
 
+def _generated_documents() -> list[str]:
+    """The documents with generated regions, relative to the root."""
+    index = json.loads(report.INDEX_PATH.read_text())
+    return [str(doc) for doc in report.regions(REPO, index)]
+
+
 def test_fill_replaces_only_the_regions() -> None:
     text = "intro\n<!-- generated:a -->\nold\n<!-- /generated:a -->\nmiddle\n<!-- generated:b -->\n<!-- /generated:b -->\nend\n"
     out = report.fill(text, {"a": lambda: "new A\n", "b": lambda: "new B\n"})
@@ -123,7 +129,7 @@ def test_the_committed_docs_equal_what_the_records_give() -> None:
 
 def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "results").symlink_to(REPO / "results")
-    for doc in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/ablations.md", "docs/performance.md"):
+    for doc in [*_generated_documents(), "docs/performance.md"]:
         (tmp_path / doc).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / doc, tmp_path / doc)
     index = tmp_path / "index.json"
@@ -146,11 +152,12 @@ def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys:
 def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     doc, record = report.PERFORMANCE
     (tmp_path / "results").mkdir()
-    for name in ("README.md", "MODEL_CARD.md", "docs/results.md", "docs/ablations.md"):
+    for name in _generated_documents():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     records = [*(REPO / "results").glob("*/*_seed*.json"), *(REPO / "results/ablations/v2/cpu").glob("*.json")]
-    for path in [*records, REPO / "results/baselines/cpu_cost.json"]:  # the records the other pages read
+    others = [REPO / "results/baselines/cpu_cost.json", REPO / "results/benchmark/data_loading.json"]
+    for path in [*records, *others]:  # the records the other pages read
         (tmp_path / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, tmp_path / path.relative_to(REPO))
     monkeypatch.setattr(report, "performance_markdown", lambda r: f"# speed\n\n{r['command']}\n")
@@ -209,3 +216,35 @@ def test_studies_table_refuses_paper_arms_that_are_not_one_run(tmp_path: Path) -
     record.write_text(json.dumps(study))
     with pytest.raises(ValueError, match="paper arms differ"):
         studies_table(tmp_path, Path("docs"))
+
+
+def test_data_loading_table_is_the_bench_record(tmp_path: Path) -> None:
+    from polypnet.experiments.data_loading_report import FORMAT, RECORD, data_loading_markdown
+
+    record = {
+        "format": FORMAT,
+        "command": "python scripts/bench_data.py kvasir-seg --workers 0 2",
+        "dataset": "kvasir-seg",
+        "pairs": 1000,
+        "image_size": 256,
+        "batch_size": 16,
+        "machine": "x86_64, 2 CPUs",
+        "torch": "2.x",
+        "torch_threads": 2,
+        "rows": [
+            {"workers": 0, "no_cache_img_s": 40.0, "cache_fill_s": 10.0, "cached_img_s": 640.0},
+            {"workers": 2, "no_cache_img_s": 80.0, "cache_fill_s": 12.5, "cached_img_s": 400.0},
+        ],
+        "disk_cache_load_s": 0.8,
+    }
+    (tmp_path / RECORD).parent.mkdir(parents=True)
+    (tmp_path / RECORD).write_text(json.dumps(record))
+    text = data_loading_markdown(tmp_path, Path("docs"))
+    assert "| no cache (decode + resize + augment every item) | 40.0 img/s | 80.0 img/s |" in text
+    assert "| cache fill (once, at setup) | 100 img/s (10.0 s) | 80 img/s (12.5 s) |" in text
+    assert "**640 img/s** (16.0x)" in text and "**400 img/s** (5.0x)" in text
+    assert "0.8 s instead of 10.0 s" in text
+    assert "takes 5.0 s of data loading from the cache instead of 80 s" in text  # 3200 samples
+    (tmp_path / RECORD).write_text(json.dumps({**record, "format": "other/1"}))
+    with pytest.raises(ValueError, match="expected"):
+        data_loading_markdown(tmp_path, Path("docs"))

@@ -1,6 +1,6 @@
 """The numbers of the docs, generated from the committed records under ``results/``.
 
-Each generated region of README.md, MODEL_CARD.md, docs/results.md and docs/ablations.md sits between
+Each generated region of README.md, MODEL_CARD.md and docs/ (results, ablations, data) sits between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``; the prose around it is written by
 hand. ``make docs`` rewrites every region (and the scores in the shipped-weights index, which
 ``polypnet models pretrained`` prints); ``make docs-check`` renders them again and fails on any
@@ -28,6 +28,7 @@ from ..data.shipped import cvc_sequences
 from ..models.pretrained import WEIGHTS_DIR
 from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
+from .data_loading_report import data_loading_markdown
 from .markdown import link, table
 from .pranet_protocol import PRANET_PROTOCOLS
 from .pranet_table import pranet_markdown
@@ -565,6 +566,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
     docs = Path("docs")
     return {
         Path("README.md"): {"headline": lambda: headline(runs, Path("."))},
+        docs / "data.md": {"data_loading": lambda: data_loading_markdown(root, docs)},
         docs / "ablations.md": {
             "studies": lambda: studies_table(root, docs),
             "baselines": lambda: baselines_table(root, docs),
