@@ -162,7 +162,7 @@ def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monke
         shutil.copy(path, tmp_path / path.relative_to(REPO))
     monkeypatch.setattr(report, "performance_markdown", lambda r: f"# speed\n\n{r['command']}\n")
     assert tmp_path / doc not in report.render(tmp_path)  # no record: the page is left alone
-    (tmp_path / record).parent.mkdir(parents=True)
+    (tmp_path / record).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / record).write_text(json.dumps({"command": "polypnet benchmark --out results/benchmark/cpu.json"}))
     assert report.render(tmp_path)[tmp_path / doc] == "# speed\n\npolypnet benchmark --out results/benchmark/cpu.json\n"
 
