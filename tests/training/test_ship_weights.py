@@ -121,7 +121,9 @@ def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(
 ) -> None:
     result = _result(tmp_path, "paper", seed=0, dice=0.84)
     recorded = Path(json.loads(result.read_text())["checkpoint"])
-    returned = recorded.rename(tmp_path / "kvasir-seg_random_seed42_best.ckpt")  # as the GPU path returns it
+    returned = recorded.rename(
+        tmp_path / "paper_kvasir-seg_random_seed42__best-epoch000-dice0.5000.ckpt"
+    )  # as the GPU path returns it
     with pytest.raises(SystemExit):
         ship_weights.main([str(result)])
     err = capsys.readouterr().err

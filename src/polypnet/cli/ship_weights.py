@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint",
         type=Path,
         help="the run's checkpoint, where it is not at the result's own path (a run made on another "
-        "machine, such as the GPU path's returned <dataset>_<split>_seed<k>_best.ckpt)",
+        "machine, such as the GPU path's returned <protocol>_<run>__best-*.ckpt)",
     )
     p.add_argument(
         "--retire-as",
