@@ -91,7 +91,7 @@ archive() {  # everything but checkpoints and TensorBoard events, then the best 
     for marker in "$WORK"/finished/*; do  # the jobs that exited 0
         [ -f "$marker" ] && [ $n -lt 6 ] || continue
         job=$(basename "$marker")
-        ckpt=$(ls "$(run_dir "$job")"/checkpoints/best-*.ckpt 2>/dev/null | tail -1)
+        ckpt=$(ls "$(run_dir "$job")"/checkpoints/best-*.ckpt 2>/dev/null | tail -1)  # one: top-1, not resumed
         [ -n "$ckpt" ] || continue
         # The checkpoint's own name after "__": polypnet reproduce --from-run picks the best by it.
         cp -f "$ckpt" "$OUT/${job%%:*}_$(basename "$(run_dir "$job")")__$(basename "$ckpt")"
