@@ -248,3 +248,33 @@ def test_data_loading_table_is_the_bench_record(tmp_path: Path) -> None:
     (tmp_path / RECORD).write_text(json.dumps({**record, "format": "other/1"}))
     with pytest.raises(ValueError, match="expected"):
         data_loading_markdown(tmp_path, Path("docs"))
+
+
+def test_weights_trained_on_the_pranet_benchmark_show_its_scores_only(tmp_path: Path) -> None:
+    from polypnet.models.pretrained import BENCHMARK_DATASET
+
+    record = {"format": "polypnet-pranet/1", "sets": []}
+    for name, n, mdice in (("Kvasir", 100, 0.88), ("CVC-ClinicDB", 62, 0.91)):
+        record["sets"].append({"name": name, "metrics": {"mdice": mdice, "miou": mdice - 0.1, "images": float(n)}})
+    (tmp_path / "results/pranet").mkdir(parents=True)
+    (tmp_path / "results/pranet/pranet_seed42.json").write_text(json.dumps(record))
+    entry = {
+        "dataset": BENCHMARK_DATASET,
+        "protocol": "pranet",
+        "image_size": 256,
+        "epochs": 40,
+        "result_file": "results/pranet/pranet_seed42.json",
+        "benchmark": {"Kvasir": {"mdice": 0.1, "miou": 0.1}},  # stale: synced from the record
+        "test_images": 1,
+    }
+    index = {"iam_unet": {"polyp-pranet": entry}}
+    synced = report.synced_index(tmp_path, index)["iam_unet"]["polyp-pranet"]
+    assert synced["test_images"] == 162 and synced["benchmark"]["Kvasir"] == {"mdice": 0.88, "miou": 0.88 - 0.1}
+    assert "test_dice_global" not in synced
+    rows = report.shipped(tmp_path, Path("docs"), index).splitlines()[2:]
+    assert rows == [
+        "| `iam_unet` | `polyp-pranet` | CVC-ClinicDB + Kvasir-SEG | `pranet` | 256 | 40 | - "
+        "| PraNet's benchmark: Kvasir 88.00, CVC-ClinicDB 91.00 | - | [json](../results/pranet/pranet_seed42.json) |"
+    ]
+    brief = report.shipped_brief(tmp_path, Path("."), index)
+    assert "| CVC-ClinicDB + Kvasir-SEG | improved | 256 px, 40 epochs | - |" in brief

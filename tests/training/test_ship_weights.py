@@ -131,3 +131,49 @@ def test_a_checkpoint_moved_off_its_recorded_path_is_named_and_can_be_given(
     assert not weights_dir.exists() or not any(weights_dir.iterdir())
     assert ship_weights.main([str(result), "--checkpoint", str(returned)]) == 0
     assert json.loads((weights_dir / "index.json").read_text())["iam_unet"]["kvasir-seg"]["test_dice_global"] == 0.84
+
+
+def _pranet_record(tmp_path: Path) -> Path:
+    """A PraNet-protocol record (as ``polypnet reproduce --protocol pranet`` writes it) over random weights."""
+    per_dataset = json.loads(_result(tmp_path, "pranet", seed=3, dice=0.5).read_text())
+    sets = [("Kvasir", "kvasir-seg", 100, 0.89), ("CVC-ClinicDB", "cvc-clinicdb", 62, 0.9)]
+    record = {
+        "format": "polypnet-pranet/1",
+        "protocol": "pranet",
+        "seed": 42,
+        "split": "pranet",
+        "split_seed": 42,
+        "image_size": 64,
+        "epochs": 1,
+        "precision": "32-true",
+        "model": "iam_unet",
+        "model_kwargs": {},
+        "checkpoint": per_dataset["checkpoint"],
+        "git_commit": "0" * 40,
+        "command": "polypnet reproduce --protocol pranet --seeds 42",
+        "sets": [
+            {"name": name, "dataset": ds, "metrics": {"mdice": d, "miou": d - 0.05, "mae": 0.03, "images": float(n)}}
+            for name, ds, n, d in sets
+        ],
+    }
+    path = tmp_path / "pranet_seed42.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_a_pranet_benchmark_record_ships_as_polyp_pranet(tmp_path: Path, weights_dir: Path) -> None:
+    from polypnet.cli.models import format_pretrained
+    from polypnet.models.pretrained import BENCHMARK_DATASET
+
+    record = _pranet_record(tmp_path)
+    assert ship_weights.main([str(record)]) == 0
+    entry = json.loads((weights_dir / "index.json").read_text())["iam_unet"]["polyp-pranet"]
+    assert entry["dataset"] == BENCHMARK_DATASET and entry["split"] == "pranet" and entry["test_images"] == 162
+    assert entry["benchmark"] == {"Kvasir": {"mdice": 0.89, "miou": 0.84}, "CVC-ClinicDB": {"mdice": 0.9, "miou": 0.85}}
+    assert "test_dice_global" not in entry  # never scored that way: no number stands in for it
+    # The shipped weights are the checkpoint's.
+    checkpoint = torch.load(json.loads(record.read_text())["checkpoint"], weights_only=True)["state_dict"]
+    net = create_model("iam_unet", pretrained="polyp-pranet")
+    assert all(torch.equal(v, checkpoint[f"net.{k}"]) for k, v in net.state_dict().items())
+    listing = format_pretrained("iam_unet")
+    assert "PraNet's benchmark, mDice: CVC-ClinicDB 90.00, Kvasir 89.00 (162 images)" in listing

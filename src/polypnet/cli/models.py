@@ -6,10 +6,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..experiments.pranet_table import benchmark_text
 from ..models import create_model, list_models, model_entry
 from ..models.pretrained import WEIGHTS_DIR, list_pretrained, pretrained_info
 from ..models.registry import parse_model_kwargs
 from ..models.summary import format_summary, summarize
+
+
+def _scores(entry: dict) -> str:
+    """Test F1 / mDice / IoU of per-dataset weights; PraNet's benchmark mDice per test set for the
+    weights trained on both datasets."""
+    if "benchmark" in entry:
+        return f"PraNet's benchmark, mDice: {benchmark_text(entry['benchmark'])} ({entry['test_images']} images)"
+    return (
+        f"{100 * entry['test_dice_global']:.2f} / {100 * entry['test_dice_per_image']:.2f} / "
+        f"{100 * entry['test_iou_global']:.2f} on {entry['test_images']} images"
+    )
 
 
 def format_pretrained(model: str | None = None) -> str:
@@ -29,8 +41,7 @@ def format_pretrained(model: str | None = None) -> str:
                     str(e["epochs"]),
                     f"{e['image_size']}x{e['image_size']}",
                     f"{e['split']} ({e['split_seed']}), training seed {e['seed']}",
-                    f"{100 * e['test_dice_global']:.2f} / {100 * e['test_dice_per_image']:.2f} / "
-                    f"{100 * e['test_iou_global']:.2f} on {e['test_images']} images",
+                    _scores(e),
                 )
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

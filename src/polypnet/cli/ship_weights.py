@@ -1,11 +1,14 @@
 """``polypnet ship-weights``: copy a recorded run's weights into the package, with provenance.
 
     polypnet ship-weights results/cpu/cvc-clinicdb_seed42.json
+    polypnet ship-weights results/pranet/pranet_seed42.json      # pretrained="polyp-pranet"
 
 Reads a result JSON written by ``polypnet reproduce``, saves the network's state dict (fp32)
 to ``src/polypnet/models/resources/weights/<model>__<tag>.safetensors`` and records in ``index.json``
 the protocol, split, seed, input size, test scores and the command that made them, so that
-``create_model(model, pretrained=dataset)`` loads them offline.
+``create_model(model, pretrained=dataset)`` loads them offline. A record of PraNet's benchmark
+(``polypnet reproduce --protocol pranet``: one model on both datasets) ships as ``polyp-pranet``
+with the mDice and mIoU of each of PraNet's test sets.
 
     polypnet ship-weights results/paper/kvasir-seg_seed42.json --retire-as kvasir-seg-128
 
@@ -21,8 +24,10 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
+from ..experiments.pranet_table import RECORD_FORMAT as PRANET_FORMAT
+from ..experiments.pranet_table import benchmark_scores
 from ..inference.checkpoint import load_checkpoint
-from ..models.pretrained import WEIGHTS_DIR
+from ..models.pretrained import BENCHMARK_DATASET, WEIGHTS_DIR
 
 
 def shipped_command(result: dict) -> str:
@@ -67,6 +72,48 @@ def retire(index: dict, model: str, tag: str, new_tag: str, weights_dir: Path) -
     return new_file
 
 
+def default_tag(result: dict) -> str:
+    """The dataset for a per-dataset run; ``polyp-<protocol>`` for a PraNet-benchmark model."""
+    if result.get("format") == PRANET_FORMAT:
+        return "polyp-" + result["protocol"].replace("_", "-")
+    return result["dataset"]
+
+
+def index_entry(result: dict, filename: str, result_file: str) -> dict:
+    """The weights index entry of a result: how the weights were made and their test scores.
+
+    A per-dataset run (``polypnet reproduce``) brings its test split's F1, mDice and IoU; a
+    PraNet-benchmark run (``--protocol pranet``), trained on both datasets, brings ``benchmark``:
+    mDice and mIoU of each of PraNet's test sets, scored by pysodmetrics at original size."""
+    entry = {
+        "file": filename,
+        "model_kwargs": result.get("model_kwargs") or {},
+        "protocol": result["protocol"],
+        "split": result["split"],
+        "seed": result["seed"],
+        # The split's own seed: a run may be trained with another seed than the one that drew its split.
+        "split_seed": result.get("split_seed", result["seed"]),
+        "image_size": result["image_size"],
+        "epochs": result["epochs"],
+        "git_commit": result["git_commit"],
+        "result_file": result_file,
+        "precision": result.get("precision", "32-true"),  # records older than the field ran in fp32
+        "command": result.get("command") or shipped_command(result),
+    }
+    if result.get("format") == PRANET_FORMAT:
+        return {**entry, "dataset": BENCHMARK_DATASET, **benchmark_scores(result)}
+    metrics = result["metrics"]
+    return {
+        **entry,
+        "dataset": result["dataset"],
+        "test_images": result["test_images"],
+        "test_dice_global": metrics["dice_global"],
+        "test_iou_global": metrics["iou_global"],
+        "test_dice_per_image": metrics["dice_per_image"],
+        "test_iou_per_image": metrics["iou_per_image"],
+    }
+
+
 def _write_index(path: Path, index: dict) -> None:
     path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
@@ -96,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:  # load_checkpoint names the path; say where it came from
         hint = "" if args.checkpoint else f" (the path {args.result} records; pass --checkpoint where the file is now)"
         p.error(f"{err}{hint}")
-    tag = args.tag or result["dataset"]
+    tag = args.tag or default_tag(result)
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     index_path = WEIGHTS_DIR / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
@@ -112,28 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     filename = f"{result['model']}__{tag}.safetensors"
     state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
     save_file(state, WEIGHTS_DIR / filename, metadata={"model": result["model"], "tag": tag})
-    metrics = result["metrics"]
-    index.setdefault(result["model"], {})[tag] = {
-        "file": filename,
-        "model_kwargs": result["model_kwargs"],
-        "dataset": result["dataset"],
-        "protocol": result["protocol"],
-        "split": result["split"],
-        "seed": result["seed"],
-        # The split's own seed: a run may be trained with another seed than the one that drew its split.
-        "split_seed": result.get("split_seed", result["seed"]),
-        "image_size": result["image_size"],
-        "epochs": result["epochs"],
-        "test_images": result["test_images"],
-        "test_dice_global": metrics["dice_global"],
-        "test_iou_global": metrics["iou_global"],
-        "test_dice_per_image": metrics["dice_per_image"],
-        "test_iou_per_image": metrics["iou_per_image"],
-        "git_commit": result["git_commit"],
-        "result_file": str(args.result),
-        "precision": result.get("precision", "32-true"),  # records older than the field ran in fp32
-        "command": result.get("command") or shipped_command(result),
-    }
+    index.setdefault(result["model"], {})[tag] = index_entry(result, filename, str(args.result))
     _write_index(index_path, index)
     size = (WEIGHTS_DIR / filename).stat().st_size / 2**20
     print(f"shipped {WEIGHTS_DIR / filename} ({size:.1f} MiB) as {result['model']!r}, pretrained={tag!r}")

@@ -105,6 +105,7 @@ def write_record(
         "repeats": data["repeats"],
         "precision": str(trainer.get("precision", "32-true")),
         "model": config["model"]["model"],
+        "model_kwargs": config["model"].get("model_kwargs") or {},
         "loss": config["model"].get("loss"),
         "deep_supervision": config["model"].get("deep_supervision"),
         **{k: scored[k] for k in ("params", "gflops")},

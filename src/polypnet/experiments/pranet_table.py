@@ -64,6 +64,21 @@ def load_records(results_dir: str | os.PathLike, fmt: str = RECORD_FORMAT) -> li
     return records_by_format([results_dir]).get(fmt, [])
 
 
+def benchmark_scores(record: dict[str, Any]) -> dict[str, Any]:
+    """What the weights index keeps of a PraNet-protocol record: mDice and mIoU of each test set
+    (``benchmark``) and the test images in all."""
+    sets = record["sets"]
+    return {
+        "test_images": sum(int(s["metrics"]["images"]) for s in sets),
+        "benchmark": {s["name"]: {key: s["metrics"][key] for key in ("mdice", "miou")} for s in sets},
+    }
+
+
+def benchmark_text(benchmark: dict[str, dict[str, float]]) -> str:
+    """``Kvasir 89.44, CVC-ClinicDB 89.90``: the mDice of each set, in percent."""
+    return ", ".join(f"{name} {100 * scores['mdice']:.2f}" for name, scores in benchmark.items())
+
+
 def _ours(value: float | None) -> str:
     # Four decimals: the field's three would round some of ours up to the next thousandth.
     return "–" if value is None else f"{value:.4f}"

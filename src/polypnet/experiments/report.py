@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ..data.shipped import cvc_sequences
-from ..models.pretrained import WEIGHTS_DIR
+from ..models.pretrained import BENCHMARK_DATASET, WEIGHTS_DIR
 from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
 from .data_loading_report import data_loading_markdown
 from .markdown import link, table
 from .pranet_protocol import PRANET_PROTOCOLS
-from .pranet_table import pranet_markdown
+from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
 from .studies import mean_std
 
 #: Display names of the datasets, in table order.
@@ -395,6 +395,23 @@ def cross(root: Path, base: Path) -> str:
     return table(header, rows)
 
 
+def dataset_name(dataset: str) -> str:
+    """How the tables name what shipped weights were trained on."""
+    if dataset == BENCHMARK_DATASET:
+        return " + ".join(DATASETS.values())
+    return DATASETS[dataset]
+
+
+def score_cells(root: Path, entry: dict[str, Any]) -> list[str]:
+    """F1 (global), mDice and IoU (global) of shipped weights, read from their record; weights
+    trained on PraNet's benchmark have none of these but PraNet's mDice per test set."""
+    record = json.loads((root / entry["result_file"]).read_text())
+    if "benchmark" in entry:
+        return ["-", f"PraNet's benchmark: {benchmark_text(benchmark_scores(record)['benchmark'])}", "-"]
+    m = record["metrics"]
+    return [pct(m["dice_global"]), pct(m["dice_per_image"]), pct(m["iou_global"])]
+
+
 def shipped(root: Path, base: Path, index: dict[str, dict[str, dict[str, Any]]]) -> str:
     """The shipped weights (``create_model(name, pretrained=TAG)``) with their run's test scores."""
     header = [
@@ -412,18 +429,15 @@ def shipped(root: Path, base: Path, index: dict[str, dict[str, dict[str, Any]]])
     rows = []
     for model, tags in index.items():
         for tag, e in sorted(tags.items()):
-            m = json.loads((root / e["result_file"]).read_text())["metrics"]
             rows.append(
                 [
                     f"`{model}`",
                     f"`{tag}`",
-                    DATASETS[e["dataset"]],
+                    dataset_name(e["dataset"]),
                     f"`{e['protocol']}`",
                     str(e["image_size"]),
                     str(e["epochs"]),
-                    pct(m["dice_global"]),
-                    pct(m["dice_per_image"]),
-                    pct(m["iou_global"]),
+                    *score_cells(root, e),
                     link(Path(e["result_file"]), "json", base),
                 ]
             )
@@ -454,18 +468,17 @@ def shipped_brief(root: Path, base: Path, index: dict[str, dict[str, dict[str, A
     rows = []
     for model, tags in index.items():
         for tag, e in sorted(tags.items()):
-            m = json.loads((root / e["result_file"]).read_text())["metrics"]
-            recipe = "improved" if e["protocol"].endswith("improved") else "paper"
+            recipe = PRANET_PROTOCOLS.get(e["protocol"]) or (
+                "improved" if e["protocol"].endswith("improved") else "paper"
+            )
             name = tag if model == "iam_unet" else f"{model}: {tag}"
             rows.append(
                 [
                     link(Path(e["result_file"]), f"`{name}`", base),
-                    DATASETS[e["dataset"]],
+                    dataset_name(e["dataset"]),
                     recipe,
                     f"{e['image_size']} px, {e['epochs']} epochs",
-                    pct(m["dice_global"]),
-                    pct(m["dice_per_image"]),
-                    pct(m["iou_global"]),
+                    *score_cells(root, e),
                 ]
             )
     return table(header, rows)
@@ -492,8 +505,11 @@ def synced_index(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dic
     for model, tags in index.items():
         for tag, e in tags.items():
             record = json.loads((root / e["result_file"]).read_text())
-            e = {**e, "test_images": record["test_images"]}
-            e.update({key: record["metrics"][metric] for key, metric in INDEX_SCORES})
+            if "benchmark" in e:  # trained on PraNet's benchmark: scored per test set
+                e = {**e, **benchmark_scores(record)}
+            else:
+                e = {**e, "test_images": record["test_images"]}
+                e.update({key: record["metrics"][metric] for key, metric in INDEX_SCORES})
             out.setdefault(model, {})[tag] = e
     return out
 

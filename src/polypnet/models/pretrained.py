@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "resources" / "weights"
+#: The ``dataset`` of weights trained on PraNet's benchmark: Kvasir-SEG and CVC-ClinicDB together.
+BENCHMARK_DATASET = "kvasir-seg+cvc-clinicdb"
 #: Tags that were shipped once -> the tag that replaces them (their files left the package).
 RETIRED = {
     "cvc-clinicdb-128": "cvc-clinicdb",
