@@ -182,3 +182,43 @@ def test_pretrained_weights_score_their_own_test_split_again(shared_data: Path, 
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert metrics["images"] == info["test_images"]
     assert metrics["dice_global"] == pytest.approx(info["test_dice_global"], abs=1e-5)
+
+
+def test_weights_of_the_pranet_benchmark_draw_pranets_test_list_on_either_dataset(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import shutil
+
+    from polypnet.models import pretrained
+
+    # Shipped as `polypnet ship-weights` ships a PraNet-protocol record (the bytes: other weights).
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    shipped = pretrained.pretrained_info("iam_unet", "cvc-clinicdb")
+    shutil.copy(pretrained.WEIGHTS_DIR / shipped["file"], folder / "iam_unet__polyp-pranet.safetensors")
+    entry = {
+        **{k: shipped[k] for k in ("model_kwargs", "seed", "image_size", "epochs")},
+        "file": "iam_unet__polyp-pranet.safetensors",
+        "dataset": pretrained.BENCHMARK_DATASET,
+        "protocol": "pranet",
+        "split": "pranet",
+        "split_seed": 42,
+        "test_images": 162,
+        "benchmark": {"CVC-ClinicDB": {"mdice": 0.9, "miou": 0.8}, "Kvasir": {"mdice": 0.9, "miou": 0.8}},
+    }
+    (folder / "index.json").write_text(json.dumps({"iam_unet": {"polyp-pranet": entry}}))
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", folder)
+    pretrained._index.cache_clear()
+    try:
+        out = tmp_path / "eval"
+        args = ["--pretrained", "polyp-pranet", "--data", str(shared_data / "cvc-clinicdb"), "--image-size", "64"]
+        assert main([*args, "--out", str(out), "--grid", "0", "--device", "cpu"]) == 0
+        assert "pranet (seed 42), as when the 'polyp-pranet' weights were trained" in capsys.readouterr().out
+        names = [row["name"] for row in csv.DictReader((out / "per_image.csv").open())]
+        listed = (shared_data / "cvc-clinicdb" / "splits" / "pranet_test62.txt").read_text().split()
+        assert sorted(names) == sorted(listed)
+        # The bundled sample is 16 Kvasir-SEG training images: none of PraNet's test list, said in one line.
+        assert main(["--pretrained", "polyp-pranet", "--data", "sample"]) == 2
+        assert "none of the 16 kvasir-seg samples is in PraNet's test list" in capsys.readouterr().err
+    finally:
+        pretrained._index.cache_clear()

@@ -108,6 +108,11 @@ def _load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[str, An
     return model, info
 
 
+def _benchmark_members(shipped: dict[str, Any]) -> list[str]:
+    """The datasets that weights trained on PraNet's benchmark (``dataset`` ``a+b``) were trained on."""
+    return shipped["dataset"].split("+") if "benchmark" in shipped else []
+
+
 def _dataset(
     args: argparse.Namespace,
     run_dir: Path | None,
@@ -129,11 +134,12 @@ def _dataset(
     if args.split != "all":
         if split_file is not None:
             ids = load_split(split_file)[args.split]
-        elif shipped is not None and found.dataset == shipped["dataset"]:
-            # the same draw as in training (reproduce.py: 10% validation, 10% test)
+        elif shipped is not None and found.dataset in (shipped["dataset"], *_benchmark_members(shipped)):
+            # the same draw as in training (reproduce.py: 10% validation, 10% test); weights trained on
+            # PraNet's benchmark draw its split of the one dataset given: its test set is PraNet's list
             split_seed = shipped.get("split_seed", shipped["seed"])
             drawn = make_split(found, shipped["split"], split_seed, 0.1, 0.1)
-            if len(drawn["test"]) != shipped["test_images"]:
+            if "benchmark" not in shipped and len(drawn["test"]) != shipped["test_images"]:
                 raise UsageError(
                     f"{found.root} holds {len(found.pairs)} pairs, not the {shipped['dataset']} copy the "
                     f"{args.pretrained!r} weights were trained on (their test split had {shipped['test_images']} "
@@ -142,7 +148,8 @@ def _dataset(
             ids = drawn[args.split]
         else:
             hint = (
-                f" (the {args.pretrained!r} weights can draw their own split only on {shipped['dataset']})"
+                f" (the {args.pretrained!r} weights can draw their own split only on "
+                f"{' or '.join(_benchmark_members(shipped) or [shipped['dataset']])})"
                 if shipped is not None
                 else ""
             )
