@@ -301,6 +301,8 @@ def tta_rows(root: Path, base: Path) -> str:
         "val F1 flips",
         "test F1 plain",
         "test F1 flips",
+        "test mDice plain",
+        "test mDice flips",
         "test IoU flips",
         "table",
     ]
@@ -324,6 +326,8 @@ def tta_rows(root: Path, base: Path) -> str:
                     pct(val["tta"]["dice_global"]),
                     pct(test["plain"]["dice_global"]),
                     pct(test["tta"]["dice_global"]),
+                    pct(test["plain"]["dice_per_image"]),
+                    pct(test["tta"]["dice_per_image"]),
                     pct(test["tta"]["iou_global"]),
                     link(path.relative_to(root).with_name("tta.md"), "tta.md", base),
                 ]
