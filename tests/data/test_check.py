@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from polypnet.cli.data import CHECK_FORMAT
 from polypnet.cli.data import check_main as main
+from polypnet.data.check import DataSummary, report_lines
 
 from .conftest import MakeDataset
 
@@ -45,3 +48,18 @@ def test_the_command_runs_in_a_process_of_its_own(make_dataset: MakeDataset) -> 
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "layout:      generic" in result.stdout
+
+
+def test_out_writes_a_record_whose_report_is_the_printed_one(
+    make_dataset: MakeDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_dataset(n=3)
+    (root / "masks" / "s00.png").unlink()
+    out = tmp_path / "check.json"
+    assert main([str(root), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    record = json.loads(out.read_text())
+    assert record["format"] == CHECK_FORMAT and record["command"] == f"polypnet data check {root} --out {out}"
+    summary = DataSummary.from_dict(record["summary"])
+    assert summary.pairs == 2 and len(summary.problems) == 1 and summary.foreground is not None
+    assert report_lines(summary) == printed  # the root is kept as typed, which here is the absolute path

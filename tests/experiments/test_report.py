@@ -250,6 +250,24 @@ def test_data_loading_table_is_the_bench_record(tmp_path: Path) -> None:
         data_loading_markdown(tmp_path, Path("docs"))
 
 
+def test_data_check_transcripts_are_the_check_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from polypnet.cli.data import check_main
+    from polypnet.experiments.data_check_report import RECORDS, data_check_markdown
+
+    for path in RECORDS:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        assert check_main(["sample", "--out", str(tmp_path / path)]) == 0
+    printed = capsys.readouterr().out.split("problems:    none")[0]
+    text = data_check_markdown(tmp_path, Path("docs"))
+    assert text.startswith("```\n$ polypnet data check sample\nroot:        sample\n")
+    assert printed.split("\n", 1)[1] in text  # the lines after the (absolute) root, as printed
+    assert text.count("pairs:       16 (image files 16, mask files 16)") == 2
+    record = json.loads((tmp_path / RECORDS[0]).read_text())
+    (tmp_path / RECORDS[0]).write_text(json.dumps({**record, "format": "other/1"}))
+    with pytest.raises(ValueError, match="expected"):
+        data_check_markdown(tmp_path, Path("docs"))
+
+
 def test_weights_trained_on_the_pranet_benchmark_show_its_scores_only(tmp_path: Path) -> None:
     from polypnet.models.pretrained import BENCHMARK_DATASET
 

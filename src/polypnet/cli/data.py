@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 from ..data import pack, prepare
-from ..data.check import check
+from ..data.check import report_lines, summarize
 from ..data.errors import DataError, Problem
 from ..data.layouts import DATA_DIR_ENV, resolve_root
 from ..data.shipped import CVC, KVASIR, read_manifest, sha256_manifest
+
+#: The ``format`` of ``polypnet data check --out``'s record.
+CHECK_FORMAT = "polypnet-data-check/1"
 
 
 def check_main(argv: Sequence[str] | None = None) -> int:
@@ -25,8 +30,24 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("root", help='dataset folder, "sample", or a dataset name under $POLYPNET_DATA_DIR')
     parser.add_argument("--headers-only", action="store_true", help="read image headers only (masks are still decoded)")
+    parser.add_argument("--out", type=Path, metavar="JSON", help="also write the summary as a JSON record")
     args = parser.parse_args(argv)
-    problems = check(args.root, decode_images=not args.headers_only)
+    start = time.perf_counter()
+    summary, problems = summarize(args.root, decode_images=not args.headers_only)
+    seconds = time.perf_counter() - start
+    for line in report_lines(summary):
+        print(line)
+    if args.out is not None:
+        summary.root = args.root  # as typed: the record should not carry this machine's absolute paths
+        record = {
+            "format": CHECK_FORMAT,
+            "command": "polypnet data check " + " ".join(sys.argv[1:] if argv is None else argv),
+            "seconds": round(seconds, 2),
+            "cpus": os.cpu_count(),
+            "summary": summary.to_dict(),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
     return 1 if problems else 0
 
 

@@ -1,6 +1,7 @@
-"""``check_data ROOT``: the layout found, counts, size range, foreground fraction, every problem.
+"""``polypnet data check ROOT``: the layout found, counts, size range, foreground fraction, every problem.
 
-Exit status 0 when the data is usable, 1 when there is any problem, 2 on a usage error.
+``summarize`` collects the facts into a ``DataSummary`` (which can be saved as a JSON record),
+``report_lines`` turns one into the printed report, and ``check`` does both.
 """
 
 from __future__ import annotations
@@ -9,11 +10,49 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import Problem
 from .layouts import Pair, _list_images, scan_pairs
 from .readers import ReadError, decode_image, decode_mask, read_bytes
+
+
+@dataclass
+class DataSummary:
+    """What ``polypnet data check`` found in one folder; problems and conversions as one line each."""
+
+    root: str
+    layout: str | None = None
+    dataset: str | None = None
+    pairs: int = 0
+    image_files: int = 0
+    mask_files: int = 0
+    widths: tuple[int, int] | None = None
+    heights: tuple[int, int] | None = None
+    distinct_sizes: int = 0
+    common_size: str | None = None
+    common_size_count: int = 0
+    foreground: dict[str, float] | None = None
+    empty_masks: int = 0
+    images_decoded: bool = True
+    ignored: list[str] = field(default_factory=list)
+    conversions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataSummary:
+        """Read back ``to_dict``'s output (tuples come back from JSON as lists)."""
+        data = dict(data)
+        for key in ("widths", "heights"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        return cls(**data)
 
 
 def _decode(pair: Pair, images: bool) -> tuple[float | None, list[Problem], list[Problem]]:
@@ -33,57 +72,87 @@ def _decode(pair: Pair, images: bool) -> tuple[float | None, list[Problem], list
     return float(mask.mean()), problems, notes
 
 
-def check(root: str | Path, decode_images: bool = True, out: Callable[[str], None] = print) -> list[Problem]:
-    """Report on the data under ``root`` through ``out``; returns every problem found."""
+def summarize(root: str | Path, decode_images: bool = True) -> tuple[DataSummary, list[Problem]]:
+    """Scan, validate and decode the data under ``root``; returns the summary and every problem."""
     found, problems, notes = scan_pairs(root, validate=True)
-    out(f"root:        {found.root if found else root}")
+    summary = DataSummary(root=str(found.root if found else root), images_decoded=decode_images)
     if found is None:
-        out("layout:      none")
-        return _report_problems(problems, out)
-    layout = found.describe().rsplit(", ", 2)[0]  # without the dataset and the count
-    out(f"layout:      {layout}, dataset {found.dataset or 'unknown (generic)'}")
-    folders = (found.image_dir, found.mask_dir)
-    n_images, n_masks = (sum(map(len, _list_images(d)[0].values())) for d in folders)
-    out(f"pairs:       {len(found)} (image files {n_images}, mask files {n_masks})")
+        summary.problems = [str(p) for p in problems]
+        return summary, problems
+    summary.layout = found.describe().rsplit(", ", 2)[0]  # without the dataset and the count
+    summary.dataset = found.dataset
+    summary.pairs = len(found)
+    summary.image_files, summary.mask_files = (
+        sum(map(len, _list_images(d)[0].values())) for d in (found.image_dir, found.mask_dir)
+    )
     if found.sizes:
         heights = [h for h, _ in found.sizes.values()]
         widths = [w for _, w in found.sizes.values()]
-        common, count = Counter(f"{w}x{h}" for h, w in found.sizes.values()).most_common(1)[0]
-        out(
-            f"image size:  width {min(widths)}..{max(widths)}, height {min(heights)}..{max(heights)} "
-            f"({len(set(found.sizes.values()))} distinct; most common {common}, {count} images)"
-        )
+        summary.widths, summary.heights = (min(widths), max(widths)), (min(heights), max(heights))
+        summary.distinct_sizes = len(set(found.sizes.values()))
+        summary.common_size, summary.common_size_count = Counter(
+            f"{w}x{h}" for h, w in found.sizes.values()
+        ).most_common(1)[0]
     fractions: list[float] = []
     if found.pairs:
         with ThreadPoolExecutor() as pool:
-            results = pool.map(lambda p: _decode(p, decode_images), found.pairs)
-            for fraction, found_problems, found_notes in results:
+            for fraction, found_problems, found_notes in pool.map(lambda p: _decode(p, decode_images), found.pairs):
                 problems += [p for p in found_problems if p not in problems]
                 notes += found_notes
                 if fraction is not None:
                     fractions.append(fraction)
     if fractions:
-        empty = sum(f == 0 for f in fractions)
-        out(
-            f"foreground:  min {min(fractions):.1%}, median {statistics.median(fractions):.1%}, "
-            f"max {max(fractions):.1%} of each mask (> 127); {empty} empty mask{'s' if empty != 1 else ''}"
+        summary.foreground = {
+            "min": min(fractions),
+            "median": statistics.median(fractions),
+            "max": max(fractions),
+        }
+        summary.empty_masks = sum(f == 0 for f in fractions)
+    summary.ignored = [str(p) for p in found.ignored]
+    summary.conversions = [str(n) for n in notes]
+    summary.problems = [str(p) for p in problems]
+    return summary, problems
+
+
+def report_lines(summary: DataSummary) -> list[str]:
+    """The printed report of one summary."""
+    lines = [f"root:        {summary.root}"]
+    if summary.layout is None:
+        lines.append("layout:      none")
+        return lines + _problem_lines(summary.problems)
+    lines.append(f"layout:      {summary.layout}, dataset {summary.dataset or 'unknown (generic)'}")
+    lines.append(f"pairs:       {summary.pairs} (image files {summary.image_files}, mask files {summary.mask_files})")
+    if summary.widths and summary.heights:
+        (w0, w1), (h0, h1) = summary.widths, summary.heights
+        lines.append(
+            f"image size:  width {w0}..{w1}, height {h0}..{h1} ({summary.distinct_sizes} distinct; "
+            f"most common {summary.common_size}, {summary.common_size_count} images)"
         )
-    decoded = "images and masks decoded" if decode_images else "masks decoded, image headers only"
-    out(f"checked:     every header; {decoded}")
-    if found.ignored:
-        out(f"ignored:     {len(found.ignored)} non-image files, e.g. {found.ignored[0]}")
-    if notes:
-        out(f"conversions: {len(notes)} (accepted, with a warning when loaded)")
-        for note in notes:
-            out(f"  - {note}")
-    return _report_problems(problems, out)
+    if summary.foreground:
+        fg, empty = summary.foreground, summary.empty_masks
+        lines.append(
+            f"foreground:  min {fg['min']:.1%}, median {fg['median']:.1%}, max {fg['max']:.1%} of each mask "
+            f"(> 127); {empty} empty mask{'s' if empty != 1 else ''}"
+        )
+    decoded = "images and masks decoded" if summary.images_decoded else "masks decoded, image headers only"
+    lines.append(f"checked:     every header; {decoded}")
+    if summary.ignored:
+        lines.append(f"ignored:     {len(summary.ignored)} non-image files, e.g. {summary.ignored[0]}")
+    if summary.conversions:
+        lines.append(f"conversions: {len(summary.conversions)} (accepted, with a warning when loaded)")
+        lines += [f"  - {note}" for note in summary.conversions]
+    return lines + _problem_lines(summary.problems)
 
 
-def _report_problems(problems: list[Problem], out: Callable[[str], None]) -> list[Problem]:
+def _problem_lines(problems: list[str]) -> list[str]:
     if not problems:
-        out("problems:    none")
-    else:
-        out(f"problems:    {len(problems)}")
-        for problem in problems:
-            out(f"  - {problem}")
+        return ["problems:    none"]
+    return [f"problems:    {len(problems)}"] + [f"  - {problem}" for problem in problems]
+
+
+def check(root: str | Path, decode_images: bool = True, out: Callable[[str], None] = print) -> list[Problem]:
+    """Report on the data under ``root`` through ``out``; returns every problem found."""
+    summary, problems = summarize(root, decode_images)
+    for line in report_lines(summary):
+        out(line)
     return problems

@@ -28,6 +28,7 @@ from ..data.shipped import cvc_sequences
 from ..models.pretrained import BENCHMARK_DATASET, WEIGHTS_DIR
 from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
+from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
 from .markdown import link, table
 from .pranet_protocol import PRANET_PROTOCOLS
@@ -586,7 +587,10 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
     docs = Path("docs")
     return {
         Path("README.md"): {"headline": lambda: headline(runs, Path("."))},
-        docs / "data.md": {"data_loading": lambda: data_loading_markdown(root, docs)},
+        docs / "data.md": {
+            "data_check": lambda: data_check_markdown(root, docs),
+            "data_loading": lambda: data_loading_markdown(root, docs),
+        },
         docs / "ablations.md": {
             "studies": lambda: studies_table(root, docs),
             "baselines": lambda: baselines_table(root, docs),
