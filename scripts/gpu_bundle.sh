@@ -45,4 +45,5 @@ if [ "$total" -gt $(( LIMIT_MIB * 1048576 )) ]; then
     echo "error: over the device tool's $LIMIT_MIB MiB: lower BUDGET_MIB or SIZE, or make the checkout smaller" >&2
     exit 1
 fi
+"$PYTHON" scripts/gpu_bundle_record.py --checkout-bytes "$checkout" --limit-mib "$LIMIT_MIB"
 echo "device command: bash scripts/gpu_reproduce.sh, with carry [\".gpu\"] (docs/gpu.md)"

@@ -30,6 +30,7 @@ from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
 from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
+from .gpu_bundle_report import gpu_bundle_markdown
 from .markdown import link, table
 from .pranet_protocol import PRANET_PROTOCOLS
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
@@ -591,6 +592,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "data_check": lambda: data_check_markdown(root, docs),
             "data_loading": lambda: data_loading_markdown(root, docs),
         },
+        docs / "gpu.md": {"gpu_bundle": lambda: gpu_bundle_markdown(root, docs)},
         docs / "ablations.md": {
             "studies": lambda: studies_table(root, docs),
             "baselines": lambda: baselines_table(root, docs),
