@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from polypnet.cli.data import CHECK_FORMAT
 from polypnet.cli.data import check_main as main
@@ -63,3 +65,15 @@ def test_out_writes_a_record_whose_report_is_the_printed_one(
     summary = DataSummary.from_dict(record["summary"])
     assert summary.pairs == 2 and len(summary.problems) == 1 and summary.foreground is not None
     assert report_lines(summary) == printed  # the root is kept as typed, which here is the absolute path
+
+
+def test_masks_with_levels_between_0_and_255_are_counted(
+    make_dataset: MakeDataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_dataset(n=3)
+    soft = np.zeros((48, 64), np.uint8)  # the fixture's image size
+    soft[8:24, 8:24] = 255
+    soft[8, 8:24] = 128  # a soft edge: still foreground (> 127)
+    Image.fromarray(soft).save(root / "masks" / "s01.png")
+    assert main([str(root)]) == 0
+    assert "mask values: 1 of 3 masks hold values other than 0 and 255" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import Problem
 from .layouts import Pair, _list_images, scan_pairs
-from .readers import ReadError, decode_image, decode_mask, read_bytes
+from .readers import ReadError, binarize_mask, decode_image, mask_levels, read_bytes
 
 
 @dataclass
@@ -36,6 +36,8 @@ class DataSummary:
     common_size_count: int = 0
     foreground: dict[str, float] | None = None
     empty_masks: int = 0
+    #: masks with values other than 0 and 255 (JPEG noise, soft edges), read by the > 127 threshold
+    soft_masks: int = 0
     images_decoded: bool = True
     ignored: list[str] = field(default_factory=list)
     conversions: list[str] = field(default_factory=list)
@@ -55,7 +57,8 @@ class DataSummary:
         return cls(**data)
 
 
-def _decode(pair: Pair, images: bool) -> tuple[float | None, list[Problem], list[Problem]]:
+def _decode(pair: Pair, images: bool) -> tuple[float | None, bool, list[Problem], list[Problem]]:
+    """Foreground fraction, whether the mask has levels other than 0 and 255, problems, notes."""
     problems, notes = [], []
     if images:
         try:
@@ -63,13 +66,15 @@ def _decode(pair: Pair, images: bool) -> tuple[float | None, list[Problem], list
         except ReadError as err:
             problems.append(Problem(pair.image, f"unreadable image: {err}"))
     try:
-        mask, note = decode_mask(read_bytes(pair.mask), pair.mask.suffix)
+        levels = mask_levels(read_bytes(pair.mask), pair.mask.suffix)
     except ReadError as err:
         problems.append(Problem(pair.mask, f"unreadable mask: {err}"))
-        return None, problems, notes
+        return None, False, problems, notes
+    mask, note = binarize_mask(levels)
     if note:
         notes.append(Problem(pair.mask, note))
-    return float(mask.mean()), problems, notes
+    soft = note is None and bool(((levels > 0) & (levels < 255)).any())
+    return float(mask.mean()), soft, problems, notes
 
 
 def summarize(root: str | Path, decode_images: bool = True) -> tuple[DataSummary, list[Problem]]:
@@ -96,9 +101,12 @@ def summarize(root: str | Path, decode_images: bool = True) -> tuple[DataSummary
     fractions: list[float] = []
     if found.pairs:
         with ThreadPoolExecutor() as pool:
-            for fraction, found_problems, found_notes in pool.map(lambda p: _decode(p, decode_images), found.pairs):
+            for fraction, soft, found_problems, found_notes in pool.map(
+                lambda p: _decode(p, decode_images), found.pairs
+            ):
                 problems += [p for p in found_problems if p not in problems]
                 notes += found_notes
+                summary.soft_masks += soft
                 if fraction is not None:
                     fractions.append(fraction)
     if fractions:
@@ -134,6 +142,7 @@ def report_lines(summary: DataSummary) -> list[str]:
             f"foreground:  min {fg['min']:.1%}, median {fg['median']:.1%}, max {fg['max']:.1%} of each mask "
             f"(> 127); {empty} empty mask{'s' if empty != 1 else ''}"
         )
+        lines.append(f"mask values: {summary.soft_masks} of {summary.pairs} masks hold values other than 0 and 255")
     decoded = "images and masks decoded" if summary.images_decoded else "masks decoded, image headers only"
     lines.append(f"checked:     every header; {decoded}")
     if summary.ignored:

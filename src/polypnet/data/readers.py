@@ -236,12 +236,10 @@ def decode_image(data: bytes, suffix: str) -> np.ndarray:
     return np.ascontiguousarray(array[..., :3])
 
 
-def decode_mask(data: bytes, suffix: str) -> tuple[np.ndarray, str | None]:
-    """``{0, 1}`` ``uint8`` (H, W) from a file's bytes, and a note when it needed a special rule.
+def mask_levels(data: bytes, suffix: str) -> np.ndarray:
+    """The 8-bit single-channel (H, W) values of a mask file, before the threshold.
 
-    Foreground is ``> MASK_THRESHOLD`` on the 8-bit scale (in any colour channel, so red-on-black
-    annotations work too). A mask whose largest value is 1 is 0/1-coded: thresholding it at 127
-    would empty it silently, so it is read as ``> 0`` and the note says so.
+    Colour masks keep their brightest channel (so red-on-black annotations work too); alpha is dropped.
     """
     probe_bytes(data, suffix, "mask")
     array = _to_uint8(_decode_raw(data, suffix))
@@ -251,9 +249,23 @@ def decode_mask(data: bytes, suffix: str) -> tuple[np.ndarray, str | None]:
         array = colour.max(axis=2) if colour.shape[2] > 1 else colour[..., 0]
     if array.ndim != 2:
         raise ReadError(f"unsupported mask shape {array.shape}")
-    if array.max(initial=0) == 1:
-        return (array > 0).astype(np.uint8), "0/1-coded mask read as > 0"
-    return (array > MASK_THRESHOLD).astype(np.uint8), None
+    return array
+
+
+def binarize_mask(levels: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """``{0, 1}`` ``uint8`` from ``mask_levels``, and a note when it needed a special rule.
+
+    Foreground is ``> MASK_THRESHOLD``. A mask whose largest value is 1 is 0/1-coded: thresholding
+    it at 127 would empty it silently, so it is read as ``> 0`` and the note says so.
+    """
+    if levels.max(initial=0) == 1:
+        return (levels > 0).astype(np.uint8), "0/1-coded mask read as > 0"
+    return (levels > MASK_THRESHOLD).astype(np.uint8), None
+
+
+def decode_mask(data: bytes, suffix: str) -> tuple[np.ndarray, str | None]:
+    """``{0, 1}`` ``uint8`` (H, W) from a file's bytes, and a note when it needed a special rule."""
+    return binarize_mask(mask_levels(data, suffix))
 
 
 def read_image(path: str | Path) -> np.ndarray:
