@@ -35,8 +35,8 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install 'scikit-image>=0.19,<0.26' 'scikit-learn>=1.3' && $(PY) -m pip install --no-deps 'pysodmetrics>=1.6,<1.7'
 	@touch $(STAMP)
 
-# --no-cache-dir: on x86_64 PyPI's torch 2.9.1 is the CUDA build (~7 GB with its nvidia-* wheels);
-# a cached copy of those downloads would need another ~3.5 GB of disk.
+# --no-cache-dir: on x86_64 PyPI's torch 2.9.1 is the CUDA build (several GB with its nvidia-*
+# wheels); a cached copy of those downloads would need several GB more of disk.
 $(XLA_STAMP): setup.cfg pyproject.toml
 	@test -x $(XLA_PY) || $(PYTHON) -m venv $(XLA_VENV)
 	$(XLA_PY) -m pip install --no-cache-dir $(XLA_PIP_ARGS) -e '.[tpu,dev]'
@@ -87,7 +87,7 @@ test-xla: $(XLA_STAMP)
 	exit $$rc
 
 # .gpu/ for the lent GPU machine (docs/gpu.md): both datasets packed at 256 px from DATA_DIR
-# (default ../shared/data) plus the wheels that machine lacks; fails over 60 MiB.
+# (default ../shared/data) plus the wheels that machine lacks; fails over 64 MiB (LIMIT_MIB).
 gpu-bundle: $(STAMP)
 	PYTHON=$(PY) bash scripts/gpu_bundle.sh
 
