@@ -156,7 +156,12 @@ def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monke
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     records = [*(REPO / "results").glob("*/*_seed*.json"), *(REPO / "results/ablations/v2/cpu").glob("*.json")]
-    others = [REPO / "results/baselines/cpu_cost.json", REPO / "results/benchmark/data_loading.json"]
+    others = [
+        REPO / "results/baselines/cpu_cost.json",
+        REPO / "results/benchmark/data_loading.json",
+        REPO / "results/gpu/bundle.json",
+        *(REPO / "results/data").glob("*_check.json"),
+    ]
     for path in [*records, *others]:  # the records the other pages read
         (tmp_path / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, tmp_path / path.relative_to(REPO))
@@ -296,3 +301,11 @@ def test_weights_trained_on_the_pranet_benchmark_show_its_scores_only(tmp_path: 
     ]
     brief = report.shipped_brief(tmp_path, Path("."), index)
     assert "| CVC-ClinicDB + Kvasir-SEG | improved | 256 px, 40 epochs | - |" in brief
+
+
+def test_layer_table_is_the_summary_of_the_registered_model() -> None:
+    from polypnet.experiments.model_summary_report import model_summary_markdown
+
+    text = model_summary_markdown()
+    assert text.startswith("```\n$ polypnet models summary iam_unet\niam_unet @ 256x256\n")
+    assert "total parameters (PyTorch / Keras trainable): 571,731" in text and text.endswith("```\n")

@@ -32,6 +32,7 @@ from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
 from .gpu_bundle_report import gpu_bundle_markdown
 from .markdown import link, table
+from .model_summary_report import model_summary_markdown
 from .pranet_protocol import PRANET_PROTOCOLS
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
 from .studies import mean_std
@@ -593,6 +594,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "data_loading": lambda: data_loading_markdown(root, docs),
         },
         docs / "gpu.md": {"gpu_bundle": lambda: gpu_bundle_markdown(root, docs)},
+        docs / "architecture.md": {"model_summary": model_summary_markdown},
         docs / "ablations.md": {
             "studies": lambda: studies_table(root, docs),
             "baselines": lambda: baselines_table(root, docs),
