@@ -309,3 +309,39 @@ def test_layer_table_is_the_summary_of_the_registered_model() -> None:
     text = model_summary_markdown()
     assert text.startswith("```\n$ polypnet models summary iam_unet\niam_unet @ 256x256\n")
     assert "total parameters (PyTorch / Keras trainable): 571,731" in text and text.endswith("```\n")
+
+
+def test_baselines_cost_table_is_one_benchmark_run(tmp_path: Path) -> None:
+    from polypnet.experiments.ablation_report import COST_RECORD, cost_table
+
+    def row(model: str, eager: float, fast: float, speedup: float) -> dict:
+        latency = {"eager_nchw": {"median_ms": eager}, "openvino/bf16": {"median_ms": fast}}
+        return {
+            "model": model,
+            "params": 1000,
+            "gflops_per_image": 2.0,
+            "latency_b1": latency,
+            "best_mode": "openvino/bf16",
+            "throughput_b16": {"eager_nchw": 1.0, "openvino/bf16": 50.0},
+            "speedup_best_b1_vs_peer_best": speedup,
+            "peak_rss_mib": 900.0,
+        }
+
+    record = {
+        "command": "polypnet benchmark --models iam_unet unet --peer iam_unet",
+        "size": 256,
+        "peer": "iam_unet",
+        "machine": {
+            "cpu": "Some CPU",
+            "logical_cpus": 2,
+            "threads": 2,
+            "versions": {"torch": "2.x", "openvino": "2026.x", "onnxruntime": "1.x", "nncf": None},
+        },
+        "rows": [row("iam_unet", 50.0, 5.0, 1.0), row("unet", 400.0, 100.0, 0.05)],
+    }
+    (tmp_path / COST_RECORD).parent.mkdir(parents=True)
+    (tmp_path / COST_RECORD).write_text(json.dumps(record))
+    text = cost_table(tmp_path, Path("docs"))
+    assert "| 50.0 | 5.0 (openvino/bf16) | 50.0 | - | 900 |" in text  # the peer has no ratio to itself
+    assert "| 400.0 | 100.0 (openvino/bf16) | 50.0 | 20.0x | 900 |" in text
+    assert "torch 2.x, openvino 2026.x;" in text and "onnxruntime" not in text  # only the backends measured

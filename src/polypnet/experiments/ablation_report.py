@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.registry import model_entry
+from .benchmark import EAGER
 from .markdown import link, table
 from .studies import percent
 
@@ -30,14 +31,9 @@ ARM_LABELS = {
     **{f"r{r}": f"r = {r}" for r in (2, 4, 8, 16)},
     **{f"n{n}": f"n = {n}" for n in (1, 2, 3, 4)},
 }
+
+
 #: The benchmark's latency modes, as the table names them.
-MODES = {
-    "eager_nchw": "eager",
-    "channels_last": "channels_last",
-    "bn_folded_channels_last": "BN folded, channels_last",
-}
-
-
 def _model_name(name: str) -> str:
     """The registry's short name and the key that ``create_model`` takes, e.g. ``U-Net (`unet`)``."""
     return f"{model_entry(name).description.split(',')[0]} (`{name}`)"
@@ -88,27 +84,33 @@ def baselines_table(root: Path, base: Path) -> str:
 
 
 def cost_table(root: Path, base: Path) -> str:
-    """Parameters, FLOPs, batch-1 latency and batch-16 throughput of the baselines, one run."""
+    """Parameters, FLOPs, batch-1 latency and batch-16 throughput of the baselines, from one
+    ``polypnet benchmark`` run (IAM-UNet as the peer, so the ratios are its speed-up)."""
     record = json.loads((root / COST_RECORD).read_text())
     rows = []
     for row in record["rows"]:
-        latency = row["latency_b1"]
-        best = row["best_mode"]
+        latency, best = row["latency_b1"], row["best_mode"]
+        speedup = row.get("speedup_best_b1_vs_peer_best")
         rows.append(
             [
                 _model_name(row["model"]),
                 f"{row['params']:,}",
                 f"{row['gflops_per_image']:.2f}",
-                f"{latency['eager_nchw']['median_ms']:.0f}",
-                f"{latency[best]['median_ms']:.0f} ({MODES.get(best, best)})",
-                f"{row['throughput_b16']['bn_folded_channels_last']:.1f}",
+                f"{latency[EAGER]['median_ms']:.1f}",
+                f"{latency[best]['median_ms']:.1f} ({best})",
+                f"{row['throughput_b16'][best]:.1f}",
+                "-" if row["model"] == record["peer"] or not speedup else f"{1 / speedup:.1f}x",
                 f"{row['peak_rss_mib']:.0f}",
             ]
         )
-    header = ["model", "params", "GFLOP / image", "latency, eager (ms)", "latency, best mode (ms)"]
-    header += ["batch-16 img/s (BN folded, channels_last)", "peak RSS (MiB)"]
+    header = ["model", "params", "GFLOP / image", "latency, eager (ms)", "latency, fastest mode (ms)"]
+    header += ["batch-16 img/s, fastest mode", "IAM-UNet faster by", "peak RSS (MiB)"]
+    machine = record["machine"]
+    used = {"torch"} | {mode.split("/")[0] for row in record["rows"] for mode in row["latency_b1"]}
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v and k in used)
     source = (
-        f"{record['size']}x{record['size']} input, {record['threads']} CPU threads, torch {record['torch']}, "
-        f"batch-1 median; record {link(COST_RECORD, COST_RECORD.name, base)}, made by `{record['command']}`."
+        f"{record['size']}x{record['size']} input, batch-1 median, {machine['threads']} threads on "
+        f"{machine['cpu']} ({machine['logical_cpus']} CPUs), {versions}; fastest modes compared with each other. "
+        f"Record {link(COST_RECORD, COST_RECORD.name, base)}, made by `{record['command']}`."
     )
     return table(header, rows) + "\n" + source + "\n"
