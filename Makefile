@@ -23,7 +23,7 @@ help:
 	@echo "make venv   only create $(VENV) and install polypnet[dev,demo] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
 	@echo "make venv-xla  only create $(XLA_VENV) and install polypnet[tpu,dev] into it"
-	@echo "make docs   regenerate the numbers in README.md, MODEL_CARD.md, docs/results.md from results/"
+	@echo "make docs   regenerate the numbers of README.md, MODEL_CARD.md, docs/ and results/*/README.md from results/"
 	@echo "make docs-check  fail (with a diff) when those numbers differ from results/"
 	@echo "make gpu-bundle  .gpu/: packed datasets + wheels for the GPU machine (docs/gpu.md)"
 

@@ -261,3 +261,19 @@ def test_weights_of_an_older_record_get_a_command_naming_what_differs_from_the_d
         "python scripts/reproduce.py --protocol paper128 --datasets cvc-clinicdb "
         "--seeds 43 --split sequence --split-seed 42 --precision bf16-mixed"
     )
+
+
+def test_make_docs_rewrites_a_stale_protocol_readme(tmp_path: Path) -> None:
+    from polypnet.cli.reproduce import write_table
+    from polypnet.experiments.report import protocol_readmes
+
+    folder = tmp_path / "results" / "cpu"
+    folder.mkdir(parents=True)
+    _fake_record(folder, "cvc-clinicdb", "random", 42, 42, 0.80)
+    written = write_table(folder).read_text()
+    _fake_record(folder, "cvc-clinicdb", "random", 42, 43, 0.90)  # a record added by hand, README not rewritten
+    (tmp_path / "results" / "notes").mkdir()
+    (tmp_path / "results" / "notes" / "README.md").write_text("# not a protocol folder\n")
+    rendered = protocol_readmes(tmp_path)
+    assert list(rendered) == [folder / "README.md"]  # a folder without run records is left alone
+    assert rendered[folder / "README.md"] != written and "2: 42/42, 42/43" in rendered[folder / "README.md"]

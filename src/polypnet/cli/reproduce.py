@@ -35,7 +35,8 @@ import yaml
 from ..data.layouts import DATA_DIR_ENV
 from ..experiments import pranet_protocol
 from ..experiments.configs import config_path
-from ..experiments.studies import mean_std
+from ..experiments.paper import PAPER, PAPER_PARAMS
+from ..experiments.protocol_table import protocol_table_markdown
 from ..inference.checkpoint import load_checkpoint
 from ..models import count_parameters
 from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
@@ -55,8 +56,6 @@ PROTOCOLS = (
     *pranet_protocol.PRANET_PROTOCOLS,
 )
 #: The paper's test results (random 80/10/10 split), in percent.
-PAPER = {"cvc-clinicdb": {"f1": 92.36, "iou": 86.50}, "kvasir-seg": {"f1": 86.59, "iou": 78.87}}
-PAPER_PARAMS = 574_579
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,85 +267,9 @@ def result_suffix(split: str, split_seed: int, seed: int) -> str:
 
 def write_table(out: Path) -> Path:
     """``out/README.md``: every result JSON of the folder against the paper's numbers."""
-    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    lines = [
-        f"# Results: `{out.name}` protocol",
-        "",
-        "Written by `polypnet reproduce` from the JSON files beside this one. F1 = Dice. *global*:",
-        "over all test pixels pooled (the F1 of the paper); *per image*: mean over test images.",
-        "*orig*: predictions resized back to each image's original size before scoring.",
-        "",
-        "| dataset | split (its seed) | training seed | size | epochs | precision | params | F1 global | IoU global | F1 per image | IoU per image | F1 global (orig) | IoU global (orig) | paper F1 / IoU | device | wall time | commit |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in rows:
-        m = r["metrics"]
-        wall = "-" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
-        lines.append(
-            f"| {r['dataset']} | {r['split']} ({r.get('split_seed', '?')}) | {r['seed']} | {r['image_size']} | {r['epochs']} "
-            f"| {precision_of(r)} | {r['params']:,} "
-            f"| {100 * m['dice_global']:.2f} | {100 * m['iou_global']:.2f} | {100 * m['dice_per_image']:.2f} "
-            f"| {100 * m['iou_per_image']:.2f} | {100 * m['dice_global_orig']:.2f} | {100 * m['iou_global_orig']:.2f} "
-            f"| {r['paper']['f1']:.2f} / {r['paper']['iou']:.2f} | {r['accelerator']} | {wall} | `{r['git_commit'][:12]}` |"
-        )
-    lines += summary_lines(rows)
     path = out / "README.md"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(protocol_table_markdown(out))
     return path
-
-
-def precision_of(record: dict[str, Any]) -> str:
-    """The Trainer precision a result was trained at (records written before it was kept: 32-true)."""
-    return str(record.get("precision", "32-true"))
-
-
-#: The scores averaged over runs, as (record key, column title).
-SUMMARY_METRICS = (
-    ("dice_global", "F1 global"),
-    ("iou_global", "IoU global"),
-    ("dice_per_image", "F1 per image"),
-    ("iou_per_image", "IoU per image"),
-)
-
-
-def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """Mean ± std of the scores over the runs that share dataset, split kind, model, size, epochs and
-    precision.
-
-    Only groups of two or more runs are listed: one run's scores are already in the table above.
-    On the sequence split each split seed draws other test sequences, so its spread is the spread
-    over test sets as much as over training seeds.
-    """
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:
-        key = (r["dataset"], r["split"], r["model"], r["image_size"], r["epochs"], precision_of(r))
-        groups.setdefault(key, []).append(r)
-    groups = {k: v for k, v in groups.items() if len(v) > 1}
-    if not groups:
-        return []
-    lines = [
-        "",
-        "## Mean ± std over runs",
-        "",
-        "Runs with the same dataset, split kind, model, image size, epochs and precision; sample standard deviation.",
-        "",
-        "| dataset | split | model | size | epochs | precision | runs (split seed / training seed) | "
-        + " | ".join(title for _, title in SUMMARY_METRICS)
-        + " |",
-        "| --- | --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SUMMARY_METRICS) + " |",
-    ]
-    for (dataset, split, model, size, epochs, precision), group in groups.items():
-        runs = ", ".join(f"{r.get('split_seed', '?')}/{r['seed']}" for r in group)
-        cells = []
-        for key, _ in SUMMARY_METRICS:
-            mean, std = mean_std([float(r["metrics"][key]) for r in group])
-            cells.append(f"{100 * mean:.2f} ± {100 * std:.2f}")
-        lines.append(
-            f"| {dataset} | {split} | {model} | {size} | {epochs} | {precision} | {len(group)}: {runs} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

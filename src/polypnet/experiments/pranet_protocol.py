@@ -125,9 +125,9 @@ def write_record(
     return path
 
 
-def write_table(out: Path) -> Path:
-    """``out/README.md``: the PraNet-benchmark table of the records in ``out``."""
-    text = "\n".join(
+def readme_markdown(out: Path) -> str:
+    """The text of ``out/README.md``: the PraNet-benchmark table of the records in ``out``."""
+    return "\n".join(
         [
             f"# Results: `{out.name}` protocol (PraNet's benchmark)",
             "",
@@ -136,8 +136,12 @@ def write_table(out: Path) -> Path:
             pranet_markdown(out, heading="##"),
         ]
     )
+
+
+def write_table(out: Path) -> Path:
+    """``out/README.md``: the PraNet-benchmark table of the records in ``out``."""
     path = out / "README.md"
-    path.write_text(text)
+    path.write_text(readme_markdown(out))
     return path
 
 

@@ -1,14 +1,17 @@
 """The numbers of the docs, generated from the committed records under ``results/``.
 
-Each generated region of README.md, MODEL_CARD.md and docs/ (results, ablations, data) sits between
+Each generated region of README.md, MODEL_CARD.md and docs/ sits between
 ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``; the prose around it is written by
-hand. ``make docs`` rewrites every region (and the scores in the shipped-weights index, which
-``polypnet models pretrained`` prints); ``make docs-check`` renders them again and fails on any
+hand. ``make docs`` rewrites every region, the scores in the shipped-weights index (which
+``polypnet models pretrained`` prints), docs/performance.md and the protocol folders'
+``results/<protocol>/README.md``; ``make docs-check`` renders them again and fails on any
 difference, so no number in the docs can drift from its record.
 
 Records read: ``results/<protocol>/<dataset>_seed<k>*.json`` (written by ``polypnet reproduce``),
 ``results/<protocol>/cross/<a>_to_<b>/metrics.json`` (``polypnet evaluate`` on the other dataset),
-``results/tta/<name>/tta.json`` (``compare_tta``), the runs' ``split.json`` and the weights index.
+``results/tta/<name>/tta.json`` (``compare_tta``), the runs' ``split.json``, the weights index, and
+each region's own record (named in its module: ablations, baselines' cost, data check and loading,
+GPU bundle, input size, PraNet's benchmark).
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from .data_loading_report import data_loading_markdown
 from .gpu_bundle_report import gpu_bundle_markdown
 from .markdown import link, table
 from .model_summary_report import model_summary_markdown
-from .pranet_protocol import PRANET_PROTOCOLS
+from .paper import PAPER, PAPER_PARAMS
+from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
+from .protocol_table import protocol_table_markdown
 from .studies import mean_std
 
 #: Display names of the datasets, in table order.
@@ -142,9 +147,7 @@ def cell(values: list[float]) -> str:
 
 
 def paper_numbers() -> tuple[dict[str, dict[str, float]], int]:
-    """The paper's reported scores per dataset and its parameter count (one constant, in reproduce)."""
-    from ..cli.reproduce import PAPER, PAPER_PARAMS  # [lazy] it imports Lightning
-
+    """The paper's reported scores per dataset and its parameter count."""
     return PAPER, PAPER_PARAMS
 
 
@@ -636,8 +639,9 @@ def fill(text: str, rendered: dict[str, Callable[[], str]], where: str = "docume
 
 
 def render(root: Path, index_path: Path = INDEX_PATH) -> dict[Path, str]:
-    """Every generated file's new text (absolute path -> text): the documents, the weights index and
-    docs/performance.md (``polypnet benchmark``'s record rendered by its own ``performance_markdown``)."""
+    """Every generated file's new text (absolute path -> text): the documents, the weights index,
+    docs/performance.md (``polypnet benchmark``'s record rendered by its own ``performance_markdown``)
+    and the protocol folders' README.md (as ``polypnet reproduce`` writes them)."""
     index = json.loads(index_path.read_text())
     out = {root / doc: fill((root / doc).read_text(), parts, str(doc)) for doc, parts in regions(root, index).items()}
     out[index_path] = (
@@ -646,6 +650,20 @@ def render(root: Path, index_path: Path = INDEX_PATH) -> dict[Path, str]:
     doc, record = PERFORMANCE
     if (root / record).is_file():  # until the benchmark has a record, the page stays as written
         out[root / doc] = performance_markdown(json.loads((root / record).read_text()))
+    out.update(protocol_readmes(root))
+    return out
+
+
+def protocol_readmes(root: Path) -> dict[Path, str]:
+    """``results/<protocol>/README.md`` as ``polypnet reproduce`` writes it, for every README that it
+    wrote (its title says so): the table of the folder's records (PraNet's benchmark for the
+    ``pranet`` protocols)."""
+    out = {}
+    for readme in sorted((root / "results").glob("*/README.md")):
+        folder = readme.parent
+        if not readme.read_text().startswith("# Results: `"):  # not written by polypnet reproduce
+            continue
+        out[readme] = (readme_markdown if folder.name in PRANET_PROTOCOLS else protocol_table_markdown)(folder)
     return out
 
 
