@@ -40,6 +40,7 @@ from .paper import PAPER, PAPER_PARAMS
 from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
 from .protocol_table import protocol_table_markdown
+from .shipping_rule import rule_violations
 from .studies import mean_std
 
 #: Display names of the datasets, in table order.
@@ -643,6 +644,9 @@ def render(root: Path, index_path: Path = INDEX_PATH) -> dict[Path, str]:
     docs/performance.md (``polypnet benchmark``'s record rendered by its own ``performance_markdown``)
     and the protocol folders' README.md (as ``polypnet reproduce`` writes them)."""
     index = json.loads(index_path.read_text())
+    broken = rule_violations(root, index)
+    if broken:
+        raise ValueError("shipped weights that break the rule of polypnet.models.pretrained:\n  " + "\n  ".join(broken))
     out = {root / doc: fill((root / doc).read_text(), parts, str(doc)) for doc, parts in regions(root, index).items()}
     out[index_path] = (
         json.dumps(synced_index(root, index), indent=2, sort_keys=True) + "\n"

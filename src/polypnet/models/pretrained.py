@@ -6,7 +6,9 @@ weights were made (protocol, split, seed, input size, test scores, commit, comma
 
 Tags say dataset and recipe: ``cvc-clinicdb`` and ``kvasir-seg`` are the paper's recipe,
 ``*-improved`` ours; all are 256 px. The rule that picks them: each tag holds, among the recorded
-256 px runs of its recipe on its dataset, the one with the best validation Dice (never the test score). Tags retired since (CHANGELOG.md) name their replacement.
+256 px runs of its recipe on its dataset, the one with the best validation Dice (never the test score);
+``make docs-check`` fails when a record that the rule prefers has landed
+(``polypnet.experiments.shipping_rule``). Tags retired since (CHANGELOG.md) name their replacement.
 ``polyp-pranet`` is the tag for a model trained on both datasets at PraNet's benchmark
 (``polypnet ship-weights`` of a ``--protocol pranet`` record), picked by the same rule.
 """
