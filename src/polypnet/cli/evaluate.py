@@ -23,8 +23,7 @@ import torch
 import yaml
 
 from ..data import DataError, PolypDataset, find_pairs, load_split
-from ..data.splits import make_split
-from ..experiments.evaluation import EvalResult, evaluate, overlay_grid
+from ..experiments.evaluation import EvalResult, evaluate, overlay_grid, shipped_split
 from ..inference import FLIPS, CheckpointError, FlippedInput, run_dir_of
 from ..inference.outputs import claim_output_folder
 from ..models.pretrained import pretrained_info
@@ -135,16 +134,10 @@ def _dataset(
         if split_file is not None:
             ids = load_split(split_file)[args.split]
         elif shipped is not None and found.dataset in (shipped["dataset"], *_benchmark_members(shipped)):
-            # the same draw as in training (reproduce.py: 10% validation, 10% test); weights trained on
-            # PraNet's benchmark draw its split of the one dataset given: its test set is PraNet's list
-            split_seed = shipped.get("split_seed", shipped["seed"])
-            drawn = make_split(found, shipped["split"], split_seed, 0.1, 0.1)
-            if "benchmark" not in shipped and len(drawn["test"]) != shipped["test_images"]:
-                raise UsageError(
-                    f"{found.root} holds {len(found.pairs)} pairs, not the {shipped['dataset']} copy the "
-                    f"{args.pretrained!r} weights were trained on (their test split had {shipped['test_images']} "
-                    f"images, this draw has {len(drawn['test'])}); pass --split all or --split-file"
-                )
+            try:
+                drawn = shipped_split(found, shipped, args.pretrained)
+            except ValueError as err:
+                raise UsageError(f"{err}; pass --split all or --split-file") from None
             ids = drawn[args.split]
         else:
             hint = (

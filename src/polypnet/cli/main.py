@@ -106,6 +106,14 @@ COMMANDS: Tree = {
                 "--out results/input_size",
             ),
         ),
+        "postprocess": Command(
+            "polypnet.cli.compare_postprocess:main",
+            "shipped weights at several thresholds and mask clean-ups, the variant chosen on validation",
+            (
+                "polypnet compare postprocess --pretrained cvc-clinicdb-improved --data-dir ../shared/data "
+                "--out results/postprocess",
+            ),
+        ),
         "sequences": Command(
             "polypnet.cli.per_sequence:main",
             "CVC-ClinicDB per-image Dice grouped by video sequence",

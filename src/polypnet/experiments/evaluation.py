@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..data.layouts import PairSet
+from ..data.splits import make_split
 from ..inference.outputs import write_csv
 from ..inference.overlays import overlay
 from ..inference.predictor import Predictor
@@ -60,6 +62,24 @@ def _scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         "precision": ratio(tp, tp + fp),
         "recall": ratio(tp, tp + fn),
     }
+
+
+def shipped_split(found: PairSet, shipped: dict[str, Any], tag: str) -> dict[str, Any]:
+    """The split that shipped weights (their index entry) were trained on, drawn again from ``found``.
+
+    The same draw as in training (``polypnet reproduce``: 10% validation, 10% test). Weights trained
+    on PraNet's benchmark draw its split of the one dataset given: its test set is PraNet's list.
+    ValueError when ``found`` is not the copy of the dataset the weights were trained on.
+    """
+    split_seed = shipped.get("split_seed", shipped["seed"])
+    drawn = make_split(found, shipped["split"], split_seed, 0.1, 0.1)
+    if "benchmark" not in shipped and len(drawn["test"]) != shipped["test_images"]:
+        raise ValueError(
+            f"{found.root} holds {len(found.pairs)} pairs, not the {shipped['dataset']} copy the "
+            f"{tag!r} weights were trained on (their test split had {shipped['test_images']} "
+            f"images, this draw has {len(drawn['test'])})"
+        )
+    return drawn
 
 
 @torch.no_grad()

@@ -381,6 +381,36 @@ def input_size_rows(root: Path, base: Path) -> str:
     return table(header, sorted(rows))
 
 
+def postprocess_rows(root: Path, base: Path) -> str:
+    """Shipped weights with the default threshold and no clean-up against the variant chosen on
+    validation (``polypnet compare postprocess``), scored at the original resolution."""
+    header = ["dataset", "weights", "chosen on val", "val F1 default", "val F1 chosen", "test F1 default"]
+    header += ["test F1 chosen", "test mDice default", "test mDice chosen", "table"]
+    rows = []
+    for path in sorted((root / "results").glob("postprocess/**/postprocess.json")):
+        record = json.loads(path.read_text())
+        default = record["default"]
+        for r in record["rows"]:
+            chosen = r["chosen"]
+            rows.append(
+                [
+                    DATASETS.get(r["dataset"], r["dataset"]),
+                    f"`{r['weights']}`",
+                    chosen,
+                    pct(r["val"][default]["dice_global"]),
+                    pct(r["val"][chosen]["dice_global"]),
+                    pct(r["test"][default]["dice_global"]),
+                    pct(r["test"][chosen]["dice_global"]),
+                    pct(r["test"][default]["dice_per_image"]),
+                    pct(r["test"][chosen]["dice_per_image"]),
+                    link(path.with_name("postprocess.md").relative_to(root), "postprocess.md", base),
+                ]
+            )
+    if not rows:
+        return "No threshold and clean-up study is recorded yet (`polypnet compare postprocess`).\n"
+    return table(header, sorted(rows))
+
+
 def cross(root: Path, base: Path) -> str:
     """Weights trained on one dataset, scored on every image of the other."""
     header = ["trained on", "scored on", "protocol", "size", "images", "F1 (global)", "mDice", "IoU (global)", "record"]
@@ -615,6 +645,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "runs": lambda: every_run(runs, docs),
             "tta": lambda: tta_rows(root, docs),
             "input_size": lambda: input_size_rows(root, docs),
+            "postprocess": lambda: postprocess_rows(root, docs),
             "cross": lambda: cross(root, docs),
             "weights": lambda: shipped(root, docs, index),
             "leakage": lambda: leakage(root, docs),
