@@ -14,8 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import Problem
 from .layouts import Pair, _list_images, scan_pairs
+from .near_duplicates import MAX_BITS, difference_hash, near_duplicate_pairs
 from .readers import ReadError, binarize_mask, decode_image, mask_levels, read_bytes
 
 
@@ -36,6 +39,8 @@ class DataSummary:
     common_size_count: int = 0
     foreground: dict[str, float] | None = None
     empty_masks: int = 0
+    #: (id, id, differing hash bits) of near-duplicate images; None when images were not decoded
+    near_duplicates: list[tuple[str, str, int]] | None = None
     #: masks with values other than 0 and 255 (JPEG noise, soft edges), read by the > 127 threshold
     soft_masks: int = 0
     images_decoded: bool = True
@@ -54,27 +59,31 @@ class DataSummary:
         for key in ("widths", "heights"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
+        if data.get("near_duplicates") is not None:
+            data["near_duplicates"] = [tuple(pair) for pair in data["near_duplicates"]]
         return cls(**data)
 
 
-def _decode(pair: Pair, images: bool) -> tuple[float | None, bool, list[Problem], list[Problem]]:
-    """Foreground fraction, whether the mask has levels other than 0 and 255, problems, notes."""
+def _decode(pair: Pair, images: bool) -> tuple[float | None, bool, np.ndarray | None, list[Problem], list[Problem]]:
+    """Foreground fraction, whether the mask has levels other than 0 and 255, the image's hash,
+    problems, notes."""
     problems, notes = [], []
+    image_hash = None
     if images:
         try:
-            decode_image(read_bytes(pair.image), pair.image.suffix)
+            image_hash = difference_hash(decode_image(read_bytes(pair.image), pair.image.suffix))
         except ReadError as err:
             problems.append(Problem(pair.image, f"unreadable image: {err}"))
     try:
         levels = mask_levels(read_bytes(pair.mask), pair.mask.suffix)
     except ReadError as err:
         problems.append(Problem(pair.mask, f"unreadable mask: {err}"))
-        return None, False, problems, notes
+        return None, False, image_hash, problems, notes
     mask, note = binarize_mask(levels)
     if note:
         notes.append(Problem(pair.mask, note))
     soft = note is None and bool(((levels > 0) & (levels < 255)).any())
-    return float(mask.mean()), soft, problems, notes
+    return float(mask.mean()), soft, image_hash, problems, notes
 
 
 def summarize(root: str | Path, decode_images: bool = True) -> tuple[DataSummary, list[Problem]]:
@@ -99,16 +108,22 @@ def summarize(root: str | Path, decode_images: bool = True) -> tuple[DataSummary
             f"{w}x{h}" for h, w in found.sizes.values()
         ).most_common(1)[0]
     fractions: list[float] = []
+    hashes: list[np.ndarray] = []
+    hashed: list[str] = []
     if found.pairs:
         with ThreadPoolExecutor() as pool:
-            for fraction, soft, found_problems, found_notes in pool.map(
-                lambda p: _decode(p, decode_images), found.pairs
-            ):
+            decoded = pool.map(lambda p: _decode(p, decode_images), found.pairs)
+            for pair, (fraction, soft, image_hash, found_problems, found_notes) in zip(found.pairs, decoded):
                 problems += [p for p in found_problems if p not in problems]
                 notes += found_notes
                 summary.soft_masks += soft
                 if fraction is not None:
                     fractions.append(fraction)
+                if image_hash is not None:
+                    hashes.append(image_hash)
+                    hashed.append(pair.id)
+    if decode_images:
+        summary.near_duplicates = near_duplicate_pairs(hashes, hashed)
     if fractions:
         summary.foreground = {
             "min": min(fractions),
@@ -143,6 +158,7 @@ def report_lines(summary: DataSummary) -> list[str]:
             f"(> 127); {empty} empty mask{'s' if empty != 1 else ''}"
         )
         lines.append(f"mask values: {summary.soft_masks} of {summary.pairs} masks hold values other than 0 and 255")
+    lines += _duplicate_lines(summary.near_duplicates)
     decoded = "images and masks decoded" if summary.images_decoded else "masks decoded, image headers only"
     lines.append(f"checked:     every header; {decoded}")
     if summary.ignored:
@@ -151,6 +167,16 @@ def report_lines(summary: DataSummary) -> list[str]:
         lines.append(f"conversions: {len(summary.conversions)} (accepted, with a warning when loaded)")
         lines += [f"  - {note}" for note in summary.conversions]
     return lines + _problem_lines(summary.problems)
+
+
+def _duplicate_lines(pairs: list[tuple[str, str, int]] | None, shown: int = 20) -> list[str]:
+    if pairs is None:
+        return ["near-dups:   not checked (image headers only)"]
+    lines = [f"near-dups:   {len(pairs)} image pair{'s' if len(pairs) != 1 else ''} within {MAX_BITS} of 256 hash bits"]
+    lines += [f"  - {a} / {b} ({bits} bit{'s' if bits != 1 else ''})" for a, b, bits in pairs[:shown]]
+    if len(pairs) > shown:
+        lines.append(f"  ... and {len(pairs) - shown} more")
+    return lines
 
 
 def _problem_lines(problems: list[str]) -> list[str]:
