@@ -116,6 +116,13 @@ def test_the_cvc_random_split_leaks_every_test_frame() -> None:
 
 
 @pytest.mark.skipif(not SHARED_SEQUENCES.is_file(), reason=f"needs the dataset's own table: {SHARED_SEQUENCES} absent")
+def test_runs_of_one_protocol_on_one_split_are_told_apart_by_seed() -> None:
+    line = next(line for line in report.leakage(REPO, Path(".")).splitlines() if line.startswith("- random split"))
+    assert "[improved, seed 42](results/improved/cvc-clinicdb_seed42_run/split.json)" in line
+    assert "[improved, seed 43](results/improved/cvc-clinicdb_seed43_split42_run/split.json)" in line
+    assert "[paper](results/paper/cvc-clinicdb_seed42_run/split.json)" in line  # one run: the protocol alone
+
+
 def test_the_shipped_sequence_table_is_the_datasets() -> None:
     with SHARED_SEQUENCES.open(newline="") as f:
         assert {row["frame"]: int(row["sequence"]) for row in csv.DictReader(f)} == cvc_sequences()

@@ -599,12 +599,22 @@ def cvc_neighbours(root: Path) -> list[Neighbours]:
     return [Neighbours(tuple(paths), len(gaps), tuple(gaps)) for paths, gaps in found.values()]
 
 
+def run_label(split_file: Path) -> str:
+    """``improved, seed 43`` for ``results/improved/cvc-clinicdb_seed43_split42_run/split.json``: tells
+    apart the runs of one protocol that share a split."""
+    seed = re.search(r"_seed(\d+)", split_file.parent.name)
+    return f"{split_file.parts[1]}, seed {seed.group(1)}" if seed else split_file.parts[1]
+
+
 def leakage(root: Path, base: Path) -> str:
     """One line per distinct CVC-ClinicDB split: test frames with a training neighbour in the same video."""
     lines = []
     for n in cvc_neighbours(root):
         kind = json.loads((root / n.split_files[0]).read_text())["kind"]
-        used = ", ".join(link(p, p.parts[1], base) for p in n.split_files)
+        protocols = [p.parts[1] for p in n.split_files]
+        used = ", ".join(
+            link(p, run_label(p) if protocols.count(p.parts[1]) > 1 else p.parts[1], base) for p in n.split_files
+        )
         if n.widest is None:
             unseen = sum(g is None for g in n.gaps)
             near = f"{unseen} of {n.test} test frames have no training frame of their video"
