@@ -124,7 +124,7 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
         ".ckpt" in k for k in kept
     )
     table = (out / "README.md").read_text()
-    assert "| IAM-UNet, improved recipe, seed 42 | " in table and "PraNet (*quoted*)" in table
+    assert "| IAM-UNet (`pranet`), improved recipe, seed 42 | " in table and "PraNet (*quoted*)" in table
 
 
 def fake_args(data_dir: Path, tmp_path: Path, from_run: Path | None = None, seeds: tuple[int, ...] = (42,)):

@@ -83,3 +83,10 @@ def test_committed_cost_record_names_the_authors_code() -> None:
     for m in record["models"]:
         assert len(m["commit"]) == 40 and m["code"].startswith("https://github.com/DengPingFan/")
         assert 20e6 < m["params"] < 40e6 and 10 < m["gflops"][str(FLOPS_SIZE)] < 40  # the ResNet/PVT-b2 class
+
+
+def test_a_reduced_protocol_is_named_in_its_rows(tmp_path: Path) -> None:
+    path = record(tmp_path, 42, 0.8)
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"protocol": "pranet128"}))
+    text = pranet_markdown(tmp_path, relative_to=tmp_path)
+    assert text.count("| IAM-UNet (`pranet128`), improved recipe, seed 42 |") == 2  # model row and Kvasir row

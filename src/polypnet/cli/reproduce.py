@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
         "deep supervision). "
         "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
-        "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py)",
+        "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py); "
+        "pranet128: pranet at 128 px, each image once an epoch (about an hour on 2 CPU cores)",
     )
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])

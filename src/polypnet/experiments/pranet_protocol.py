@@ -2,6 +2,7 @@
 
     polypnet reproduce --protocol pranet --data-dir ../shared/data            # improved recipe
     polypnet reproduce --protocol pranet_paper --data-dir ../shared/data      # the IAM-UNet paper's
+    polypnet reproduce --protocol pranet128 --data-dir ../shared/data         # 128 px, ~1 h on a CPU
     polypnet reproduce --protocol pranet --from-run runs/reproduce/pranet/pranet_seed42 --seeds 42
 
 Trains ``configs/<protocol>.yaml`` on both datasets at once (split ``pranet``), scores the best
@@ -30,7 +31,7 @@ from ..data.shipped import CVC, KVASIR
 from .pranet_table import FLOPS_SIZE, RECORD_FORMAT, pranet_markdown
 
 #: Protocol -> the recipe its config trains (configs/<protocol>.yaml).
-PRANET_PROTOCOLS = {"pranet": "improved", "pranet_paper": "paper"}
+PRANET_PROTOCOLS = {"pranet": "improved", "pranet_paper": "paper", "pranet128": "improved"}
 #: The datasets a PraNet run trains and is scored on, in the config's root order.
 DATASETS = (KVASIR, CVC)
 

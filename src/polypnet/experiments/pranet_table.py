@@ -89,7 +89,9 @@ def _quoted(value: float | None) -> str:
 
 
 def _record_name(record: dict[str, Any]) -> str:
-    return f"IAM-UNet, {record.get('recipe', '?')} recipe, seed {record.get('seed', '?')}"
+    # The protocol names the schedule: pranet128's rows are not the benchmark's full recipe.
+    protocol = f" (`{record['protocol']}`)" if record.get("protocol") else ""
+    return f"IAM-UNet{protocol}, {record.get('recipe', '?')} recipe, seed {record.get('seed', '?')}"
 
 
 def _where(path: Path, base: Path | None) -> str:
