@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -599,11 +600,12 @@ def cvc_neighbours(root: Path) -> list[Neighbours]:
     return [Neighbours(tuple(paths), len(gaps), tuple(gaps)) for paths, gaps in found.values()]
 
 
-def run_label(split_file: Path) -> str:
-    """``improved, seed 43`` for ``results/improved/cvc-clinicdb_seed43_split42_run/split.json``: tells
-    apart the runs of one protocol that share a split."""
-    seed = re.search(r"_seed(\d+)", split_file.parent.name)
-    return f"{split_file.parts[1]}, seed {seed.group(1)}" if seed else split_file.parts[1]
+def run_label(split_file: Path, several: bool) -> str:
+    """The protocol of ``results/<protocol>/<stem>_run/split.json``, with the run's seed
+    (``improved, seed 43``) where ``several`` runs of that protocol share the split."""
+    protocol = split_file.parts[1]
+    seed = re.search(r"_seed(\d+)", split_file.parent.name) if several else None
+    return f"{protocol}, seed {seed.group(1)}" if seed else protocol
 
 
 def leakage(root: Path, base: Path) -> str:
@@ -611,10 +613,8 @@ def leakage(root: Path, base: Path) -> str:
     lines = []
     for n in cvc_neighbours(root):
         kind = json.loads((root / n.split_files[0]).read_text())["kind"]
-        protocols = [p.parts[1] for p in n.split_files]
-        used = ", ".join(
-            link(p, run_label(p) if protocols.count(p.parts[1]) > 1 else p.parts[1], base) for p in n.split_files
-        )
+        runs = Counter(p.parts[1] for p in n.split_files)
+        used = ", ".join(link(p, run_label(p, runs[p.parts[1]] > 1), base) for p in n.split_files)
         if n.widest is None:
             unseen = sum(g is None for g in n.gaps)
             near = f"{unseen} of {n.test} test frames have no training frame of their video"
