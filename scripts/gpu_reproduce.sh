@@ -5,23 +5,28 @@
 #   PROTOCOLS="paper improved" SEEDS="42 43 44" bash scripts/gpu_reproduce.sh   # the whole seed plan
 #   DATASETS=cvc-clinicdb SEEDS="43 44" PROTOCOLS=improved bash scripts/gpu_reproduce.sh
 #
+#   JOB_LIST="pranet:both:42 improved:kvasir-seg:43" bash scripts/gpu_reproduce.sh  # these jobs, in this order
+#
 # Installs .gpu/wheels into $SITE and trains one job per protocol x dataset x seed with
 # `polypnet reproduce` on the packs in .gpu/data, JOBS of them at once on the one GPU. Leaves in
 # $OUT: gpu_results.tar.gz (results/<protocol>/ JSON + README.md tables, and per run metrics.csv,
-# curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log), log.txt, and the
-# best checkpoint of the jobs that ended well (<protocol>_<run folder>__best-*.ckpt, 6 at most: the
-# device tool returns 8 files). PROTOCOLS=pranet trains one model per seed on both datasets; its
-# record is made where the original images are (polypnet reproduce --protocol pranet --from-run).
-# The archive is rewritten each time a job ends, and jobs still going at TIME_LIMIT_S are
-# stopped, so a command cut short still returns what finished.
+# curves.png, config.yaml, split.json, test_metrics.json, eval-test/, this log), log.txt, and
+# checkpoints-N.tar (scripts/gpu_collect.py: each job's best checkpoint without its optimizer
+# state, named <protocol>_<run folder>__best-*.ckpt, and for a job stopped at the time limit its
+# whole last.ckpt too, to resume it elsewhere; in the order of the jobs, the finished ones first).
+# PROTOCOLS=pranet trains one model per seed on both datasets; its record is made where the
+# original images are (polypnet reproduce --protocol pranet --from-run). The archive is rewritten
+# each time a job ends, and jobs still going at TIME_LIMIT_S are stopped, so a command cut short
+# still returns what finished.
 #
 # Environment (default): PROTOCOLS (paper; PROTOCOL is read too), DATASETS ("cvc-clinicdb
-# kvasir-seg"), SEEDS (42), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
+# kvasir-seg"), SEEDS (42), JOB_LIST (protocol:dataset:seed words, "both" as the PraNet protocols'
+# dataset; instead of the three above), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
 # 32-true), JOBS (every job at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
 # at least 1), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit arguments),
 # DATA_DIR (.gpu/data), WHEELS (.gpu/wheels), SITE (/tmp/site), WORK (/tmp/polypnet-gpu-<time>),
 # OUT (/tmp/gpu_out when unset), PYTHON (python3), SKIP_INSTALL (0; 1: use PYTHON's packages),
-# CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60).
+# CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60), COLLECT_PYTHON (PYTHON: runs gpu_collect.py).
 set -u
 START=$(date +%s)
 PROTOCOLS=${PROTOCOLS:-${PROTOCOL:-paper}}
@@ -40,13 +45,20 @@ OUT=${OUT:-/tmp/gpu_out}
 PYTHON=${PYTHON:-python3}
 CKPTS=${CKPTS:-1}
 HEARTBEAT_S=${HEARTBEAT_S:-60}
+COLLECT=${COLLECT:-$PWD/scripts/gpu_collect.py}
+COLLECT_PYTHON=${COLLECT_PYTHON:-$PYTHON}
 ALL_JOBS=()  # protocol:dataset:seed; the PraNet protocols train on both datasets at once ("both")
-for protocol in $PROTOCOLS; do
-    case $protocol in pranet*) sets=both ;; *) sets=$DATASETS ;; esac
-    for ds in $sets; do
-        for seed in $SEEDS; do ALL_JOBS+=("$protocol:$ds:$seed"); done
+if [ -n "${JOB_LIST:-}" ]; then
+    read -r -a ALL_JOBS <<<"$JOB_LIST"
+    PROTOCOLS=$(printf '%s\n' "${ALL_JOBS[@]%%:*}" | awk '!seen[$0]++' | tr '\n' ' ')
+else
+    for protocol in $PROTOCOLS; do
+        case $protocol in pranet*) sets=both ;; *) sets=$DATASETS ;; esac
+        for ds in $sets; do
+            for seed in $SEEDS; do ALL_JOBS+=("$protocol:$ds:$seed"); done
+        done
     done
-done
+fi
 JOBS=${JOBS:-${#ALL_JOBS[@]}}
 CORES=$(nproc)
 NUM_WORKERS=${NUM_WORKERS:-$(( CORES / JOBS > 1 ? CORES / JOBS : 1 ))}
@@ -55,7 +67,7 @@ mkdir -p "$OUT" "$WORK"
 LOG="$OUT/log.txt"
 exec > >(tee -a "$LOG") 2>&1
 elapsed() { echo $(( $(date +%s) - START )); }
-echo "== gpu_reproduce.sh $(date -u +%FT%TZ): protocols [$PROTOCOLS] datasets [$DATASETS] seeds [$SEEDS]" \
+echo "== gpu_reproduce.sh $(date -u +%FT%TZ): jobs [${ALL_JOBS[*]}]" \
      "split $SPLIT: ${#ALL_JOBS[@]} jobs, $JOBS at once; accelerator $ACCELERATOR precision ${PRECISION:-config}" \
      "workers $NUM_WORKERS per job" \
      "limit ${TIME_LIMIT_S}s work $WORK"
@@ -81,22 +93,22 @@ PY
 command -v nvidia-smi >/dev/null && nvidia-smi
 nproc; free -g | head -2
 
-archive() {  # everything but checkpoints and TensorBoard events, then the best checkpoints
+archive() {  # everything but checkpoints and TensorBoard events, then the checkpoints' tars
     cp "$LOG" "$WORK/log.txt"
     tar -czf "$WORK/gpu_results.tar.gz.part" -C "$WORK" --exclude=checkpoints --exclude=tensorboard \
         --exclude=gpu_results.tar.gz.part $(cd "$WORK" && ls -d results runs log.txt 2>/dev/null) &&
         mv -f "$WORK/gpu_results.tar.gz.part" "$OUT/gpu_results.tar.gz"
     [ "$CKPTS" = 1 ] || return 0
-    local marker job ckpt n=0
-    for marker in "$WORK"/finished/*; do  # the jobs that exited 0
-        [ -f "$marker" ] && [ $n -lt 6 ] || continue
-        job=$(basename "$marker")
-        ckpt=$(ls "$(run_dir "$job")"/checkpoints/best-*.ckpt 2>/dev/null | tail -1)  # one: top-1, not resumed
-        [ -n "$ckpt" ] || continue
-        # The checkpoint's own name after "__": polypnet reproduce --from-run picks the best by it.
-        cp -f "$ckpt" "$OUT/${job%%:*}_$(basename "$(run_dir "$job")")__$(basename "$ckpt")"
-        n=$((n + 1))
+    local job state entries=()
+    for state in finished stopped; do  # the finished jobs' checkpoints first, each in the jobs' order
+        for job in "${ALL_JOBS[@]}"; do
+            [ -f "$WORK/$state/$job" ] || continue
+            entries+=("$state:${job%%:*}_$(basename "$(run_dir "$job")"):$(run_dir "$job")")
+        done
     done
+    [ ${#entries[@]} -gt 0 ] || return 0
+    "$COLLECT_PYTHON" "$COLLECT" --out "$OUT" --scratch "$WORK/slim" "${entries[@]}" ||
+        echo "warning: packing the checkpoints failed"
 }
 
 run_dir() {  # where polypnet reproduce trains a job
@@ -153,7 +165,10 @@ while :; do
         wait "${PID[$job]}"
         rc=$?
         if [ $rc -eq 0 ]; then mkdir -p "$WORK/finished" && touch "$WORK/finished/$job"; else status=1; fi
-        case $rc in 124|137) why=" (stopped at the time limit)" ;; *) why="" ;; esac
+        case $rc in
+            124|137) why=" (stopped at the time limit)"; mkdir -p "$WORK/stopped" && touch "$WORK/stopped/$job" ;;
+            *) why="" ;;
+        esac
         echo "== [$(elapsed)s] $job: exit $rc after $(( $(elapsed) - STARTED[$job] ))s$why"
         archive
     done

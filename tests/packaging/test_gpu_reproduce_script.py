@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from ..conftest import REPO_ROOT
 
@@ -38,7 +40,8 @@ run="$runs/$protocol/${ds}_${split}_seed$seed"
 case $protocol in pranet*) run="$runs/$protocol/pranet_seed$seed" ;; esac
 mkdir -p "$run/checkpoints" "$out/$protocol"
 printf 'epoch,step\n0,1\n' > "$run/metrics.csv"
-echo "$protocol $ds $seed" > "$run/checkpoints/best-epoch000.ckpt"
+"$REAL_PYTHON" -c "import sys, torch; torch.save({'state_dict': {}, 'optimizer_states': [0], 'job': sys.argv[2]}, sys.argv[1])" \
+  "$run/checkpoints/best-epoch000-dice0.5000.ckpt" "$protocol $ds $seed"
 echo "start $(date +%s%N)" >> "$runs/../events.txt"
 sleep 1
 echo "end $(date +%s%N)" >> "$runs/../events.txt"
@@ -70,6 +73,8 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
         "SEEDS": "43 13",
         "JOBS": "3",
         "HEARTBEAT_S": "1",
+        "REAL_PYTHON": sys.executable,
+        "COLLECT_PYTHON": sys.executable,
     }
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     log = done.stdout + done.stderr
@@ -85,12 +90,52 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
         running += 1 if kind == "start" else -1
         most = max(most, running)
     assert len(events) == 20 and most == 3
-    # The checkpoints of the jobs that ended well only.
-    ckpts = sorted(p.name for p in out.glob("*.ckpt"))
-    assert "pranet_pranet_seed43__best-epoch000.ckpt" in ckpts and len(ckpts) == 5, ckpts
-    assert sum(name.endswith("_random_seed43__best-epoch000.ckpt") for name in ckpts) == 4, ckpts
+    # The checkpoints of the jobs that ended well only, slimmed, in tars the device tool returns.
+    ckpts = {}
+    for part in sorted(out.glob("checkpoints-*.tar")):
+        with tarfile.open(part) as tar:
+            for member in tar.getmembers():
+                ckpts[member.name] = torch.load(tar.extractfile(member), weights_only=True)
+    assert "pranet_pranet_seed43__best-epoch000-dice0.5000.ckpt" in ckpts and len(ckpts) == 5, sorted(ckpts)
+    assert sum(name.endswith("_random_seed43__best-epoch000-dice0.5000.ckpt") for name in ckpts) == 4, sorted(ckpts)
+    assert ckpts["paper_kvasir-seg_random_seed43__best-epoch000-dice0.5000.ckpt"]["job"] == "paper kvasir-seg 43"
+    assert not any("optimizer_states" in c for c in ckpts.values())
     with tarfile.open(out / "gpu_results.tar.gz") as archive:
         names = archive.getnames()
     assert "results/improved/kvasir-seg_seed43_split42.json" in names and "log.txt" in names
     assert not any("checkpoints" in name for name in names)
     assert (out / "log.txt").is_file()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
+def test_job_list_runs_those_jobs_in_its_order(tmp_path: Path) -> None:
+    python = tmp_path / "python"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    data = tmp_path / "data"
+    for ds in ("cvc-clinicdb", "kvasir-seg"):
+        (data / ds).mkdir(parents=True)
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {
+        **os.environ,
+        "SKIP_INSTALL": "1",
+        "PYTHON": str(python),
+        "DATA_DIR": str(data),
+        "OUT": str(out),
+        "WORK": str(work),
+        "JOB_LIST": "pranet:both:44 improved:kvasir-seg:44 paper:cvc-clinicdb:43",
+        "JOBS": "1",
+        "CKPTS": "0",
+    }
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert "3 jobs, 1 at once" in log
+    started = [line.split("] ")[1].split(":")[0:3] for line in log.splitlines() if line.endswith(": start")]
+    assert [":".join(s) for s in started] == ["pranet:both:44", "improved:kvasir-seg:44", "paper:cvc-clinicdb:43"]
+    assert not list(out.glob("checkpoints-*.tar"))  # CKPTS=0
+    with tarfile.open(out / "gpu_results.tar.gz") as archive:
+        names = archive.getnames()
+    assert "results/improved/kvasir-seg_seed44_split42.json" in names
+    assert "results/paper/cvc-clinicdb_seed43_split42.json" in names
+    assert not any(n.startswith("results/paper/kvasir") or n.startswith("results/improved/cvc") for n in names)
