@@ -22,8 +22,8 @@
 # Environment (default): PROTOCOLS (paper; PROTOCOL is read too), DATASETS ("cvc-clinicdb
 # kvasir-seg"), SEEDS (42), JOB_LIST (protocol:dataset:seed words, "both" as the PraNet protocols'
 # dataset; instead of the three above), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
-# 32-true), JOBS (every job at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
-# at least 1), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit arguments),
+# 32-true), JOBS (1: jobs at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
+# 1 to 8), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit arguments),
 # DATA_DIR (.gpu/data), WHEELS (.gpu/wheels), SITE (/tmp/site), WORK (/tmp/polypnet-gpu-<time>),
 # OUT (/tmp/gpu_out when unset), PYTHON (python3), SKIP_INSTALL (0; 1: use PYTHON's packages),
 # CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60), COLLECT_PYTHON (PYTHON: runs gpu_collect.py).
@@ -59,9 +59,12 @@ else
         done
     done
 fi
-JOBS=${JOBS:-${#ALL_JOBS[@]}}
+# One at a time by default: eight side by side shared the GPU evenly and none finished in its
+# 540 s (results/gpu/session-2026-12-04.json); one at a time, the first jobs of the list finish.
+JOBS=${JOBS:-1}
 CORES=$(nproc)
-NUM_WORKERS=${NUM_WORKERS:-$(( CORES / JOBS > 1 ? CORES / JOBS : 1 ))}
+W=$(( CORES / JOBS > 8 ? 8 : CORES / JOBS ))  # more workers than 8 only slow the start
+NUM_WORKERS=${NUM_WORKERS:-$(( W > 1 ? W : 1 ))}
 
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/log.txt"

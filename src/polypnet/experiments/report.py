@@ -35,6 +35,7 @@ from .benchmark import performance_markdown
 from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
 from .gpu_bundle_report import gpu_bundle_markdown
+from .gpu_session_report import gpu_sessions_markdown
 from .markdown import link, table
 from .model_summary_report import model_summary_markdown
 from .paper import PAPER, PAPER_PARAMS
@@ -637,7 +638,10 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "data_check": lambda: data_check_markdown(root, docs),
             "data_loading": lambda: data_loading_markdown(root, docs),
         },
-        docs / "gpu.md": {"gpu_bundle": lambda: gpu_bundle_markdown(root, docs)},
+        docs / "gpu.md": {
+            "gpu_bundle": lambda: gpu_bundle_markdown(root, docs),
+            "gpu_sessions": lambda: gpu_sessions_markdown(root, docs),
+        },
         docs / "architecture.md": {"model_summary": model_summary_markdown},
         docs / "ablations.md": {
             "studies": lambda: studies_table(root, docs),

@@ -1,0 +1,58 @@
+"""The sessions section of docs/gpu.md: how far each job of a GPU session got, from its record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .markdown import link, table
+
+RECORDS = Path("results/gpu")
+PATTERN = "session-*.json"
+FORMAT = "polypnet-gpu-session/1"
+
+
+def _session(record: dict, path: Path, base: Path) -> str:
+    rows, steps_per_s = [], 0.0
+    for job in record["jobs"]:
+        rate = job["last_step"] / job["fit_s"] if job.get("fit_s") else None
+        steps_per_s += rate or 0.0
+        state = "finished" if job["finished"] else ("stopped at the limit" if job["stopped_at_limit"] else "failed")
+        rows.append(
+            [
+                f"`{job['job']}`",
+                state,
+                f"{job['epochs_validated']} of {job['max_epochs']}",
+                str(job["last_step"]),
+                f"{job['fit_s']:.0f}" if job.get("fit_s") else "-",
+                f"{rate:.2f}" if rate else "-",
+                f"{job['best_val_dice']:.4f}" if job.get("best_val_dice") is not None else "-",
+            ]
+        )
+    finished = sum(j["finished"] for j in record["jobs"])
+    intro = (
+        f"**{record['started'][:10]}**, {record['device']}, commit `{record['commit']}`: {len(record['jobs'])} jobs, "
+        f"{record['jobs_at_once']} at once, stopped at {record['time_limit_s']} s; {finished} finished. "
+        + (
+            f"Side by side they trained {steps_per_s:.1f} steps of 16 images a second together. "
+            if record["jobs_at_once"] > 1
+            else ""
+        )
+        + f"The GPU's utilisation read up to {record['gpu_util_max_pct']} % and its memory up to "
+        f"{record['gpu_mem_max_mib']} MiB.\n\n"
+        f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n"
+    )
+    header = ["job", "state", "epochs validated", "last step", "fit s", "steps/s", "best val Dice so far"]
+    return intro + table(header, rows) + f"\nRecord {link(path, path.name, base)}.\n"
+
+
+def gpu_sessions_markdown(root: Path, base: Path) -> str:
+    """Every recorded GPU session, newest first."""
+    paths = sorted((root / RECORDS).glob(PATTERN), reverse=True)
+    parts = []
+    for path in paths:
+        record = json.loads(path.read_text())
+        if record.get("format") != FORMAT:
+            raise ValueError(f"{path}: format {record.get('format')!r}, expected {FORMAT!r}")
+        parts.append(_session(record, path.relative_to(root), base))
+    return "\n".join(parts) if parts else "No GPU session is recorded yet.\n"
