@@ -31,7 +31,8 @@ def _session(record: dict, path: Path, base: Path) -> str:
         )
     finished = sum(j["finished"] for j in record["jobs"])
     intro = (
-        f"**{record['started'][:10]}**, {record['device']}, commit `{record['commit']}`: {len(record['jobs'])} jobs, "
+        f"**{record['started'][:16].replace('T', ' ')} UTC**, {record['device']}, commit `{record['commit']}`: "
+        f"{len(record['jobs'])} job{'s' if len(record['jobs']) != 1 else ''}, "
         f"{record['jobs_at_once']} at once, stopped at {record['time_limit_s']} s; {finished} finished. "
         + (
             f"Side by side they trained {steps_per_s:.1f} steps of 16 images a second together. "
