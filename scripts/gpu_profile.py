@@ -131,6 +131,14 @@ def top_kernels(name: str, device: torch.device, batch: int, size: int, steps: i
     ]
 
 
+def choose_layout(rows: list[dict], margin: float = 0.9) -> str:
+    """``channels_last`` where its step beat NCHW's (both with cudnn.benchmark) by ``1 - margin``, else ``nchw``."""
+    ms = {r["variant"]: r.get("ms_per_step") for r in rows}
+    if ms.get("channels_last") and ms.get("benchmark") and ms["channels_last"] < margin * ms["benchmark"]:
+        return "channels_last"
+    return "nchw"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda")
@@ -142,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-steps", type=int, default=5, help="steps profiled for the kernel list (0: none)")
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--out", type=Path, help="write the JSON here too")
+    p.add_argument(
+        "--layout-out",
+        type=Path,
+        help="write 'channels_last' here if that variant beats 'benchmark' (NCHW) by 10 %%, else 'nchw'",
+    )
     args = p.parse_args(argv)
     names = [n for n in args.variants.split(",") if n]
     unknown = [n for n in names if n not in VARIANTS]
@@ -176,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
+    if args.layout_out:
+        args.layout_out.write_text(choose_layout(result["variants"]) + "\n")
     return 0
 
 

@@ -4,8 +4,8 @@
     python scripts/gpu_session_record.py gpu_results.tar.gz --command 'JOB_LIST="..." bash scripts/gpu_reproduce.sh' \\
         --out results/gpu/session-2026-12-04.json
 
-Reads the archive's log.txt (start time, versions, device, each job's exit and time, the GPU's
-load in the heartbeats) and each run's metrics.csv, config.yaml and wall_clock.json, and keeps how
+Reads the archive's log.txt (start time, versions, device, the layout chosen, each job's exit and
+time, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each run's metrics.csv, config.yaml and wall_clock.json, and keeps how
 far every job got: the measure of what one session of device time trains.
 """
 
@@ -26,6 +26,7 @@ FORMAT = "polypnet-gpu-session/1"
 _HEADER = re.compile(r"^== gpu_reproduce\.sh (\S+): jobs \[([^\]]*)\].*?(\d+) jobs, (\d+) at once.*limit (\d+)s")
 _EXIT = re.compile(r"^== \[(\d+)s\] (\S+): exit (\d+) after (\d+)s")
 _GPU = re.compile(r"gpu (\d+) %, (\d+) MiB")
+_LAYOUT = re.compile(r"^== \[\d+s\] layout (\S+);")
 
 
 def _commit() -> str | None:
@@ -79,7 +80,10 @@ def session_record(archive: Path, command: str) -> dict:
         exits = {m.group(2): m for m in map(_EXIT.match, log.splitlines()) if m}
         loads = [(int(a), int(b)) for a, b in _GPU.findall(log)]
         device = next((line[len("cuda True ") :] for line in log.splitlines() if line.startswith("cuda True ")), None)
+        ran_at = next((line.split()[1] for line in log.splitlines() if line.startswith("commit ")), None)
         versions = next((line for line in log.splitlines() if line.startswith("python ")), None)
+        layout = next((m.group(1) for m in map(_LAYOUT.match, log.splitlines()) if m), None)
+        profile = json.loads(_read(tar, "gpu_profile.json") or "null")
         rows = []
         for job in jobs.split():
             m = exits.get(job)
@@ -95,7 +99,7 @@ def session_record(archive: Path, command: str) -> dict:
     return {
         "format": FORMAT,
         "command": command,
-        "commit": _commit(),
+        "commit": ran_at if ran_at and ran_at != "unknown" else _commit(),  # older logs: this checkout's
         "started": started,
         "device": device,
         "versions": versions,
@@ -103,6 +107,8 @@ def session_record(archive: Path, command: str) -> dict:
         "time_limit_s": int(limit),
         "gpu_util_max_pct": max((u for u, _ in loads), default=None),
         "gpu_mem_max_mib": max((b for _, b in loads), default=None),
+        "layout": layout,
+        "step_ms": {v["variant"]: v.get("ms_per_step") for v in profile["variants"]} if profile else None,
         "jobs": rows,
     }
 

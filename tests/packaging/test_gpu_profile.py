@@ -29,3 +29,19 @@ def test_unknown_variant_is_one_line(tmp_path: Path) -> None:
         [sys.executable, str(SCRIPT), "--device", "cpu", "--variants", "fp33"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "unknown variants fp33" in done.stderr
+
+
+def test_layout_choice_needs_a_clear_win() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from gpu_profile import choose_layout
+    finally:
+        sys.path.pop(0)
+    rows = [{"variant": "benchmark", "ms_per_step": 100.0}, {"variant": "channels_last", "ms_per_step": 80.0}]
+    assert choose_layout(rows) == "channels_last"
+    rows[1]["ms_per_step"] = 95.0  # within 10 %: not worth a different layout
+    assert choose_layout(rows) == "nchw"
+    assert (
+        choose_layout([{"variant": "benchmark", "ms_per_step": 100.0}, {"variant": "channels_last", "error": "x"}])
+        == "nchw"
+    )

@@ -16,8 +16,10 @@ from ..conftest import REPO_ROOT
 SCRIPT = REPO_ROOT / "scripts" / "gpu_session_record.py"
 
 LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [paper:cvc-clinicdb:43 pranet:both:42] split random: 2 jobs, 1 at once; accelerator gpu precision config workers 8 per job limit 540s work /tmp/w
+commit abc1234
 python 3.12.3 torch 2.11.0
 cuda True NVIDIA H200
+== [30s] layout channels_last; fit arguments added: --model.channels_last true
 == [85s] running: paper:cvc-clinicdb:43 epoch 3; gpu 97 %, 5000 MiB
 == [300s] paper:cvc-clinicdb:43: exit 0 after 290s
 == [400s] running: pranet:both:42 epoch 1; gpu 99 %, 6000 MiB
@@ -35,6 +37,8 @@ def _add(tar: tarfile.TarFile, name: str, text: str) -> None:
 def _archive(path: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         _add(tar, "log.txt", LOG)
+        variants = [{"variant": "benchmark", "ms_per_step": 90.0}, {"variant": "channels_last", "ms_per_step": 30.5}]
+        _add(tar, "gpu_profile.json", json.dumps({"variants": variants}))
         run = "runs/paper/cvc-clinicdb_random_seed43"
         _add(tar, f"{run}/metrics.csv", "epoch,step,val/dice_global\n0,121,0.5\n1,243,0.75\n1,245,\n")
         _add(tar, f"{run}/config.yaml", "trainer:\n  max_epochs: 2\n")
@@ -63,8 +67,10 @@ def test_record_and_section(tmp_path: Path) -> None:
         capture_output=True,
     )
     record = json.loads(out.read_text())
+    assert record["commit"] == "abc1234"  # the commit that ran, from the log
     assert record["device"] == "NVIDIA H200" and record["jobs_at_once"] == 1 and record["time_limit_s"] == 540
     assert record["gpu_util_max_pct"] == 99 and record["gpu_mem_max_mib"] == 6000
+    assert record["layout"] == "channels_last" and record["step_ms"] == {"benchmark": 90.0, "channels_last": 30.5}
     paper, pranet = record["jobs"]
     assert paper == {
         "job": "paper:cvc-clinicdb:43",
@@ -86,6 +92,7 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert "Side by side" not in text  # one at a time: no sum of rates
     assert "utilisation read up to 99 % and its memory up to 6000 MiB" in text
     assert "(../results/gpu/session-2026-12-04.json)" in text
+    assert "Layout: channels_last (a training step timed first: benchmark 90.0 ms, channels_last 30.5 ms)." in text
 
 
 def test_no_session_recorded(tmp_path: Path) -> None:

@@ -12,6 +12,15 @@ PATTERN = "session-*.json"
 FORMAT = "polypnet-gpu-session/1"
 
 
+def _layout(record: dict) -> str:
+    """The memory layout the session trained in, and the step timings that chose it (recorded since LAYOUT)."""
+    if not record.get("layout"):
+        return ""
+    timed = record.get("step_ms") or {}
+    times = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timed.items() if ms)
+    return f"Layout: {record['layout']}" + (f" (a training step timed first: {times})" if times else "") + ".\n\n"
+
+
 def _session(record: dict, path: Path, base: Path) -> str:
     rows, steps_per_s = [], 0.0
     for job in record["jobs"]:
@@ -41,7 +50,7 @@ def _session(record: dict, path: Path, base: Path) -> str:
         )
         + f"The GPU's utilisation read up to {record['gpu_util_max_pct']} % and its memory up to "
         f"{record['gpu_mem_max_mib']} MiB.\n\n"
-        f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n"
+        f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n" + _layout(record)
     )
     header = ["job", "state", "epochs validated", "last step", "fit s", "steps/s", "best val Dice so far"]
     return intro + table(header, rows) + f"\nRecord {link(path, path.name, base)}.\n"
