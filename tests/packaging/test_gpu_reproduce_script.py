@@ -56,31 +56,38 @@ echo '{}' > "$out/$protocol/${ds}_seed${seed}${tail}.json"
 """
 
 
-@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
-def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The script's environment: the stand-in interpreter, empty data folders, OUT and WORK under ``tmp_path``."""
     python = tmp_path / "python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
-    data = tmp_path / "data"
     for ds in ("cvc-clinicdb", "kvasir-seg"):
-        (data / ds).mkdir(parents=True)
-    out, work = tmp_path / "out", tmp_path / "work"
-    env = {
+        (tmp_path / "data" / ds).mkdir(parents=True)
+    return {
         **os.environ,
         "SKIP_INSTALL": "1",
         "PYTHON": str(python),
-        "DATA_DIR": str(data),
-        "OUT": str(out),
-        "WORK": str(work),
-        "PROTOCOLS": "paper improved pranet",
-        "DATASETS": "cvc-clinicdb kvasir-seg",
-        "SEEDS": "43 13",
-        "JOBS": "3",
-        "HEARTBEAT_S": "1",
-        "REAL_PYTHON": sys.executable,
-        "COLLECT_PYTHON": sys.executable,
+        "DATA_DIR": str(tmp_path / "data"),
+        "OUT": str(tmp_path / "out"),
+        "WORK": str(tmp_path / "work"),
         "FAKE_ARGS": str(tmp_path / "args.txt"),
+        **settings,
     }
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
+def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = _env(
+        tmp_path,
+        PROTOCOLS="paper improved pranet",
+        DATASETS="cvc-clinicdb kvasir-seg",
+        SEEDS="43 13",
+        JOBS="3",
+        HEARTBEAT_S="1",
+        REAL_PYTHON=sys.executable,
+        COLLECT_PYTHON=sys.executable,
+    )
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     log = done.stdout + done.stderr
     assert done.returncode == 1, log  # the seed-13 jobs failed, and the exit status says so
@@ -117,26 +124,14 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
 def test_job_list_runs_those_jobs_in_its_order(tmp_path: Path) -> None:
-    python = tmp_path / "python"
-    python.write_text(FAKE_PYTHON)
-    python.chmod(0o755)
-    data = tmp_path / "data"
-    for ds in ("cvc-clinicdb", "kvasir-seg"):
-        (data / ds).mkdir(parents=True)
-    out, work = tmp_path / "out", tmp_path / "work"
-    env = {
-        **os.environ,
-        "SKIP_INSTALL": "1",
-        "PYTHON": str(python),
-        "DATA_DIR": str(data),
-        "OUT": str(out),
-        "WORK": str(work),
-        "JOB_LIST": "pranet:both:44 improved:kvasir-seg:44 paper:cvc-clinicdb:43",
-        "JOBS": "1",
-        "CKPTS": "0",
-        "LAYOUT": "nchw",
-        "FAKE_ARGS": str(tmp_path / "args.txt"),
-    }
+    out = tmp_path / "out"
+    env = _env(
+        tmp_path,
+        JOB_LIST="pranet:both:44 improved:kvasir-seg:44 paper:cvc-clinicdb:43",
+        JOBS="1",
+        CKPTS="0",
+        LAYOUT="nchw",
+    )
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
