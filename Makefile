@@ -16,7 +16,7 @@ XLA_PYTEST_ARGS ?= -m "not slow"
 .PHONY: help venv run summary test lint format clean venv-xla test-xla gpu-bundle docs docs-check
 
 help:
-	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, CPU, about a minute"
+	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, on the CPU"
 	@echo "make summary  the layer table of the paper preset"
 	@echo "make test   the test suite"
 	@echo "make lint   ruff: lint and format check (make format rewrites)"
