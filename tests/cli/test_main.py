@@ -87,7 +87,14 @@ def test_console_script_and_the_design_card_scripts_work() -> None:
     )
     assert done.returncode == 0 and "--checkpoint" in done.stdout
     # the wrappers of every other command are gone: one command tree (the rest are maintainer tools)
-    tools = ("gpu_wheels.py", "gpu_bundle_record.py", "count_published_models.py")
+    tools = (
+        "gpu_wheels.py",
+        "gpu_bundle_record.py",
+        "gpu_collect.py",
+        "gpu_profile.py",
+        "gpu_session_record.py",
+        "count_published_models.py",
+    )
     assert sorted(p.name for p in (REPO_ROOT / "scripts").glob("*.py") if p.name not in tools) == [
         "bench_data.py",
         "evaluate.py",
