@@ -13,40 +13,30 @@ named ``NAME__<its name in the run>``. Entries come in priority order:
   resumes the run elsewhere, and its best checkpoint slimmed.
 
 What does not fit what is left of the budget (after the files already in ``--out``) is named and
-skipped; the finished runs come first. Reads with ``weights_only=True``: the files are ours, but
-the habit costs nothing.
+skipped; the finished runs come first. The best checkpoint is picked and read as ``polypnet
+reproduce`` does (``polypnet.inference.checkpoint``), so run it where polypnet imports (the
+device's ``PYTHONPATH`` has ``src``).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import tarfile
 from pathlib import Path
 
 import torch
 
+from polypnet.inference.checkpoint import best_checkpoints, safe_load
+
 MIB = 1 << 20
 #: What a Lightning checkpoint carries that evaluating or shipping its weights never reads.
 TRAINING_ONLY = ("optimizer_states", "lr_schedulers", "loops")
-_BEST = re.compile(r"best-epoch(\d+)-dice([0-9.]+)\.ckpt$")
-
-
-def best_checkpoint(run_dir: Path) -> Path | None:
-    """The run's best checkpoint by the validation Dice in its name (then the epoch), if any."""
-
-    def key(path: Path) -> tuple[float, int]:
-        m = _BEST.search(path.name)
-        return (float(m.group(2)), int(m.group(1))) if m else (float("-inf"), -1)
-
-    found = sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
-    return found[-1] if found else None
 
 
 def slim(source: Path, dest: Path) -> Path:
     """Write ``source`` without its training-only states to ``dest`` (once: kept between calls)."""
     if not dest.is_file():
-        ckpt = torch.load(source, map_location="cpu", weights_only=True)
+        ckpt = safe_load(source)
         for key in TRAINING_ONLY:
             ckpt.pop(key, None)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +50,7 @@ def members(state: str, name: str, run_dir: Path, scratch: Path) -> list[tuple[P
     files = []
     if state == "stopped" and (run_dir / "checkpoints" / "last.ckpt").is_file():
         files.append((run_dir / "checkpoints" / "last.ckpt", f"{name}__last.ckpt"))
-    best = best_checkpoint(run_dir)
+    best = next(reversed(best_checkpoints(run_dir)), None)  # best last
     if best is not None:
         files.append((slim(best, scratch / f"{name}__{best.name}"), f"{name}__{best.name}"))
     return files
@@ -88,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     for entry in args.entries:
         state, name, run_dir = entry.split(":", 2)
         group = members(state, name, Path(run_dir), scratch)
-        need = sum(f.stat().st_size for f, _ in group)
         if not group:
             continue
+        need = sum(f.stat().st_size for f, _ in group)
         # A group (last + best) stays in one tar, so a stopped run resumes from one file.
         fits = [i for i, s in enumerate(sizes) if s + need <= args.part_mib * MIB]
         if need > budget or (not fits and (len(parts) >= parts_left or need > args.part_mib * MIB)):

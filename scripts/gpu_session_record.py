@@ -5,8 +5,9 @@
         --out results/gpu/session-2026-12-04.json
 
 Reads the archive's log.txt (start time, versions, device, the layout chosen, each job's exit and
-time, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each run's metrics.csv, config.yaml and wall_clock.json, and keeps how
-far every job got: the measure of what one session of device time trains.
+time, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
+run's metrics.csv, config.yaml and wall_clock.json, and keeps how far every job got: the measure
+of what one session of device time trains.
 """
 
 from __future__ import annotations
@@ -73,16 +74,17 @@ def session_record(archive: Path, command: str) -> dict:
     """The record of the session whose ``gpu_results.tar.gz`` is ``archive``."""
     with tarfile.open(archive) as tar:
         log = _read(tar, "log.txt") or ""
-        header = next((m for m in map(_HEADER.match, log.splitlines()) if m), None)
+        lines = log.splitlines()
+        header = next((m for m in map(_HEADER.match, lines) if m), None)
         if header is None:
             raise SystemExit(f"error: {archive}: no gpu_reproduce.sh header in its log.txt")
         started, jobs, _n, at_once, limit = header.groups()
-        exits = {m.group(2): m for m in map(_EXIT.match, log.splitlines()) if m}
+        exits = {m.group(2): m for m in map(_EXIT.match, lines) if m}
         loads = [(int(a), int(b)) for a, b in _GPU.findall(log)]
-        device = next((line[len("cuda True ") :] for line in log.splitlines() if line.startswith("cuda True ")), None)
-        ran_at = next((line.split()[1] for line in log.splitlines() if line.startswith("commit ")), None)
-        versions = next((line for line in log.splitlines() if line.startswith("python ")), None)
-        layout = next((m.group(1) for m in map(_LAYOUT.match, log.splitlines()) if m), None)
+        device = next((line[len("cuda True ") :] for line in lines if line.startswith("cuda True ")), None)
+        ran_at = next((line.split()[1] for line in lines if line.startswith("commit ")), None)
+        versions = next((line for line in lines if line.startswith("python ")), None)
+        layout = next((m.group(1) for m in map(_LAYOUT.match, lines) if m), None)
         profile = json.loads(_read(tar, "gpu_profile.json") or "null")
         rows = []
         for job in jobs.split():

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shlex
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from ..experiments import pranet_protocol
 from ..experiments.configs import config_path
 from ..experiments.paper import PAPER, PAPER_PARAMS
 from ..experiments.protocol_table import protocol_table_markdown
-from ..inference.checkpoint import load_checkpoint
+from ..inference.checkpoint import best_checkpoints, load_checkpoint
 from ..models import count_parameters
 from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
 from . import evaluate as evaluate_cli
@@ -171,23 +170,6 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     measured = read_wall_clock(run_dir)
     # Without the clock file (a run begun before it existed) only a run trained in one go here is timed.
     return measured if measured is not None else (None if resume else time.time() - start)
-
-
-_BEST_DICE = re.compile(r"best-epoch(\d+)-dice([0-9.]+)\.ckpt$")
-
-
-def best_checkpoints(run_dir: Path) -> list[Path]:
-    """The run's ``best-*.ckpt`` files, best last: by the validation Dice in the name, then epoch.
-
-    Lightning keeps one, but a run folder moved to another path (a run handed on between
-    machines) restarts its best-checkpoint tracking on resume and can leave two.
-    """
-
-    def key(path: Path) -> tuple[float, int]:
-        m = _BEST_DICE.search(path.name)
-        return (float(m.group(2)), int(m.group(1))) if m else (float("-inf"), -1)
-
-    return sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
 
 
 def record(

@@ -196,6 +196,23 @@ def checkpoint_image_size(path: str | Path, blob: dict[str, Any] | None = None) 
     return int(size) if size else None
 
 
+_BEST_DICE = re.compile(r"best-epoch(\d+)-dice([0-9.]+)\.ckpt$")
+
+
+def best_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's ``best-*.ckpt`` files, best last: by the validation Dice in the name, then epoch.
+
+    Lightning keeps one, but a run folder moved to another path (a run handed on between
+    machines) restarts its best-checkpoint tracking on resume and can leave two.
+    """
+
+    def key(path: Path) -> tuple[float, int]:
+        m = _BEST_DICE.search(path.name)
+        return (float(m.group(2)), int(m.group(1))) if m else (float("-inf"), -1)
+
+    return sorted((run_dir / "checkpoints").glob("best-*.ckpt"), key=key)
+
+
 def run_dir_of(checkpoint: str | Path) -> Path:
     """The run folder of a checkpoint: ``RUN`` for ``RUN/checkpoints/x.ckpt``, else its folder."""
     path = Path(checkpoint)
