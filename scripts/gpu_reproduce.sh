@@ -23,7 +23,8 @@
 # kvasir-seg"), SEEDS (42), JOB_LIST (protocol:dataset:seed words, "both" as the PraNet protocols'
 # dataset; instead of the three above), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
 # 32-true), JOBS (1: jobs at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
-# 1 to 8), TIME_LIMIT_S (540, from the start of this script), EXTRA (more fit arguments), LAYOUT
+# 1 to 8), TIME_LIMIT_S (540, from the start of this script), MIN_JOB_S (60: no job starts with
+# less left), EXTRA (more fit arguments), LAYOUT
 # (auto: channels-last where a timed step is 10 % faster in it on the GPU; nchw; channels_last),
 # DATA_DIR (.gpu/data), WHEELS (.gpu/wheels), SITE (/tmp/site), WORK (/tmp/polypnet-gpu-<time>),
 # OUT (/tmp/gpu_out when unset), PYTHON (python3), SKIP_INSTALL (0; 1: use PYTHON's packages),
@@ -37,6 +38,7 @@ SPLIT=${SPLIT:-random}
 ACCELERATOR=${ACCELERATOR:-gpu}
 PRECISION=${PRECISION:-}
 TIME_LIMIT_S=${TIME_LIMIT_S:-540}
+MIN_JOB_S=${MIN_JOB_S:-60}
 EXTRA=${EXTRA:-}
 LAYOUT=${LAYOUT:-auto}
 DATA_DIR=${DATA_DIR:-.gpu/data}
@@ -148,7 +150,6 @@ epoch_of() {  # the last epoch in a metrics.csv
 run_one() {  # one job, protocol:dataset:seed, stopped at the deadline
     local protocol ds seed sets left=$(( TIME_LIMIT_S - $(elapsed) ))
     IFS=: read -r protocol ds seed <<<"$1"
-    if [ "$left" -lt 60 ]; then echo "skipped: ${left}s left"; return 124; fi
     sets=$ds; [ "$ds" = both ] && sets="cvc-clinicdb kvasir-seg"
     for d in $sets; do
         [ -d "$DATA_DIR/$d" ] || { echo "error: $DATA_DIR/$d not found (make gpu-bundle)"; return 2; }
@@ -170,6 +171,13 @@ status=0
 last_beat=$(elapsed)
 while :; do
     while [ ${#pending[@]} -gt 0 ] && [ ${#running[@]} -lt "$JOBS" ]; do
+        if [ $(( TIME_LIMIT_S - $(elapsed) )) -lt "$MIN_JOB_S" ]; then
+            # Too late to train anything: name the rest once (the record calls them not started).
+            echo "== [$(elapsed)s] not started, $(( TIME_LIMIT_S - $(elapsed) ))s left: ${pending[*]}"
+            pending=()
+            status=1
+            break
+        fi
         job=${pending[0]}
         pending=("${pending[@]:1}")
         echo "== [$(elapsed)s] $job: start"
@@ -185,6 +193,8 @@ while :; do
         if kill -0 "${PID[$job]}" 2>/dev/null; then still+=("$job"); continue; fi
         wait "${PID[$job]}"
         rc=$?
+        # A job's state is where it ended last: a stopped job resumed in the same WORK may finish.
+        rm -f "$WORK/finished/$job" "$WORK/stopped/$job"
         if [ $rc -eq 0 ]; then mkdir -p "$WORK/finished" && touch "$WORK/finished/$job"; else status=1; fi
         case $rc in
             124|137) why=" (stopped at the time limit)"; mkdir -p "$WORK/stopped" && touch "$WORK/stopped/$job" ;;

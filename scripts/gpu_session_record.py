@@ -5,7 +5,7 @@
         --out results/gpu/session-2026-12-04.json
 
 Reads the archive's log.txt (start time, versions, device, the layout chosen, each job's exit and
-time, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
+time and whether it resumed an earlier run, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
 run's metrics.csv, config.yaml and wall_clock.json, and keeps how far every job got: the measure
 of what one session of device time trains.
 """
@@ -85,7 +85,9 @@ def session_record(archive: Path, command: str) -> dict:
         ran_at = next((line.split()[1] for line in lines if line.startswith("commit ")), None)
         versions = next((line for line in lines if line.startswith("python ")), None)
         layout = next((m.group(1) for m in map(_LAYOUT.match, lines) if m), None)
-        profile = json.loads(_read(tar, "gpu_profile.json") or "null")
+        # WORK may be reused from an earlier command: its timings count only where this log timed.
+        timed = any("timing a training step" in line for line in lines)
+        profile = json.loads(_read(tar, "gpu_profile.json") or "null") if timed else None
         rows = []
         for job in jobs.split():
             m = exits.get(job)
@@ -95,6 +97,8 @@ def session_record(archive: Path, command: str) -> dict:
                     "exit": int(m.group(3)) if m else None,
                     "stopped_at_limit": bool(m) and m.group(3) in ("124", "137"),
                     "job_s": int(m.group(4)) if m else None,
+                    # A resumed run's epochs and clock count its earlier commands too.
+                    "resumed": any(line.startswith(f"[{job}] ") and ": resuming from " in line for line in lines),
                     **job_progress(tar, job),
                 }
             )
@@ -109,6 +113,7 @@ def session_record(archive: Path, command: str) -> dict:
         "time_limit_s": int(limit),
         "gpu_util_max_pct": max((u for u, _ in loads), default=None),
         "gpu_mem_max_mib": max((b for _, b in loads), default=None),
+        "gpu_readings": len(loads),
         "layout": layout,
         "step_ms": {v["variant"]: v.get("ms_per_step") for v in profile["variants"]} if profile else None,
         "jobs": rows,

@@ -145,3 +145,32 @@ def test_job_list_runs_those_jobs_in_its_order(tmp_path: Path) -> None:
     assert "results/improved/kvasir-seg_seed44_split42.json" in names
     assert "results/paper/cvc-clinicdb_seed43_split42.json" in names
     assert not any(n.startswith("results/paper/kvasir") or n.startswith("results/improved/cvc") for n in names)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
+def test_a_resumed_job_is_sent_once_and_late_jobs_do_not_start(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    # An earlier command in the same WORK stopped this job at the limit; this one finishes it.
+    (work / "stopped").mkdir(parents=True)
+    (work / "stopped" / "paper:cvc-clinicdb:43").touch()
+    env = _env(
+        tmp_path,
+        JOB_LIST="paper:cvc-clinicdb:43 paper:cvc-clinicdb:44 improved:cvc-clinicdb:44",
+        JOBS="1",
+        LAYOUT="nchw",
+        TIME_LIMIT_S="4",
+        MIN_JOB_S="3",  # the queue is next looked at after 5 s: too late for the other two
+        REAL_PYTHON=sys.executable,
+        COLLECT_PYTHON=sys.executable,
+    )
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    log = done.stdout + done.stderr
+    assert done.returncode == 1, log  # not everything ran
+    assert "paper:cvc-clinicdb:43: exit 0 after" in log
+    assert "left: paper:cvc-clinicdb:44 improved:cvc-clinicdb:44" in log and log.count(": start") == 1, log
+    names = []
+    for part in sorted(out.glob("checkpoints-*.tar")):
+        with tarfile.open(part) as tar:
+            names += tar.getnames()
+    assert names == ["paper_cvc-clinicdb_random_seed43__best-epoch000-dice0.5000.ckpt"], names
+    assert not (work / "stopped" / "paper:cvc-clinicdb:43").exists()

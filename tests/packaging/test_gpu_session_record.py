@@ -15,15 +15,19 @@ from ..conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gpu_session_record.py"
 
-LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [paper:cvc-clinicdb:43 pranet:both:42] split random: 2 jobs, 1 at once; accelerator gpu precision config workers 8 per job limit 540s work /tmp/w
+LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [paper:cvc-clinicdb:43 pranet:both:42 paper:kvasir-seg:43] split random: 3 jobs, 1 at once; accelerator gpu precision config workers 8 per job limit 540s work /tmp/w
 commit abc1234
 python 3.12.3 torch 2.11.0
 cuda True NVIDIA H200
+== [5s] timing a training step in NCHW and channels-last (scripts/gpu_profile.py)
 == [30s] layout channels_last; fit arguments added: --model.channels_last true
+== [30s] paper:cvc-clinicdb:43: start
+[paper:cvc-clinicdb:43] /tmp/w/runs/paper/cvc-clinicdb_random_seed43: resuming from /tmp/w/runs/paper/cvc-clinicdb_random_seed43/checkpoints/last.ckpt
 == [85s] running: paper:cvc-clinicdb:43 epoch 3; gpu 97 %, 5000 MiB
 == [300s] paper:cvc-clinicdb:43: exit 0 after 290s
 == [400s] running: pranet:both:42 epoch 1; gpu 99 %, 6000 MiB
 == [545s] pranet:both:42: exit 124 after 245s (stopped at the time limit)
+== [550s] not started, 10s left: paper:kvasir-seg:43
 """
 
 
@@ -34,9 +38,9 @@ def _add(tar: tarfile.TarFile, name: str, text: str) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _archive(path: Path) -> Path:
+def _archive(path: Path, log: str = LOG) -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        _add(tar, "log.txt", LOG)
+        _add(tar, "log.txt", log)
         variants = [{"variant": "benchmark", "ms_per_step": 90.0}, {"variant": "channels_last", "ms_per_step": 30.5}]
         _add(tar, "gpu_profile.json", json.dumps({"variants": variants}))
         run = "runs/paper/cvc-clinicdb_random_seed43"
@@ -71,12 +75,14 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert record["device"] == "NVIDIA H200" and record["jobs_at_once"] == 1 and record["time_limit_s"] == 540
     assert record["gpu_util_max_pct"] == 99 and record["gpu_mem_max_mib"] == 6000
     assert record["layout"] == "channels_last" and record["step_ms"] == {"benchmark": 90.0, "channels_last": 30.5}
-    paper, pranet = record["jobs"]
+    assert record["gpu_readings"] == 2
+    paper, pranet, late = record["jobs"]
     assert paper == {
         "job": "paper:cvc-clinicdb:43",
         "exit": 0,
         "stopped_at_limit": False,
         "job_s": 290,
+        "resumed": True,
         "epochs_validated": 2,
         "max_epochs": 2,
         "last_step": 245,
@@ -85,14 +91,25 @@ def test_record_and_section(tmp_path: Path) -> None:
         "finished": True,
     }
     assert pranet["stopped_at_limit"] and not pranet["finished"] and pranet["last_step"] == 400
+    assert not pranet["resumed"] and late["exit"] is None and late["epochs_validated"] == 0
     text = gpu_sessions_markdown(tmp_path, Path("docs"))
-    assert "2 jobs, 1 at once, stopped at 540 s; 1 finished" in text
-    assert "| `paper:cvc-clinicdb:43` | finished | 2 of 2 | 245 | 245 | 1.00 | 0.7500 |" in text
+    assert "3 jobs, 1 at once, stopped at 540 s; 1 finished" in text
+    assert "| `paper:cvc-clinicdb:43` | finished, resumed | 2 of 2 | 245 | 245 | 1.00 | 0.7500 |" in text
+    assert "| `paper:kvasir-seg:43` | not started | 0 of - | 0 | - | - | - |" in text
     assert "| `pranet:both:42` | stopped at the limit | 1 of 40 | 400 | 200 | 2.00 | 0.6000 |" in text
     assert "Side by side" not in text  # one at a time: no sum of rates
-    assert "utilisation read up to 99 % and its memory up to 6000 MiB" in text
+    assert "utilisation read up to 99 % and its memory up to 6000 MiB (2 readings, one a heartbeat)" in text
     assert "(../results/gpu/session-2026-12-04.json)" in text
     assert "Layout: channels_last (a training step timed first: benchmark 90.0 ms, channels_last 30.5 ms)." in text
+
+
+def test_step_timings_count_only_where_the_log_timed_them(tmp_path: Path) -> None:
+    # A second command in the same WORK finds the first's gpu_profile.json, but chose no layout itself.
+    log = "\n".join(line for line in LOG.splitlines() if "timing a training step" not in line) + "\n"
+    out = tmp_path / "session.json"
+    archive = _archive(tmp_path / "a.tar.gz", log)
+    subprocess.run([sys.executable, str(SCRIPT), str(archive), "--command", "x", "--out", str(out)], check=True)
+    assert json.loads(out.read_text())["step_ms"] is None
 
 
 def test_no_session_recorded(tmp_path: Path) -> None:

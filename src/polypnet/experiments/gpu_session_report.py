@@ -21,17 +21,35 @@ def _layout(record: dict) -> str:
     return f"Layout: {record['layout']}" + (f" (a training step timed first: {times})" if times else "") + ".\n\n"
 
 
+def _readings(record: dict) -> str:
+    """How many heartbeats the GPU's maxima come from (recorded since gpu_readings)."""
+    n = record.get("gpu_readings")
+    return "" if n is None else f" ({n} reading{'s' if n != 1 else ''}, one a heartbeat)"
+
+
+def _state(job: dict) -> str:
+    """How a job ended in this session; a job with no exit never started (too little time left)."""
+    if job["finished"]:
+        state = "finished"
+    elif job["stopped_at_limit"]:
+        state = "stopped at the limit"
+    elif job["exit"] is None:
+        return "not started"
+    else:
+        state = "failed"
+    return state + (", resumed" if job.get("resumed") else "")
+
+
 def _session(record: dict, path: Path, base: Path) -> str:
     rows, steps_per_s = [], 0.0
     for job in record["jobs"]:
         rate = job["last_step"] / job["fit_s"] if job.get("fit_s") else None
         steps_per_s += rate or 0.0
-        state = "finished" if job["finished"] else ("stopped at the limit" if job["stopped_at_limit"] else "failed")
         rows.append(
             [
                 f"`{job['job']}`",
-                state,
-                f"{job['epochs_validated']} of {job['max_epochs']}",
+                _state(job),
+                f"{job['epochs_validated']} of {job['max_epochs'] or '-'}",
                 str(job["last_step"]),
                 f"{job['fit_s']:.0f}" if job.get("fit_s") else "-",
                 f"{rate:.2f}" if rate else "-",
@@ -49,7 +67,7 @@ def _session(record: dict, path: Path, base: Path) -> str:
             else ""
         )
         + f"The GPU's utilisation read up to {record['gpu_util_max_pct']} % and its memory up to "
-        f"{record['gpu_mem_max_mib']} MiB.\n\n"
+        f"{record['gpu_mem_max_mib']} MiB{_readings(record)}.\n\n"
         f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n" + _layout(record)
     )
     header = ["job", "state", "epochs validated", "last step", "fit s", "steps/s", "best val Dice so far"]
