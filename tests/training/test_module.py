@@ -106,6 +106,25 @@ def test_channels_last_training_step_runs() -> None:
     trainer.fit(module, datamodule=DiscDataModule(n=4, size=32, batch_size=2))
 
 
+def test_compile_wraps_the_network_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real torch.compile takes minutes on two cores; what polypnet decides is what gets compiled
+    # and that checkpoints keep their keys (scripts/gpu_profile.py times the real thing on a GPU).
+    compiled = []
+
+    def fake_compile(fn, **kwargs):
+        compiled.append(fn)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    eager = PolypSegModule(model_kwargs={"base_width": 8})
+    module = PolypSegModule(model_kwargs={"base_width": 8}, compile=True)
+    assert len(compiled) == 1 and compiled[0].__self__ is module.net
+    assert list(module.state_dict()) == list(eager.state_dict())
+    _trainer(fast_dev_run=1).fit(module, datamodule=DiscDataModule(n=4, size=32, batch_size=2))
+    with pytest.raises(ValueError, match="deep_supervision"):
+        PolypSegModule(compile=True, deep_supervision=0.5)
+
+
 def test_learning_happens_on_synthetic_discs() -> None:
     L.seed_everything(0, verbose=False)
     trainer = _trainer(max_epochs=25, num_sanity_val_steps=0)

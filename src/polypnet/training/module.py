@@ -31,6 +31,9 @@ class PolypSegModule(L.LightningModule):
         gamma: LR factor at each milestone.
         weight_decay: Adam weight decay (paper: none).
         channels_last: run the model in channels_last memory format (faster on CPU and GPU).
+        compile: run the network's forward through ``torch.compile`` (default mode) in training,
+            validation and test; the weights and their checkpoint keys stay those of ``net``. Not
+            with ``deep_supervision`` (its auxiliary forward stays eager) nor on XLA.
         scheduler: ``multistep`` (the paper's: ``milestones``/``gamma``, per epoch) or ``cosine``
             (the ``improved`` recipe: linear warmup over ``warmup_epochs``, then cosine decay to
             ``min_lr_ratio * lr`` at the last step, updated every step).
@@ -59,6 +62,7 @@ class PolypSegModule(L.LightningModule):
         warmup_epochs: int = 0,
         min_lr_ratio: float = 0.01,
         deep_supervision: float = 0.0,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if scheduler not in SCHEDULERS:
@@ -79,6 +83,12 @@ class PolypSegModule(L.LightningModule):
         self.milestones = [30, 35] if milestones is None else list(milestones)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        if compile and deep_supervision > 0:
+            raise ValueError("compile runs the plain forward; deep_supervision needs forward_with_aux")
+        if compile:
+            # In place (nn.Module.compile): the state_dict keys, and so shipped weights and resumed
+            # checkpoints, are the same with or without it.
+            self.net.compile()
         self.train_metrics = segmentation_metrics("train/")
         self.val_metrics = segmentation_metrics("val/")
         self.test_metrics = segmentation_metrics("test/")
