@@ -121,8 +121,10 @@ def test_compile_wraps_the_network_in_place(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(compiled) == 1 and compiled[0].__self__ is module.net
     assert list(module.state_dict()) == list(eager.state_dict())
     _trainer(fast_dev_run=1).fit(module, datamodule=DiscDataModule(n=4, size=32, batch_size=2))
-    with pytest.raises(ValueError, match="deep_supervision"):
-        PolypSegModule(compile=True, deep_supervision=0.5)
+    compiled.clear()
+    deep = PolypSegModule(model_kwargs={"base_width": 8}, compile=True, deep_supervision=0.5)
+    assert [f.__func__.__name__ for f in compiled] == ["_call_impl", "forward_with_aux"]
+    _trainer(fast_dev_run=1).fit(deep, datamodule=DiscDataModule(n=4, size=32, batch_size=2))
 
 
 def test_learning_happens_on_synthetic_discs() -> None:

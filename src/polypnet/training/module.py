@@ -31,9 +31,9 @@ class PolypSegModule(L.LightningModule):
         gamma: LR factor at each milestone.
         weight_decay: Adam weight decay (paper: none).
         channels_last: run the model in channels_last memory format (faster on CPU and GPU).
-        compile: run the network's forward through ``torch.compile`` (default mode) in training,
-            validation and test; the weights and their checkpoint keys stay those of ``net``. Not
-            with ``deep_supervision`` (its auxiliary forward stays eager) nor on XLA.
+        compile: run the network (and, with ``deep_supervision``, its auxiliary forward) through
+            ``torch.compile`` (default mode); the weights and their checkpoint keys stay those of
+            ``net``. For CPU and GPU runs; XLA compiles its own graphs.
         scheduler: ``multistep`` (the paper's: ``milestones``/``gamma``, per epoch) or ``cosine``
             (the ``improved`` recipe: linear warmup over ``warmup_epochs``, then cosine decay to
             ``min_lr_ratio * lr`` at the last step, updated every step).
@@ -83,12 +83,12 @@ class PolypSegModule(L.LightningModule):
         self.milestones = [30, 35] if milestones is None else list(milestones)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        if compile and deep_supervision > 0:
-            raise ValueError("compile runs the plain forward; deep_supervision needs forward_with_aux")
+        # Compiled in place (nn.Module.compile, and a compiled bound method for the auxiliary
+        # forward): the state_dict keys, so shipped weights and resumed checkpoints, stay the same.
         if compile:
-            # In place (nn.Module.compile): the state_dict keys, and so shipped weights and resumed
-            # checkpoints, are the same with or without it.
             self.net.compile()
+        aux = getattr(self.net, "forward_with_aux", None)
+        self._forward_with_aux = torch.compile(aux) if compile and deep_supervision > 0 else aux
         self.train_metrics = segmentation_metrics("train/")
         self.val_metrics = segmentation_metrics("val/")
         self.test_metrics = segmentation_metrics("test/")
@@ -130,7 +130,7 @@ class PolypSegModule(L.LightningModule):
         return loss
 
     def _deeply_supervised_loss(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, aux = self.net.forward_with_aux(self._layout(images))
+        logits, aux = self._forward_with_aux(self._layout(images))
         aux_losses = [
             self.loss_fn(F.interpolate(a, size=masks.shape[-2:], mode="bilinear", align_corners=False), masks)
             for a in aux
