@@ -171,6 +171,12 @@ status=0
 last_beat=$(elapsed)
 while :; do
     while [ ${#pending[@]} -gt 0 ] && [ ${#running[@]} -lt "$JOBS" ]; do
+        if [ -f "$WORK/finished/${pending[0]}" ]; then
+            # A second command in the same WORK repeats the first's JOB_LIST: its record is there.
+            echo "== [$(elapsed)s] ${pending[0]}: finished in an earlier command"
+            pending=("${pending[@]:1}")
+            continue
+        fi
         if [ $(( TIME_LIMIT_S - $(elapsed) )) -lt "$MIN_JOB_S" ]; then
             # Too late to train anything: name the rest once (the record calls them not started).
             echo "== [$(elapsed)s] not started, $(( TIME_LIMIT_S - $(elapsed) ))s left: ${pending[*]}"

@@ -5,7 +5,7 @@
         --out results/gpu/session-2026-12-04.json
 
 Reads the archive's log.txt (start time, versions, device, the layout chosen, each job's exit and
-time and whether it resumed an earlier run, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
+time, whether it resumed an earlier run or had finished in an earlier command, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
 run's metrics.csv, config.yaml and wall_clock.json, and keeps how far every job got: the measure
 of what one session of device time trains.
 """
@@ -99,6 +99,7 @@ def session_record(archive: Path, command: str) -> dict:
                     "job_s": int(m.group(4)) if m else None,
                     # A resumed run's epochs and clock count its earlier commands too.
                     "resumed": any(line.startswith(f"[{job}] ") and ": resuming from " in line for line in lines),
+                    "earlier": any(line.endswith(f"] {job}: finished in an earlier command") for line in lines),
                     **job_progress(tar, job),
                 }
             )

@@ -148,14 +148,16 @@ def test_job_list_runs_those_jobs_in_its_order(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")
-def test_a_resumed_job_is_sent_once_and_late_jobs_do_not_start(tmp_path: Path) -> None:
+def test_a_second_command_skips_finished_jobs_resumes_and_starts_none_late(tmp_path: Path) -> None:
     out, work = tmp_path / "out", tmp_path / "work"
     # An earlier command in the same WORK stopped this job at the limit; this one finishes it.
     (work / "stopped").mkdir(parents=True)
     (work / "stopped" / "paper:cvc-clinicdb:43").touch()
+    (work / "finished").mkdir()
+    (work / "finished" / "improved:cvc-clinicdb:42").touch()  # done before: not run again
     env = _env(
         tmp_path,
-        JOB_LIST="paper:cvc-clinicdb:43 paper:cvc-clinicdb:44 improved:cvc-clinicdb:44",
+        JOB_LIST="improved:cvc-clinicdb:42 paper:cvc-clinicdb:43 paper:cvc-clinicdb:44 improved:cvc-clinicdb:44",
         JOBS="1",
         LAYOUT="nchw",
         TIME_LIMIT_S="4",
@@ -167,6 +169,8 @@ def test_a_resumed_job_is_sent_once_and_late_jobs_do_not_start(tmp_path: Path) -
     log = done.stdout + done.stderr
     assert done.returncode == 1, log  # not everything ran
     assert "paper:cvc-clinicdb:43: exit 0 after" in log
+    assert "improved:cvc-clinicdb:42: finished in an earlier command" in log
+    assert len((tmp_path / "args.txt").read_text().splitlines()) == 1
     assert "left: paper:cvc-clinicdb:44 improved:cvc-clinicdb:44" in log and log.count(": start") == 1, log
     names = []
     for part in sorted(out.glob("checkpoints-*.tar")):

@@ -15,12 +15,13 @@ from ..conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gpu_session_record.py"
 
-LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [paper:cvc-clinicdb:43 pranet:both:42 paper:kvasir-seg:43] split random: 3 jobs, 1 at once; accelerator gpu precision config workers 8 per job limit 540s work /tmp/w
+LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [improved:cvc-clinicdb:42 paper:cvc-clinicdb:43 pranet:both:42 paper:kvasir-seg:43] split random: 4 jobs, 1 at once; accelerator gpu precision config workers 8 per job limit 540s work /tmp/w
 commit abc1234
 python 3.12.3 torch 2.11.0
 cuda True NVIDIA H200
 == [5s] timing a training step in NCHW and channels-last (scripts/gpu_profile.py)
 == [30s] layout channels_last; fit arguments added: --model.channels_last true
+== [30s] improved:cvc-clinicdb:42: finished in an earlier command
 == [30s] paper:cvc-clinicdb:43: start
 [paper:cvc-clinicdb:43] /tmp/w/runs/paper/cvc-clinicdb_random_seed43: resuming from /tmp/w/runs/paper/cvc-clinicdb_random_seed43/checkpoints/last.ckpt
 == [85s] running: paper:cvc-clinicdb:43 epoch 3; gpu 97 %, 5000 MiB
@@ -76,13 +77,15 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert record["gpu_util_max_pct"] == 99 and record["gpu_mem_max_mib"] == 6000
     assert record["layout"] == "channels_last" and record["step_ms"] == {"benchmark": 90.0, "channels_last": 30.5}
     assert record["gpu_readings"] == 2
-    paper, pranet, late = record["jobs"]
+    earlier, paper, pranet, late = record["jobs"]
+    assert earlier["earlier"] and earlier["exit"] is None and not paper["earlier"]
     assert paper == {
         "job": "paper:cvc-clinicdb:43",
         "exit": 0,
         "stopped_at_limit": False,
         "job_s": 290,
         "resumed": True,
+        "earlier": False,
         "epochs_validated": 2,
         "max_epochs": 2,
         "last_step": 245,
@@ -93,7 +96,8 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert pranet["stopped_at_limit"] and not pranet["finished"] and pranet["last_step"] == 400
     assert not pranet["resumed"] and late["exit"] is None and late["epochs_validated"] == 0
     text = gpu_sessions_markdown(tmp_path, Path("docs"))
-    assert "3 jobs, 1 at once, stopped at 540 s; 1 finished" in text
+    assert "4 jobs, 1 at once, stopped at 540 s; 1 finished" in text  # not the earlier one
+    assert "| `improved:cvc-clinicdb:42` | finished in an earlier command | 0 of - |" in text
     assert "| `paper:cvc-clinicdb:43` | finished, resumed | 2 of 2 | 245 | 245 | 1.00 | 0.7500 |" in text
     assert "| `paper:kvasir-seg:43` | not started | 0 of - | 0 | - | - | - |" in text
     assert "| `pranet:both:42` | stopped at the limit | 1 of 40 | 400 | 200 | 2.00 | 0.6000 |" in text

@@ -29,6 +29,8 @@ def _readings(record: dict) -> str:
 
 def _state(job: dict) -> str:
     """How a job ended in this session; a job with no exit never started (too little time left)."""
+    if job.get("earlier"):
+        return "finished in an earlier command"
     if job["finished"]:
         state = "finished"
     elif job["stopped_at_limit"]:
@@ -56,7 +58,7 @@ def _session(record: dict, path: Path, base: Path) -> str:
                 f"{job['best_val_dice']:.4f}" if job.get("best_val_dice") is not None else "-",
             ]
         )
-    finished = sum(j["finished"] for j in record["jobs"])
+    finished = sum(j["finished"] and not j.get("earlier") for j in record["jobs"])
     intro = (
         f"**{record['started'][:16].replace('T', ' ')} UTC**, {record['device']}, commit `{record['commit']}`: "
         f"{len(record['jobs'])} job{'s' if len(record['jobs']) != 1 else ''}, "
