@@ -120,7 +120,7 @@ def test_runs_of_one_protocol_on_one_split_are_told_apart_by_seed() -> None:
     line = next(line for line in report.leakage(REPO, Path(".")).splitlines() if line.startswith("- random split"))
     assert "[improved, seed 42](results/improved/cvc-clinicdb_seed42_run/split.json)" in line
     assert "[improved, seed 43](results/improved/cvc-clinicdb_seed43_split42_run/split.json)" in line
-    assert "[paper](results/paper/cvc-clinicdb_seed42_run/split.json)" in line  # one run: the protocol alone
+    assert "[cpu](results/cpu/cvc-clinicdb_seed42_run/split.json)" in line  # one run: the protocol alone
 
 
 def test_the_shipped_sequence_table_is_the_datasets() -> None:

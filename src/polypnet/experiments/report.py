@@ -34,6 +34,7 @@ from .ablation_report import baselines_table, cost_table, studies_table
 from .benchmark import performance_markdown
 from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
+from .goal_report import goal_markdown
 from .gpu_bundle_report import gpu_bundle_markdown
 from .gpu_session_report import gpu_sessions_markdown
 from .markdown import link, table
@@ -656,6 +657,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
         docs / "results.md": {
             "headline": lambda: headline(runs, docs),
             "summary": lambda: summary(runs, docs),
+            "goal": lambda: goal_markdown(runs, root, PRANET_PROTOCOLS, docs),
             "runs": lambda: every_run(runs, docs),
             "tta": lambda: tta_rows(root, docs),
             "input_size": lambda: input_size_rows(root, docs),

@@ -1,0 +1,109 @@
+"""Where the records stand against the accuracy goal (docs/results.md, section "The accuracy goal").
+
+The goal: at most 0.58 M parameters, no test-time augmentation, the mean of at least three
+training seeds; test F1 over pooled pixels of at least 94 % on CVC-ClinicDB and 90 % on Kvasir-SEG
+at the paper's evaluation (256 px, random 80/10/10 split), and per-image mDice at least PraNet's
+published figure on each test set of PraNet's benchmark. Every training record is considered; a
+row is a protocol (one recipe and schedule) and its seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from .markdown import link, table
+from .pranet_table import load_published, load_records
+from .studies import mean_std
+
+MAX_PARAMS = 580_000
+MIN_SEEDS = 3
+#: Test F1 (pooled pixels) to reach at the paper's evaluation, per dataset.
+F1_GOAL = {"cvc-clinicdb": 0.94, "kvasir-seg": 0.90}
+DATASET_NAMES = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
+#: The published model whose mDice is the bar on PraNet's benchmark.
+PRANET_BAR = "PraNet"
+
+
+class _Run(Protocol):  # polypnet.experiments.report.Run, without importing the report
+    path: Path
+    protocol: str
+    dataset: str
+    split: str
+    seed: int
+    image_size: int
+    epochs: int
+    params: int
+    metrics: dict[str, float]
+
+
+def verdict(values: Sequence[float], goal: float) -> str:
+    """``met``/``not met`` over at least MIN_SEEDS seeds; with fewer, how many are missing."""
+    if len(values) < MIN_SEEDS:
+        return f"undecided ({len(values)} of {MIN_SEEDS} seeds)"
+    return "met" if mean_std(list(values))[0] >= goal else "not met"
+
+
+def _mean(values: Sequence[float]) -> str:
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f}"
+    mean, std = mean_std(list(values))
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
+    """One row per dataset and protocol evaluated as the paper does, within the parameter bound."""
+    groups: dict[tuple[str, str], list[_Run]] = {}
+    for r in runs:
+        if r.image_size == 256 and r.split == "random" and r.params <= MAX_PARAMS:
+            groups.setdefault((r.dataset, r.protocol), []).append(r)
+    rows = []
+    for (dataset, protocol), group in groups.items():
+        values = [r.metrics["dice_global"] for r in group]
+        seeds = ", ".join(link(r.path, str(r.seed), base) for r in group)
+        rows.append(
+            [
+                DATASET_NAMES[dataset],
+                f"`{protocol}` ({group[0].epochs} epochs)",
+                "F1 (global)",
+                f"{100 * F1_GOAL[dataset]:.2f}",
+                seeds,
+                _mean(values),
+                verdict(values, F1_GOAL[dataset]),
+            ]
+        )
+    return rows
+
+
+def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[str]]:
+    """One row per test set and PraNet-benchmark protocol, against PraNet's quoted mDice."""
+    bar = next(m for m in load_published() if m["name"] == PRANET_BAR)["scores"]
+    rows = []
+    for protocol in protocols:
+        records = [(p, r) for p, r in load_records(root / "results" / protocol) if r["params"] <= MAX_PARAMS]
+        if not records:
+            continue
+        for name in (s["name"] for s in records[0][1]["sets"]):
+            values = [next(s for s in r["sets"] if s["name"] == name)["metrics"]["mdice"] for _, r in records]
+            seeds = ", ".join(link(p.relative_to(root), str(r["seed"]), base) for p, r in records)
+            goal = bar[name]["mdice"]
+            rows.append(
+                [
+                    f"PraNet's benchmark, {name}",
+                    f"`{protocol}` ({records[0][1]['image_size']} px, {records[0][1]['epochs']} epochs)",
+                    "mDice",
+                    f"{100 * goal:.2f} ({PRANET_BAR}, quoted)",
+                    seeds,
+                    _mean(values),
+                    verdict(values, goal),
+                ]
+            )
+    return rows
+
+
+def goal_markdown(runs: Iterable[_Run], root: Path, pranet_protocols: Iterable[str], base: Path) -> str:
+    """The goal's table: every protocol that could meet it, its seeds and mean, and the verdict."""
+    rows = f1_rows(runs, base) + pranet_rows(root, pranet_protocols, base)
+    header = ["test", "protocol", "metric", "goal", "seeds", "ours (mean ± std)", "verdict"]
+    return table(header, rows) if rows else "No record can be held against the goal yet.\n"
