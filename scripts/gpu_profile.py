@@ -13,7 +13,8 @@ that one short device call says where a step's time goes.
 
 Variants: fp32 (eager, NCHW, cuDNN heuristics: what a run does), benchmark (+ cudnn.benchmark),
 channels_last (+ NHWC), no_metrics, bf16 (+ autocast bf16), bf16_channels_last, compile
-(+ torch.compile of the network).
+(+ the network compiled as ``PolypSegModule(compile=True)`` does), compile_channels_last.
+``--choose-out`` writes the variant a run should train in (``choose_variant``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,21 @@ VARIANTS: dict[str, dict[str, bool]] = {
     "bf16": {"benchmark": True, "bf16": True},
     "bf16_channels_last": {"benchmark": True, "bf16": True, "channels_last": True},
     "compile": {"benchmark": True, "compile": True},
+    "compile_channels_last": {"benchmark": True, "channels_last": True, "compile": True},
 }
+#: The variants a run can train in without changing the protocol (fp32), simplest first, each with
+#: the fit arguments that make a run train that way (gpu_reproduce.sh adds them).
+RUN_VARIANTS: dict[str, str] = {
+    "benchmark": "",
+    "channels_last": "--model.channels_last true",
+    "compile": "--model.compile true",
+    "compile_channels_last": "--model.channels_last true --model.compile true",
+}
+#: Training steps of the shortest job (CVC-ClinicDB, 40 epochs x 122): what a warm-up is paid back over.
+JOB_STEPS = 4880
+#: Compilations a compiled job pays, where the profile times one: the training step, evaluation
+#: (another graph: batch norm in eval mode) and the last, smaller evaluation batch.
+COMPILES_PER_JOB = 3
 
 
 def _sync(device: torch.device) -> None:
@@ -50,9 +65,14 @@ def _sync(device: torch.device) -> None:
 def make_step(options: dict[str, bool], device: torch.device, batch: int, size: int) -> Callable[[], None]:
     """One training step of a fresh module set up as ``options`` say, as a function of nothing."""
     torch.backends.cudnn.benchmark = options.get("benchmark", False)
-    module = PolypSegModule(model="iam_unet", loss="dice", channels_last=options.get("channels_last", False))
+    module = PolypSegModule(
+        model="iam_unet",
+        loss="dice",
+        channels_last=options.get("channels_last", False),
+        compile=options.get("compile", False),  # the run's own path: the network compiled in place
+    )
     module.to(device).train()
-    net = torch.compile(module.net) if options.get("compile") else module.net
+    net = module.net
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
     generator = torch.Generator(device="cpu").manual_seed(0)
     images = torch.rand(batch, 3, size, size, generator=generator).to(device)
@@ -131,12 +151,24 @@ def top_kernels(name: str, device: torch.device, batch: int, size: int, steps: i
     ]
 
 
-def choose_layout(rows: list[dict], margin: float = 0.9) -> str:
-    """``channels_last`` where its step beat NCHW's (both with cudnn.benchmark) by ``1 - margin``, else ``nchw``."""
-    ms = {r["variant"]: r.get("ms_per_step") for r in rows}
-    if ms.get("channels_last") and ms.get("benchmark") and ms["channels_last"] < margin * ms["benchmark"]:
-        return "channels_last"
-    return "nchw"
+def choose_variant(rows: list[dict], job_steps: int = JOB_STEPS, margin: float = 0.9) -> str:
+    """The variant of RUN_VARIANTS a run should train in, from the timed ``rows``.
+
+    A job pays a variant's warm-up (cuDNN's search; a compilation, COMPILES_PER_JOB times) and its
+    step ``job_steps`` times; a variant replaces a simpler one only where that total is under
+    ``margin`` times the simpler one's, so a near tie keeps the simpler. ``benchmark`` (NCHW) when nothing was timed.
+    """
+    totals = {
+        r["variant"]: r["warmup_s"] * (COMPILES_PER_JOB if VARIANTS[r["variant"]].get("compile") else 1)
+        + job_steps * r["ms_per_step"] / 1000
+        for r in rows
+        if r.get("variant") in RUN_VARIANTS and r.get("ms_per_step") and r.get("warmup_s") is not None
+    }
+    best = "benchmark"
+    for name in RUN_VARIANTS:  # simplest first
+        if name in totals and (best not in totals or totals[name] < margin * totals[best]):
+            best = name
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,11 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-steps", type=int, default=5, help="steps profiled for the kernel list (0: none)")
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--out", type=Path, help="write the JSON here too")
-    p.add_argument(
-        "--layout-out",
-        type=Path,
-        help="write 'channels_last' here if that variant beats 'benchmark' (NCHW) by 10 %%, else 'nchw'",
-    )
+    p.add_argument("--choose-out", type=Path, help="write the variant a run should train in here (choose_variant)")
+    p.add_argument("--job-steps", type=int, default=JOB_STEPS, help="training steps a chosen warm-up is paid over")
     args = p.parse_args(argv)
     names = [n for n in args.variants.split(",") if n]
     unknown = [n for n in names if n not in VARIANTS]
@@ -189,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
-    if args.layout_out:
-        args.layout_out.write_text(choose_layout(result["variants"]) + "\n")
+    if args.choose_out:
+        args.choose_out.write_text(choose_variant(result["variants"], args.job_steps) + "\n")
     return 0
 
 

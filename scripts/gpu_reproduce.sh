@@ -24,8 +24,9 @@
 # dataset; instead of the three above), SPLIT (random), ACCELERATOR (gpu), PRECISION (empty: the config's
 # 32-true), JOBS (1: jobs at once), NUM_WORKERS (DataLoader workers per job: the cores / JOBS,
 # 1 to 8), TIME_LIMIT_S (540, from the start of this script), MIN_JOB_S (60: no job starts with
-# less left), EXTRA (more fit arguments), LAYOUT
-# (auto: channels-last where a timed step is 10 % faster in it on the GPU; nchw; channels_last),
+# less left), EXTRA (more fit arguments), VARIANT (auto: on the GPU, time a step in each of
+# TUNE_VARIANTS, default benchmark,channels_last, and train in the one gpu_profile.py chooses;
+# nchw; channels_last; compile; compile_channels_last),
 # DATA_DIR (.gpu/data), WHEELS (.gpu/wheels), SITE (/tmp/site), WORK (/tmp/polypnet-gpu-<time>),
 # OUT (/tmp/gpu_out when unset), PYTHON (python3), SKIP_INSTALL (0; 1: use PYTHON's packages),
 # CKPTS (1; 0: no checkpoints in $OUT), HEARTBEAT_S (60), COLLECT_PYTHON (PYTHON: runs gpu_collect.py).
@@ -40,7 +41,8 @@ PRECISION=${PRECISION:-}
 TIME_LIMIT_S=${TIME_LIMIT_S:-540}
 MIN_JOB_S=${MIN_JOB_S:-60}
 EXTRA=${EXTRA:-}
-LAYOUT=${LAYOUT:-auto}
+VARIANT=${VARIANT:-auto}
+TUNE_VARIANTS=${TUNE_VARIANTS:-benchmark,channels_last}
 DATA_DIR=${DATA_DIR:-.gpu/data}
 WHEELS=${WHEELS:-.gpu/wheels}
 SITE=${SITE:-/tmp/site}
@@ -102,19 +104,26 @@ command -v nvidia-smi >/dev/null && nvidia-smi
 nproc; free -g | head -2
 
 # PyTorch runs fp32 depthwise convolutions in NCHW with its own kernels and in channels-last
-# with cuDNN's; which is faster for this network on this GPU is measured, not assumed.
-if [ "$LAYOUT" = auto ]; then
+# with cuDNN's, and a compiled network launches fewer kernels; which trains this network fastest
+# on this GPU is measured (gpu_profile.py's choose_variant), not assumed.
+if [ "$VARIANT" = auto ]; then
     if [ "$ACCELERATOR" = gpu ]; then
-        echo "== [$(elapsed)s] timing a training step in NCHW and channels-last (scripts/gpu_profile.py)"
-        "$PYTHON" "$PWD/scripts/gpu_profile.py" --device cuda --variants benchmark,channels_last --warmup 3 \
-            --steps 10 --profile-steps 0 --out "$WORK/gpu_profile.json" --layout-out "$WORK/layout"
-        LAYOUT=$(cat "$WORK/layout" 2>/dev/null || echo nchw)
+        echo "== [$(elapsed)s] timing a training step: $TUNE_VARIANTS (scripts/gpu_profile.py)"
+        "$PYTHON" "$PWD/scripts/gpu_profile.py" --device cuda --variants "$TUNE_VARIANTS" --warmup 3 \
+            --steps 10 --profile-steps 0 --out "$WORK/gpu_profile.json" --choose-out "$WORK/variant"
+        VARIANT=$(cat "$WORK/variant" 2>/dev/null || echo nchw)
     else
-        LAYOUT=nchw
+        VARIANT=nchw
     fi
 fi
-[ "$LAYOUT" = channels_last ] && EXTRA="--model.channels_last true $EXTRA"
-echo "== [$(elapsed)s] layout $LAYOUT; fit arguments added: ${EXTRA:-none}"
+case $VARIANT in
+    nchw|benchmark) ;;
+    channels_last) EXTRA="--model.channels_last true $EXTRA" ;;
+    compile) EXTRA="--model.compile true $EXTRA" ;;
+    compile_channels_last) EXTRA="--model.channels_last true --model.compile true $EXTRA" ;;
+    *) echo "error: VARIANT $VARIANT: auto, nchw, channels_last, compile or compile_channels_last"; exit 2 ;;
+esac
+echo "== [$(elapsed)s] variant $VARIANT; fit arguments added: ${EXTRA:-none}"
 
 archive() {  # everything but checkpoints and TensorBoard events, then the checkpoints' tars
     cp "$LOG" "$WORK/log.txt"

@@ -4,7 +4,7 @@
     python scripts/gpu_session_record.py gpu_results.tar.gz --command 'JOB_LIST="..." bash scripts/gpu_reproduce.sh' \\
         --out results/gpu/session-2026-12-04.json
 
-Reads the archive's log.txt (start time, versions, device, the layout chosen, each job's exit and
+Reads the archive's log.txt (start time, versions, device, the step variant chosen, each job's exit and
 time, whether it resumed an earlier run or had finished in an earlier command, the GPU's load in the heartbeats), the step timings of gpu_profile.json if any, and each
 run's metrics.csv, config.yaml and wall_clock.json, and keeps how far every job got: the measure
 of what one session of device time trains.
@@ -27,7 +27,7 @@ FORMAT = "polypnet-gpu-session/1"
 _HEADER = re.compile(r"^== gpu_reproduce\.sh (\S+): jobs \[([^\]]*)\].*?(\d+) jobs, (\d+) at once.*limit (\d+)s")
 _EXIT = re.compile(r"^== \[(\d+)s\] (\S+): exit (\d+) after (\d+)s")
 _GPU = re.compile(r"gpu (\d+) %, (\d+) MiB")
-_LAYOUT = re.compile(r"^== \[\d+s\] layout (\S+);")
+_VARIANT = re.compile(r"^== \[\d+s\] (?:variant|layout) (\S+);")  # "layout": logs before compile was a choice
 
 
 def _commit() -> str | None:
@@ -84,7 +84,7 @@ def session_record(archive: Path, command: str) -> dict:
         device = next((line[len("cuda True ") :] for line in lines if line.startswith("cuda True ")), None)
         ran_at = next((line.split()[1] for line in lines if line.startswith("commit ")), None)
         versions = next((line for line in lines if line.startswith("python ")), None)
-        layout = next((m.group(1) for m in map(_LAYOUT.match, lines) if m), None)
+        variant = next((m.group(1) for m in map(_VARIANT.match, lines) if m), None)
         # WORK may be reused from an earlier command: its timings count only where this log timed.
         timed = any("timing a training step" in line for line in lines)
         profile = json.loads(_read(tar, "gpu_profile.json") or "null") if timed else None
@@ -115,7 +115,7 @@ def session_record(archive: Path, command: str) -> dict:
         "gpu_util_max_pct": max((u for u, _ in loads), default=None),
         "gpu_mem_max_mib": max((b for _, b in loads), default=None),
         "gpu_readings": len(loads),
-        "layout": layout,
+        "variant": variant,
         "step_ms": {v["variant"]: v.get("ms_per_step") for v in profile["variants"]} if profile else None,
         "jobs": rows,
     }

@@ -31,17 +31,27 @@ def test_unknown_variant_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "unknown variants fp33" in done.stderr
 
 
-def test_layout_choice_needs_a_clear_win() -> None:
+def test_variant_choice_pays_back_its_warm_up() -> None:
     sys.path.insert(0, str(SCRIPT.parent))
     try:
-        from gpu_profile import choose_layout
+        from gpu_profile import choose_variant
     finally:
         sys.path.pop(0)
-    rows = [{"variant": "benchmark", "ms_per_step": 100.0}, {"variant": "channels_last", "ms_per_step": 80.0}]
-    assert choose_layout(rows) == "channels_last"
-    rows[1]["ms_per_step"] = 95.0  # within 10 %: not worth a different layout
-    assert choose_layout(rows) == "nchw"
-    assert (
-        choose_layout([{"variant": "benchmark", "ms_per_step": 100.0}, {"variant": "channels_last", "error": "x"}])
-        == "nchw"
-    )
+
+    def row(name: str, ms: float, warmup: float = 20.0) -> dict:
+        return {"variant": name, "ms_per_step": ms, "warmup_s": warmup}
+
+    # 1000 steps a job: totals 120 s NCHW, 100 s channels-last (under 0.9 x 120).
+    assert choose_variant([row("benchmark", 100.0), row("channels_last", 80.0)], job_steps=1000) == "channels_last"
+    # Within 10 %: not worth a different layout.
+    assert choose_variant([row("benchmark", 100.0), row("channels_last", 95.0)], job_steps=1000) == "benchmark"
+    # A step twice as fast does not pay back a job's three 50 s compilations over 1000 steps
+    # (190 s against 100 s) ...
+    rows = [row("benchmark", 100.0), row("channels_last", 80.0), row("compile_channels_last", 40.0, warmup=50.0)]
+    assert choose_variant(rows, job_steps=1000) == "channels_last"
+    # ... but does over 5000 steps (350 s against 420 s).
+    assert choose_variant(rows, job_steps=5000) == "compile_channels_last"
+    # Failed or untimed variants and measurement-only ones (bf16 changes the protocol) are never chosen.
+    rows = [row("benchmark", 100.0), {"variant": "channels_last", "error": "x"}, row("bf16", 10.0)]
+    assert choose_variant(rows, job_steps=1000) == "benchmark"
+    assert choose_variant([], job_steps=1000) == "benchmark"

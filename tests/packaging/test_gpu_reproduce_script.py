@@ -28,7 +28,7 @@ case "$1" in
   -) cat >/dev/null; exit 0 ;;
   -c) mkdir -p "$3" && echo "table" > "$3/README.md"; exit 0 ;;
   *gpu_profile.py)  # channels-last timed faster
-    while [ $# -gt 0 ]; do [ "$1" = --layout-out ] && echo channels_last > "$2"; shift; done
+    while [ $# -gt 0 ]; do [ "$1" = --choose-out ] && echo channels_last > "$2"; shift; done
     exit 0 ;;
 esac
 echo "$*" >> "${FAKE_ARGS:-/dev/null}"
@@ -92,7 +92,7 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
     log = done.stdout + done.stderr
     assert done.returncode == 1, log  # the seed-13 jobs failed, and the exit status says so
     assert "10 jobs, 3 at once" in log  # 2 recipes x 2 datasets x 2 seeds, + PraNet's 2 seeds
-    # LAYOUT=auto on a GPU: the timed step chose channels-last, and every job trains in it.
+    # VARIANT=auto on a GPU: the timed step chose channels-last, and every job trains in it.
     calls = (tmp_path / "args.txt").read_text().splitlines()
     assert len(calls) == 10 and all("--model.channels_last true" in c for c in calls), calls
     assert log.count(": exit 0 after") == 5 and log.count(": exit 1 after") == 5, log
@@ -130,13 +130,13 @@ def test_job_list_runs_those_jobs_in_its_order(tmp_path: Path) -> None:
         JOB_LIST="pranet:both:44 improved:kvasir-seg:44 paper:cvc-clinicdb:43",
         JOBS="1",
         CKPTS="0",
-        LAYOUT="nchw",
+        VARIANT="nchw",
     )
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
     assert "3 jobs, 1 at once" in log
-    assert "channels_last" not in (tmp_path / "args.txt").read_text()  # LAYOUT=nchw: nothing timed or added
+    assert "channels_last" not in (tmp_path / "args.txt").read_text()  # VARIANT=nchw: nothing timed or added
     started = [line.split("] ")[1].split(":")[0:3] for line in log.splitlines() if line.endswith(": start")]
     assert [":".join(s) for s in started] == ["pranet:both:44", "improved:kvasir-seg:44", "paper:cvc-clinicdb:43"]
     assert not list(out.glob("checkpoints-*.tar"))  # CKPTS=0
@@ -159,7 +159,7 @@ def test_a_second_command_skips_finished_jobs_resumes_and_starts_none_late(tmp_p
         tmp_path,
         JOB_LIST="improved:cvc-clinicdb:42 paper:cvc-clinicdb:43 paper:cvc-clinicdb:44 improved:cvc-clinicdb:44",
         JOBS="1",
-        LAYOUT="nchw",
+        VARIANT="nchw",
         TIME_LIMIT_S="4",
         MIN_JOB_S="3",  # the queue is next looked at after 5 s: too late for the other two
         REAL_PYTHON=sys.executable,

@@ -19,8 +19,8 @@ LOG = """== gpu_reproduce.sh 2026-12-04T14:14:23Z: jobs [improved:cvc-clinicdb:4
 commit abc1234
 python 3.12.3 torch 2.11.0
 cuda True NVIDIA H200
-== [5s] timing a training step in NCHW and channels-last (scripts/gpu_profile.py)
-== [30s] layout channels_last; fit arguments added: --model.channels_last true
+== [5s] timing a training step: benchmark,channels_last (scripts/gpu_profile.py)
+== [30s] variant channels_last; fit arguments added: --model.channels_last true
 == [30s] improved:cvc-clinicdb:42: finished in an earlier command
 == [30s] paper:cvc-clinicdb:43: start
 [paper:cvc-clinicdb:43] /tmp/w/runs/paper/cvc-clinicdb_random_seed43: resuming from /tmp/w/runs/paper/cvc-clinicdb_random_seed43/checkpoints/last.ckpt
@@ -75,7 +75,7 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert record["commit"] == "abc1234"  # the commit that ran, from the log
     assert record["device"] == "NVIDIA H200" and record["jobs_at_once"] == 1 and record["time_limit_s"] == 540
     assert record["gpu_util_max_pct"] == 99 and record["gpu_mem_max_mib"] == 6000
-    assert record["layout"] == "channels_last" and record["step_ms"] == {"benchmark": 90.0, "channels_last": 30.5}
+    assert record["variant"] == "channels_last" and record["step_ms"] == {"benchmark": 90.0, "channels_last": 30.5}
     assert record["gpu_readings"] == 2
     earlier, paper, pranet, late = record["jobs"]
     assert earlier["earlier"] and earlier["exit"] is None and not paper["earlier"]
@@ -104,16 +104,19 @@ def test_record_and_section(tmp_path: Path) -> None:
     assert "Side by side" not in text  # one at a time: no sum of rates
     assert "utilisation read up to 99 % and its memory up to 6000 MiB (2 readings, one a heartbeat)" in text
     assert "(../results/gpu/session-2026-12-04.json)" in text
-    assert "Layout: channels_last (a training step timed first: benchmark 90.0 ms, channels_last 30.5 ms)." in text
+    assert "Trained as: channels_last (a training step timed first: benchmark 90.0 ms, channels_last 30.5 ms)." in text
 
 
 def test_step_timings_count_only_where_the_log_timed_them(tmp_path: Path) -> None:
-    # A second command in the same WORK finds the first's gpu_profile.json, but chose no layout itself.
+    # A second command in the same WORK finds the first's gpu_profile.json, but timed nothing itself;
+    # and logs written before compile was a choice name the variant "layout".
     log = "\n".join(line for line in LOG.splitlines() if "timing a training step" not in line) + "\n"
+    log = log.replace("] variant channels_last;", "] layout channels_last;")
     out = tmp_path / "session.json"
     archive = _archive(tmp_path / "a.tar.gz", log)
     subprocess.run([sys.executable, str(SCRIPT), str(archive), "--command", "x", "--out", str(out)], check=True)
-    assert json.loads(out.read_text())["step_ms"] is None
+    record = json.loads(out.read_text())
+    assert record["step_ms"] is None and record["variant"] == "channels_last"
 
 
 def test_no_session_recorded(tmp_path: Path) -> None:

@@ -12,13 +12,15 @@ PATTERN = "session-*.json"
 FORMAT = "polypnet-gpu-session/1"
 
 
-def _layout(record: dict) -> str:
-    """The memory layout the session trained in, and the step timings that chose it (recorded since LAYOUT)."""
-    if not record.get("layout"):
+def _variant(record: dict) -> str:
+    """How the session's jobs trained (memory layout, compiled or not), and the step timings that
+    chose it (recorded since the script chooses)."""
+    variant = record.get("variant")
+    if not variant:
         return ""
     timed = record.get("step_ms") or {}
     times = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timed.items() if ms)
-    return f"Layout: {record['layout']}" + (f" (a training step timed first: {times})" if times else "") + ".\n\n"
+    return f"Trained as: {variant}" + (f" (a training step timed first: {times})" if times else "") + ".\n\n"
 
 
 def _readings(record: dict) -> str:
@@ -70,7 +72,7 @@ def _session(record: dict, path: Path, base: Path) -> str:
         )
         + f"The GPU's utilisation read up to {record['gpu_util_max_pct']} % and its memory up to "
         f"{record['gpu_mem_max_mib']} MiB{_readings(record)}.\n\n"
-        f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n" + _layout(record)
+        f"Command: `{record['command']}`. Packages there: {record['versions']}.\n\n" + _variant(record)
     )
     header = ["job", "state", "epochs validated", "last step", "fit s", "steps/s", "best val Dice so far"]
     return intro + table(header, rows) + f"\nRecord {link(path, path.name, base)}.\n"

@@ -150,8 +150,10 @@ class PolypSegModule(L.LightningModule):
                     metric.dist_sync_fn = _xla_gather
                     metric.distributed_available_fn = _always
         # With an example input Lightning's model summary shows in/out sizes and FLOPs at the
-        # training size instead of "Total FLOPs: 0". Not on XLA, where that forward would compile.
-        if self.example_input_array is None and not isinstance(self.trainer.accelerator, XLAAccelerator):
+        # training size instead of "Total FLOPs: 0". Not on XLA, nor with compile: that forward
+        # (batch 1) would be one more compilation.
+        on_xla = isinstance(self.trainer.accelerator, XLAAccelerator)
+        if self.example_input_array is None and not on_xla and not self.hparams.compile:
             size = _datamodule_image_size(self.trainer)
             if size is not None:
                 self.example_input_array = torch.zeros(1, 3, size, size)
