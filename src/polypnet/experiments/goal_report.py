@@ -15,7 +15,7 @@ from typing import Protocol
 
 from .markdown import link, table
 from .pranet_table import load_published, load_records
-from .studies import mean_std
+from .studies import mean_std, percent
 
 MAX_PARAMS = 580_000
 MIN_SEEDS = 3
@@ -45,13 +45,6 @@ def verdict(values: Sequence[float], goal: float) -> str:
     return "met" if mean_std(list(values))[0] >= goal else "not met"
 
 
-def _mean(values: Sequence[float]) -> str:
-    if len(values) == 1:
-        return f"{100 * values[0]:.2f}"
-    mean, std = mean_std(list(values))
-    return f"{100 * mean:.2f} ± {100 * std:.2f}"
-
-
 def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
     """One row per dataset and protocol evaluated as the paper does, within the parameter bound."""
     groups: dict[tuple[str, str], list[_Run]] = {}
@@ -69,7 +62,7 @@ def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
                 "F1 (global)",
                 f"{100 * F1_GOAL[dataset]:.2f}",
                 seeds,
-                _mean(values),
+                percent(*mean_std(values), seeds=len(values)),
                 verdict(values, F1_GOAL[dataset]),
             ]
         )
@@ -95,7 +88,7 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
                     "mDice",
                     f"{100 * goal:.2f} ({PRANET_BAR}, quoted)",
                     seeds,
-                    _mean(values),
+                    percent(*mean_std(values), seeds=len(values)),
                     verdict(values, goal),
                 ]
             )
