@@ -168,3 +168,38 @@ def test_evaluate_with_tta_scores_the_averaged_prediction() -> None:
     tta = evaluate(model, dataset, progress=False, tta=True)
     assert plain.summary["images"] == tta.summary["images"] == len(dataset)
     assert not math.isclose(plain.summary["dice_global"], tta.summary["dice_global"], abs_tol=1e-9)
+
+
+def test_rescale_batch_rounds_to_the_network_stride_and_keeps_masks_binary() -> None:
+    from polypnet.training.module import SCALE_MULTIPLE, rescale_batch, scaled_size
+
+    assert [scaled_size(128, s) for s in (0.75, 1.0, 1.25)] == [96, 128, 160]
+    assert [scaled_size(256, s) for s in (0.75, 1.25)] == [192, 320]
+    assert scaled_size(32, 0.1) == SCALE_MULTIPLE
+    images = torch.rand(2, 3, 64, 64)
+    masks = (torch.rand(2, 1, 64, 64) > 0.5).to(torch.uint8)
+    batch = {"image": images, "mask": masks, "id": ["a", "b"]}
+    out = rescale_batch(batch, 1.25)
+    assert out["image"].shape == (2, 3, 80, 80) and out["mask"].shape == (2, 1, 80, 80)
+    assert out["mask"].dtype == torch.uint8 and set(out["mask"].unique().tolist()) <= {0, 1}
+    assert out["id"] == ["a", "b"]
+    assert rescale_batch(batch, 1.0) is batch
+
+
+def test_train_scales_take_turns_by_global_step_and_leave_validation_alone() -> None:
+    sizes: dict[str, list[int]] = {"train": [], "val": []}
+
+    class Spy(PolypSegModule):
+        def _shared_step(self, batch, stage):
+            sizes[stage].append(batch["image"].shape[-1])
+            return super()._shared_step(batch, stage)
+
+    module = Spy(model_kwargs={"base_width": 4}, train_scales=[0.5, 1.0, 1.5])
+    trainer = _trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(module, datamodule=DiscDataModule(n=8, size=32, batch_size=4))
+    assert sizes["train"] == [16, 32, 48, 16]  # steps 0..3 across both epochs
+    assert set(sizes["val"]) == {32}
+    with pytest.raises(ValueError, match="train_scales"):
+        PolypSegModule(train_scales=[])
+    with pytest.raises(ValueError, match="train_scales"):
+        PolypSegModule(train_scales=[1.0, 0.0])

@@ -222,6 +222,7 @@ def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
     from polypnet.cli import reproduce
     from polypnet.experiments.configs import config_path, list_configs
     from polypnet.experiments.pranet_protocol import PRANET_PROTOCOLS
+    from polypnet.experiments.report import recipe_of
 
     for protocol in reproduce.PROTOCOLS:
         if protocol in PRANET_PROTOCOLS:
@@ -232,10 +233,11 @@ def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
             config = config_path(f"{protocol}_{stem}")
             data = yaml.safe_load(config.read_text())
             assert data["data"]["root"] == dataset and data["model"]["model"] == "iam_unet"
-            improved = protocol.endswith("improved")
+            recipe = recipe_of(protocol)  # the name the docs' tables give it
             assert (data["model"]["loss"], data["model"].get("deep_supervision", 0.0)) == (
-                ("bce_dice", 0.4) if improved else ("dice", 0.0)
+                ("bce_dice", 0.4) if recipe.startswith("improved") else ("dice", 0.0)
             ), config
+            assert ("multi-scale" in recipe) == ("train_scales" in data["model"]), config
 
 
 def test_the_best_checkpoint_is_chosen_by_its_dice_not_its_epoch(tmp_path: Path) -> None:

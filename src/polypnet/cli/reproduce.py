@@ -52,6 +52,7 @@ PROTOCOLS = (
     "improved",
     "cpu_improved",
     "paper128_improved",
+    "paper128_multiscale",
     *pranet_protocol.PRANET_PROTOCOLS,
 )
 #: The paper's test results (random 80/10/10 split), in percent.
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper: 256 px, 40 epochs (needs an accelerator); paper128: the paper's schedule at "
         "128 px (~1 h on 2 CPU cores for CVC-ClinicDB); cpu: 128 px, 20 epochs; improved, "
         "cpu_improved, paper128_improved: paper, cpu and paper128 with our improved recipe (BCE + Dice, "
-        "deep supervision). "
+        "deep supervision); paper128_multiscale: paper128_improved with multi-scale training. "
         "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
         "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py); "
         "pranet128: pranet at 128 px, each image once an epoch (about an hour on 2 CPU cores)",

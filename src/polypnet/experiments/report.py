@@ -51,7 +51,9 @@ DATASETS = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
 #: The protocols of the headline table: the paper's protocol with its recipe and with ours.
 HEADLINE_PROTOCOLS = ("paper", "improved")
 #: Table order: each protocol with the paper's recipe, then with ours; unknown protocols last.
-PROTOCOL_ORDER = ("paper", "improved", "paper128", "paper128_improved", "cpu", "cpu_improved")
+PROTOCOL_ORDER = ("paper", "improved", "paper128", "paper128_improved", "paper128_multiscale", "cpu", "cpu_improved")
+#: Recipes that the protocol's name does not say (``*improved``: ours; otherwise the paper's).
+RECIPES = {"paper128_multiscale": "improved + multi-scale", **PRANET_PROTOCOLS}
 #: The index fields copied from a shipped run's record: (index key, record metric).
 INDEX_SCORES = (
     ("test_dice_global", "dice_global"),
@@ -90,8 +92,13 @@ class Run:
 
     @property
     def recipe(self) -> str:
-        """``improved`` (BCE + Dice, deep supervision) or ``paper`` (Dice loss)."""
-        return "improved" if self.protocol.endswith("improved") else "paper"
+        """The training recipe's name (``recipe_of``)."""
+        return recipe_of(self.protocol)
+
+
+def recipe_of(protocol: str) -> str:
+    """``improved`` (BCE + Dice, deep supervision), ``paper`` (Dice loss) or ``RECIPES``' name."""
+    return RECIPES.get(protocol) or ("improved" if protocol.endswith("improved") else "paper")
 
 
 def load_runs(root: Path) -> list[Run]:
@@ -512,9 +519,7 @@ def shipped_brief(root: Path, base: Path, index: dict[str, dict[str, dict[str, A
     rows = []
     for model, tags in index.items():
         for tag, e in sorted(tags.items()):
-            recipe = PRANET_PROTOCOLS.get(e["protocol"]) or (
-                "improved" if e["protocol"].endswith("improved") else "paper"
-            )
+            recipe = recipe_of(e["protocol"])
             name = tag if model == "iam_unet" else f"{model}: {tag}"
             rows.append(
                 [

@@ -17,6 +17,9 @@ from .losses import build_loss
 from .metrics import segmentation_metrics
 
 SCHEDULERS: tuple[str, ...] = ("multistep", "cosine")
+#: Rescaled training batches keep sides divisible by this, IAM-UNet's total stride (2**4), so the
+#: decoder's upsampled maps meet their skips at the same size.
+SCALE_MULTIPLE = 16
 
 
 class PolypSegModule(L.LightningModule):
@@ -42,6 +45,11 @@ class PolypSegModule(L.LightningModule):
         deep_supervision: weight of the auxiliary losses (0: none). When positive the network is
             built with ``deep_supervision=True`` (IAM-UNet only) and each decoder stage's auxiliary
             logits, upsampled to the mask size, add ``deep_supervision * mean(aux losses)``.
+        train_scales: multi-scale training (PraNet's and Polyp-PVT's, not the paper's): each training
+            batch, images bilinear and masks nearest, is resized by one of these factors of its size,
+            rounded to a multiple of ``SCALE_MULTIPLE``; the factors take turns by global step, so every
+            scale trains equally often and a resumed run draws as an uninterrupted one.
+            ``None`` (default): the batch as loaded. Validation and test are never rescaled.
 
     Batches are dicts with ``image`` (B, 3, H, W) float in [0, 1] and ``mask`` (B, 1, H, W) in {0, 1}.
     The training step returns the loss tensor and never forces a host sync (no ``.item()``, no
@@ -63,6 +71,7 @@ class PolypSegModule(L.LightningModule):
         min_lr_ratio: float = 0.01,
         deep_supervision: float = 0.0,
         compile: bool = False,
+        train_scales: list[float] | None = None,
     ) -> None:
         super().__init__()
         if scheduler not in SCHEDULERS:
@@ -72,6 +81,8 @@ class PolypSegModule(L.LightningModule):
                 "need warmup_epochs >= 0, 0 <= min_lr_ratio <= 1 and deep_supervision >= 0; got "
                 f"{warmup_epochs}, {min_lr_ratio}, {deep_supervision}"
             )
+        if train_scales is not None and (not train_scales or min(train_scales) <= 0):
+            raise ValueError(f"train_scales must be positive factors, got {train_scales!r}")
         self.save_hyperparameters()
         kwargs = dict(model_kwargs or {})
         if deep_supervision > 0:
@@ -174,6 +185,9 @@ class PolypSegModule(L.LightningModule):
         _xla_sync(self.device)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        scales = self.hparams.train_scales
+        if scales:
+            batch = rescale_batch(batch, scales[self.global_step % len(scales)])
         return self._shared_step(batch, "train")
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -201,6 +215,25 @@ class PolypSegModule(L.LightningModule):
             optimizer,
             cosine_with_warmup(total, round(self.hparams.warmup_epochs * per_epoch), self.hparams.min_lr_ratio),
         )
+
+
+def scaled_size(size: int, scale: float) -> int:
+    """``size * scale`` rounded to the nearest multiple of ``SCALE_MULTIPLE`` (at least one)."""
+    return max(SCALE_MULTIPLE, round(size * scale / SCALE_MULTIPLE) * SCALE_MULTIPLE)
+
+
+def rescale_batch(batch: dict[str, Any], scale: float) -> dict[str, Any]:
+    """``batch`` with ``image`` (bilinear) and ``mask`` (nearest, so still {0, 1}) resized by ``scale``."""
+    images, masks = batch["image"], batch["mask"]
+    height, width = images.shape[-2:]
+    size = (scaled_size(height, scale), scaled_size(width, scale))
+    if size == (height, width):
+        return batch
+    return {
+        **batch,
+        "image": F.interpolate(images, size=size, mode="bilinear", align_corners=False),
+        "mask": F.interpolate(masks.float(), size=size, mode="nearest").to(masks.dtype),
+    }
 
 
 def cosine_with_warmup(total_steps: int, warmup_steps: int, min_ratio: float) -> Callable[[int], float]:
