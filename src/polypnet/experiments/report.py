@@ -44,7 +44,7 @@ from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
 from .protocol_table import protocol_table_markdown
 from .shipping_rule import rule_violations
-from .studies import mean_std
+from .studies import mean_std, percent
 
 #: Display names of the datasets, in table order.
 DATASETS = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
@@ -144,19 +144,6 @@ def group_runs(runs: Iterable[Run]) -> dict[tuple[str, str, str], list[Run]]:
     return groups
 
 
-def pct(value: float) -> str:
-    """A score in [0, 1] as a percentage with two decimals."""
-    return f"{100 * value:.2f}"
-
-
-def cell(values: list[float]) -> str:
-    """One value as a percentage, or several as mean ± sample std."""
-    if len(values) == 1:
-        return pct(values[0])
-    mean, std = mean_std(values)
-    return f"{pct(mean)} ± {pct(std)}"
-
-
 def paper_numbers() -> tuple[dict[str, dict[str, float]], int]:
     """The paper's reported scores per dataset and its parameter count."""
     return PAPER, PAPER_PARAMS
@@ -175,7 +162,10 @@ def seed_links(group: list[Run], base: Path) -> str:
 
 def metric_cells(group: list[Run]) -> list[str]:
     """F1 global, mDice (per image) and IoU global over the group's runs."""
-    return [cell([r.metrics[k] for r in group]) for k in ("dice_global", "dice_per_image", "iou_global")]
+    return [
+        percent(*mean_std([r.metrics[k] for r in group]), seeds=len(group))
+        for k in ("dice_global", "dice_per_image", "iou_global")
+    ]
 
 
 def headline(runs: list[Run], base: Path) -> str:
@@ -262,11 +252,11 @@ def every_run(runs: list[Run], base: Path) -> str:
             str(r.image_size),
             str(r.epochs),
             r.precision,
-            pct(r.metrics["dice_global"]),
-            pct(r.metrics["dice_per_image"]),
-            pct(r.metrics["iou_global"]),
-            pct(r.metrics["iou_per_image"]),
-            pct(r.metrics["dice_global_orig"]) if "dice_global_orig" in r.metrics else "-",
+            percent(r.metrics["dice_global"]),
+            percent(r.metrics["dice_per_image"]),
+            percent(r.metrics["iou_global"]),
+            percent(r.metrics["iou_per_image"]),
+            percent(r.metrics["dice_global_orig"]) if "dice_global_orig" in r.metrics else "-",
             wall(r.wall_time_s),
             f"{link(r.path, 'json', base)}, {link(r.run_files, 'files', base)}",
         ]
@@ -339,13 +329,13 @@ def tta_rows(root: Path, base: Path) -> str:
                     DATASETS.get(dataset, dataset),
                     f"`{protocol}`",
                     f"`{name}`",
-                    pct(val["plain"]["dice_global"]),
-                    pct(val["tta"]["dice_global"]),
-                    pct(test["plain"]["dice_global"]),
-                    pct(test["tta"]["dice_global"]),
-                    pct(test["plain"]["dice_per_image"]),
-                    pct(test["tta"]["dice_per_image"]),
-                    pct(test["tta"]["iou_global"]),
+                    percent(val["plain"]["dice_global"]),
+                    percent(val["tta"]["dice_global"]),
+                    percent(test["plain"]["dice_global"]),
+                    percent(test["tta"]["dice_global"]),
+                    percent(test["plain"]["dice_per_image"]),
+                    percent(test["tta"]["dice_per_image"]),
+                    percent(test["tta"]["iou_global"]),
                     link(path.relative_to(root).with_name("tta.md"), "tta.md", base),
                 ]
             )
@@ -378,11 +368,11 @@ def input_size_rows(root: Path, base: Path) -> str:
                     f"`{r['weights']}`",
                     f"{own} px",
                     f"{chosen} px",
-                    pct(r["val"][own]["dice_global_orig"]),
-                    pct(r["val"][chosen]["dice_global_orig"]),
-                    pct(r["test"][own]["dice_global_orig"]),
-                    pct(r["test"][chosen]["dice_global_orig"]),
-                    pct(r["test"][chosen]["dice_per_image_orig"]),
+                    percent(r["val"][own]["dice_global_orig"]),
+                    percent(r["val"][chosen]["dice_global_orig"]),
+                    percent(r["test"][own]["dice_global_orig"]),
+                    percent(r["test"][chosen]["dice_global_orig"]),
+                    percent(r["test"][chosen]["dice_per_image_orig"]),
                     link(path.with_name("input_size.md").relative_to(root), "input_size.md", base),
                 ]
             )
@@ -407,12 +397,12 @@ def postprocess_rows(root: Path, base: Path) -> str:
                     DATASETS.get(r["dataset"], r["dataset"]),
                     f"`{r['weights']}`",
                     chosen,
-                    pct(r["val"][default]["dice_global"]),
-                    pct(r["val"][chosen]["dice_global"]),
-                    pct(r["test"][default]["dice_global"]),
-                    pct(r["test"][chosen]["dice_global"]),
-                    pct(r["test"][default]["dice_per_image"]),
-                    pct(r["test"][chosen]["dice_per_image"]),
+                    percent(r["val"][default]["dice_global"]),
+                    percent(r["val"][chosen]["dice_global"]),
+                    percent(r["test"][default]["dice_global"]),
+                    percent(r["test"][chosen]["dice_global"]),
+                    percent(r["test"][default]["dice_per_image"]),
+                    percent(r["test"][chosen]["dice_per_image"]),
                     link(path.with_name("postprocess.md").relative_to(root), "postprocess.md", base),
                 ]
             )
@@ -436,9 +426,9 @@ def cross(root: Path, base: Path) -> str:
                 f"`{path.parts[-4]}`",
                 str(r["image_size"]),
                 f"{m['images']:.0f}",
-                pct(m["dice_global"]),
-                pct(m["dice_per_image"]),
-                pct(m["iou_global"]),
+                percent(m["dice_global"]),
+                percent(m["dice_per_image"]),
+                percent(m["iou_global"]),
                 link(path.relative_to(root), "json", base),
             ]
         )
@@ -460,7 +450,7 @@ def score_cells(root: Path, entry: dict[str, Any]) -> list[str]:
     if "benchmark" in entry:
         return ["-", f"PraNet's benchmark: {benchmark_text(benchmark_scores(record)['benchmark'])}", "-"]
     m = record["metrics"]
-    return [pct(m["dice_global"]), pct(m["dice_per_image"]), pct(m["iou_global"])]
+    return [percent(m["dice_global"]), percent(m["dice_per_image"]), percent(m["iou_global"])]
 
 
 def shipped(root: Path, base: Path, index: dict[str, dict[str, dict[str, Any]]]) -> str:
