@@ -42,9 +42,14 @@ def test_fill_refuses_unknown_and_missing_regions() -> None:
         report.fill(text, {})
 
 
-def test_cell_is_a_percentage_or_mean_and_sample_std() -> None:
-    assert report.cell([0.894052]) == "89.41"
-    assert report.cell([0.8, 0.9]) == "85.00 ± 7.07"
+def test_metric_cells_are_a_percentage_or_mean_and_sample_std() -> None:
+    from types import SimpleNamespace
+
+    def run(dice: float) -> SimpleNamespace:
+        return SimpleNamespace(metrics={"dice_global": dice, "dice_per_image": dice - 0.1, "iou_global": 0.5})
+
+    assert report.metric_cells([run(0.894052)]) == ["89.41", "79.41", "50.00"]
+    assert report.metric_cells([run(0.8), run(0.9)]) == ["85.00 ± 7.07", "75.00 ± 7.07", "50.00 ± 0.00"]
 
 
 def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split: str = "random") -> None:
