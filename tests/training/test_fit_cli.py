@@ -107,6 +107,7 @@ def test_tpu_command_fails_with_one_clear_sentence(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "TPU" in error_lines[0] and "--accelerator tpu" in error_lines[0]
+    assert not (tmp_path / "runs").exists()  # a failed start leaves no run folder behind
 
 
 def test_help_lists_short_and_model_options(tmp_path: Path) -> None:
@@ -114,6 +115,39 @@ def test_help_lists_short_and_model_options(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "--trainer.accelerator" in proc.stdout and "--model.loss" in proc.stdout
     assert "--ckpt_path" in proc.stdout and "--data.root" in proc.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_folder_lock_admits_one_holder_at_a_time(tmp_path: Path) -> None:
+    from polypnet.cli.run_lock import RunFolderBusy, run_folder_lock
+
+    run = tmp_path / "runs" / "x" / "run"
+    with run_folder_lock(run):
+        assert (run / ".lock").read_text().strip() == str(os.getpid())
+        with pytest.raises(RunFolderBusy, match=f"in use by another training process \\(pid {os.getpid()}\\)"):
+            with run_folder_lock(run):
+                pass
+    with run_folder_lock(run):  # released: a resume may take it again
+        (run / "metrics.csv").write_text("epoch\n")
+    assert (run / "metrics.csv").is_file()
+    with run_folder_lock(tmp_path / "a" / "b"):
+        (tmp_path / "a" / "b" / ".lock").unlink()
+    assert not (tmp_path / "a").exists()  # left empty: the folders it made are gone
+
+
+def test_a_second_fit_on_a_run_folder_in_use_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    from polypnet.cli.run_lock import run_folder_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,step\n0,5\n")
+    with run_folder_lock(run):
+        proc = _run([*FAST, "--max_epochs", "1", "--run_dir", str(run)], tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "in use by another training process" in error_lines[0], proc.stderr[-2000:]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "metrics.csv"]
+    assert (run / "metrics.csv").read_text() == "epoch,step\n0,5\n"
 
 
 def _run_dir_contents_ok(run_dir: Path) -> None:

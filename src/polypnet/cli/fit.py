@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..inference.checkpoint import run_dir_of, safe_load
 from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
 from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..training.module import PolypSegModule
+from .run_lock import run_folder_lock
 
 DEFAULT_CONFIG = "quickstart"
 MONITOR = "val/dice_global"
@@ -207,7 +209,11 @@ def copy_run_files(run_dir: Path, dest: Path, files: tuple[tuple[str, str], ...]
 
 def main(argv: list[str] | None = None) -> int:
     """Train (then test the best checkpoint); returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with ExitStack() as held:  # the run folder's lock, released however the run ends
+        return _main(list(sys.argv[1:] if argv is None else argv), held)
+
+
+def _main(argv: list[str], held: ExitStack) -> int:
     if _option(argv, "config") is None and not any(a in ("-h", "--help") for a in argv):
         argv = ["--config", DEFAULT_CONFIG, *argv]
     try:
@@ -223,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     # instances of build_trainer_defaults do not serialize, and RerunnableConfig leaves them out.
     warnings.filterwarnings("ignore", message=r"\s*Unable to serialize instance")
     quiet_lightning_noise()
+    run_dir, new_folder = None, False
     try:
         run_dir = resolve_run_dir(argv)
+        new_folder = not run_dir.exists()
+        held.enter_context(run_folder_lock(run_dir))
         # Read a checkpoint to resume from before anything else: safely, and once.
         resume_step = _checkpoint_step(_option(argv, "ckpt_path"), run_dir)
         cli = PolypCLI(
@@ -239,14 +248,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         check_fit_arguments(cli.trainer, cli.model, cli.datamodule)
     except (MisconfigurationException, FileNotFoundError, ModuleNotFoundError, ValueError) as err:
-        # ValueError: the module's, data module's or our own argument checks (CheckpointError too).
+        # ValueError: the module's, data module's or our own argument checks (CheckpointError and
+        # RunFolderBusy too).
+        if run_dir is not None:  # the lock made the folder of a new run: leave none behind
+            _discard_failed_run(run_dir, new_folder)
         print(f"error: {_one_sentence(err, argv)}", file=sys.stderr)
         return 2
+    except SystemExit:  # --help, --print_config and the parser's own errors end here
+        if run_dir is not None:
+            _discard_failed_run(run_dir, new_folder)
+        raise
     cfg = cli.config
     ckpt_path = cfg.get("ckpt_path")
     if resume_step is not None:
         _forget_steps_from(resume_step, run_dir)
-    new_folder = not run_dir.exists()
     try:
         # weights_only: Lightning reads the checkpoint again; it holds plain values only.
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
