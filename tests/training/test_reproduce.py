@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from polypnet.cli.reproduce import main
 from polypnet.data import sample_root
 
@@ -14,31 +16,36 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     data_dir.mkdir()
     (data_dir / "kvasir-seg").symlink_to(sample_root(), target_is_directory=True)
     out, runs = tmp_path / "results", tmp_path / "runs"
-    code = main(
-        [
-            "--protocol",
-            "paper",
-            "--datasets",
-            "kvasir-seg",
-            "--data-dir",
-            str(data_dir),
-            "--accelerator",
-            "cpu",
-            "--out",
-            str(out),
-            "--runs",
-            str(runs),
-            "--extra",
-            "--trainer.max_epochs",
-            "1",
-            "--data.image_size",
-            "32",
-            "--data.num_workers",
-            "0",
-            "--trainer.enable_progress_bar",
-            "false",
-        ]
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # what the record must name, whatever an earlier test left
+    try:
+        code = main(
+            [
+                "--protocol",
+                "paper",
+                "--datasets",
+                "kvasir-seg",
+                "--data-dir",
+                str(data_dir),
+                "--accelerator",
+                "cpu",
+                "--out",
+                str(out),
+                "--runs",
+                str(runs),
+                "--extra",
+                "--trainer.max_epochs",
+                "1",
+                "--data.image_size",
+                "32",
+                "--data.num_workers",
+                "0",
+                "--trainer.enable_progress_bar",
+                "false",
+            ]
+        )
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
@@ -46,6 +53,8 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
     assert result["run_dir"] == str(runs / "paper" / "kvasir-seg_random_seed42")
     assert result["params"] == 571_731 and result["epochs"] == 1 and result["image_size"] == 32
     assert result["test_images"] == 2 and result["precision"] == "32-true"
+    # the training's threads, not those the evaluation's CPU runtime leaves torch
+    assert result["accelerator"].startswith("CPU (") and result["accelerator"].endswith(", 2 threads)")
     assert {"dice_global", "iou_global", "dice_per_image", "dice_global_orig"} <= set(result["metrics"])
     assert result["paper"] == {"f1": 86.59, "iou": 78.87, "params": 574_579}
     assert result["command"].startswith("polypnet reproduce --protocol paper --datasets kvasir-seg ")
@@ -64,12 +73,12 @@ def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypa
         "overlays.jpg",
         "wall_clock.json",
     }
-    assert json.loads((kept / "eval_metrics.json").read_text())["metrics"] == result["metrics"]
+    evaluated = json.loads((kept / "eval_metrics.json").read_text())
+    assert evaluated["metrics"] == result["metrics"]
+    assert (evaluated["backend"], evaluated["precision"]) == ("torch", "fp32")  # the network as trained
     assert result["wall_time_s"] == json.loads((kept / "wall_clock.json").read_text())["seconds"] > 0
 
     # Ship the run's weights into a temporary weights folder and load them by name, offline.
-    import torch
-
     from polypnet.cli import ship_weights
     from polypnet.inference import load_checkpoint
     from polypnet.models import create_model, pretrained
