@@ -357,3 +357,15 @@ def test_baselines_cost_table_is_one_benchmark_run(tmp_path: Path) -> None:
     assert "| 50.0 | 5.0 (openvino/bf16) | 50.0 | - | 900 |" in text  # the peer has no ratio to itself
     assert "| 400.0 | 100.0 (openvino/bf16) | 50.0 | 20.0x | 900 |" in text
     assert "torch 2.x, openvino 2026.x;" in text and "onnxruntime" not in text  # only the backends measured
+
+
+def test_every_run_names_how_each_record_was_scored(tmp_path: Path) -> None:
+    record(tmp_path, "paper", "cvc-clinicdb", 42, 0.80)  # no eval_metrics.json: an older torch evaluation
+    record(tmp_path, "paper", "cvc-clinicdb", 43, 0.82)
+    files = tmp_path / "results" / "paper" / "cvc-clinicdb_seed43_run"
+    files.mkdir()
+    (files / "eval_metrics.json").write_text(json.dumps({"backend": "openvino", "precision": "bf16"}))
+    runs = report.load_runs(tmp_path)
+    assert [r.scored_with for r in runs] == ["torch fp32", "openvino bf16"]
+    text = report.every_run(runs, tmp_path)
+    assert "| scored with |" in text and "| 40 | 32-true | openvino bf16 | 82.00 |" in text

@@ -84,6 +84,7 @@ class Run:
     test_images: int
     wall_time_s: float | None
     metrics: dict[str, float]
+    scored_with: str = "torch fp32"  # the evaluation's runtime and precision (eval_metrics.json)
 
     @property
     def run_files(self) -> Path:
@@ -124,11 +125,19 @@ def load_runs(root: Path) -> list[Run]:
                 test_images=int(r["test_images"]),
                 wall_time_s=r.get("wall_time_s"),
                 metrics={k: float(v) for k, v in r["metrics"].items()},
+                scored_with=scored_with(path.with_name(path.stem + "_run") / "eval_metrics.json"),
             )
         )
     return sorted(
         runs, key=lambda r: (list(DATASETS).index(r.dataset), r.split, protocol_rank(r.protocol), r.seed, r.split_seed)
     )
+
+
+def scored_with(eval_metrics: Path) -> str:
+    """``backend precision`` of a record's test evaluation; ``torch fp32`` for evaluations that
+    predate the choice of backend (they ran torch in fp32) or runs without the file."""
+    evaluated = json.loads(eval_metrics.read_text()) if eval_metrics.is_file() else {}
+    return f"{evaluated.get('backend') or 'torch'} {evaluated.get('precision') or 'fp32'}"
 
 
 def protocol_rank(protocol: str) -> tuple[int, str]:
@@ -235,6 +244,7 @@ def every_run(runs: list[Run], base: Path) -> str:
         "size",
         "epochs",
         "precision",
+        "scored with",
         "F1 (global)",
         "mDice",
         "IoU (global)",
@@ -252,6 +262,7 @@ def every_run(runs: list[Run], base: Path) -> str:
             str(r.image_size),
             str(r.epochs),
             r.precision,
+            r.scored_with,
             percent(r.metrics["dice_global"]),
             percent(r.metrics["dice_per_image"]),
             percent(r.metrics["iou_global"]),
