@@ -53,6 +53,11 @@ def score(checkpoint: Path, split: str, mode: str, out: Path, batch_size: int) -
         "0",
         "--batch-size",
         str(batch_size),
+        # the network as trained, as every record is scored: not a CPU runtime's bf16
+        "--backend",
+        "torch",
+        "--precision",
+        "fp32",
     ]
     argv += {"plain": [], "tta": ["--tta"]}.get(mode, ["--flip", mode])
     code = evaluate_cli.main(argv)
