@@ -5,47 +5,52 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from polypnet.cli.reproduce import main
 from polypnet.data import sample_root
 
 
-def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def two_threads():
+    """torch on 2 threads for the test, whatever an earlier test left: what a record must name."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_reproduce_trains_evaluates_tabulates_and_ships(tmp_path: Path, monkeypatch, two_threads) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "kvasir-seg").symlink_to(sample_root(), target_is_directory=True)
     out, runs = tmp_path / "results", tmp_path / "runs"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # what the record must name, whatever an earlier test left
-    try:
-        code = main(
-            [
-                "--protocol",
-                "paper",
-                "--datasets",
-                "kvasir-seg",
-                "--data-dir",
-                str(data_dir),
-                "--accelerator",
-                "cpu",
-                "--out",
-                str(out),
-                "--runs",
-                str(runs),
-                "--extra",
-                "--trainer.max_epochs",
-                "1",
-                "--data.image_size",
-                "32",
-                "--data.num_workers",
-                "0",
-                "--trainer.enable_progress_bar",
-                "false",
-            ]
-        )
-    finally:
-        torch.set_num_threads(threads)
+    code = main(
+        [
+            "--protocol",
+            "paper",
+            "--datasets",
+            "kvasir-seg",
+            "--data-dir",
+            str(data_dir),
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(out),
+            "--runs",
+            str(runs),
+            "--extra",
+            "--trainer.max_epochs",
+            "1",
+            "--data.image_size",
+            "32",
+            "--data.num_workers",
+            "0",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert code == 0
     result = json.loads((out / "paper" / "kvasir-seg_seed42.json").read_text())
     assert result["protocol"] == "paper" and result["split"] == "random" and result["seed"] == 42
