@@ -15,7 +15,7 @@ from typing import Protocol
 
 from .markdown import link, table
 from .pranet_table import load_published, load_records
-from .studies import mean_std, percent
+from .studies import mean_std, seeds_percent
 
 MAX_PARAMS = 580_000
 MIN_SEEDS = 3
@@ -62,7 +62,7 @@ def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
                 "F1 (global)",
                 f"{100 * F1_GOAL[dataset]:.2f}",
                 seeds,
-                percent(*mean_std(values), seeds=len(values)),
+                seeds_percent(values),
                 verdict(values, F1_GOAL[dataset]),
             ]
         )
@@ -88,7 +88,7 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
                     "mDice",
                     f"{100 * goal:.2f} ({PRANET_BAR}, quoted)",
                     seeds,
-                    percent(*mean_std(values), seeds=len(values)),
+                    seeds_percent(values),
                     verdict(values, goal),
                 ]
             )

@@ -44,7 +44,7 @@ from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import benchmark_scores, benchmark_text, pranet_markdown
 from .protocol_table import protocol_table_markdown
 from .shipping_rule import rule_violations
-from .studies import mean_std, percent
+from .studies import percent, seeds_percent
 
 #: Display names of the datasets, in table order.
 DATASETS = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
@@ -84,7 +84,7 @@ class Run:
     test_images: int
     wall_time_s: float | None
     metrics: dict[str, float]
-    scored_with: str = "torch fp32"  # the evaluation's runtime and precision (eval_metrics.json)
+    scored_with: str  # the evaluation's runtime and precision (eval_metrics.json)
 
     @property
     def run_files(self) -> Path:
@@ -171,10 +171,7 @@ def seed_links(group: list[Run], base: Path) -> str:
 
 def metric_cells(group: list[Run]) -> list[str]:
     """F1 global, mDice (per image) and IoU global over the group's runs."""
-    return [
-        percent(*mean_std([r.metrics[k] for r in group]), seeds=len(group))
-        for k in ("dice_global", "dice_per_image", "iou_global")
-    ]
+    return [seeds_percent([r.metrics[k] for r in group]) for k in ("dice_global", "dice_per_image", "iou_global")]
 
 
 def headline(runs: list[Run], base: Path) -> str:

@@ -21,6 +21,7 @@ import csv
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,11 @@ def percent(mean: float | None, std: float | None = None, seeds: int = 1) -> str
     if mean is None or math.isnan(mean):
         return "-"
     return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 and std is not None else f"{100 * mean:.2f}"
+
+
+def seeds_percent(values: Sequence[float]) -> str:
+    """Scores of one setting's seeds (fractions) as ``percent``: mean ± sample std, or the one score."""
+    return percent(*mean_std(list(values)), seeds=len(values))
 
 
 def _minutes(mean: float, std: float) -> str:
