@@ -26,7 +26,7 @@ ONE_THREAD_PACKAGES = ("cli", "security")
 def _torch_backend(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
     """The CLI's ``--backend auto`` runs torch in tests (tests/inference/test_backends.py covers the
     others): converting each test's model to OpenVINO would cost seconds a test. The thread count,
-    which a non-torch Predictor and :data:`ONE_THREAD_PACKAGES` change, is restored for the next test."""
+    which :data:`ONE_THREAD_PACKAGES` change, is restored for the next test."""
     monkeypatch.setenv("POLYPNET_BACKEND", "torch")
     threads = torch.get_num_threads()
     if request.path.resolve().relative_to(REPO_ROOT / "tests").parts[0] in ONE_THREAD_PACKAGES:

@@ -163,3 +163,31 @@ def test_model_digest_follows_the_weights(tiny: nn.Module) -> None:
     with torch.no_grad():
         other.body[0].weight[0, 0, 0, 0] += 1
     assert model_digest(other) != model_digest(tiny)
+
+
+def test_predictor_on_another_runtime_gives_torch_its_threads_back(
+    tiny: nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPU runtime gets the cores during a call (torch on one thread) and the caller's process keeps
+    its thread count before, after and when the call fails."""
+    pytest.importorskip("onnxruntime")
+    from polypnet.inference.predictor import Predictor
+
+    torch.set_num_threads(2)  # tests/conftest.py restores the count after the test
+    predictor = Predictor(tiny, image_size=32, backend="onnxruntime")
+    assert predictor.runtime_owns_cores and torch.get_num_threads() == 2
+    seen: list[int] = []
+    runtime_logits = predictor.segmenter.logits
+
+    def recording(x: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return runtime_logits(x)
+
+    monkeypatch.setattr(predictor.segmenter, "logits", recording)
+    image = np.zeros((40, 48, 3), np.uint8)
+    assert predictor.predict(image).mask.shape == (40, 48)
+    predictor.probabilities(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    assert seen == [1, 1] and torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="RGB"):
+        predictor.predict(np.zeros((8, 8), np.uint8))
+    assert torch.get_num_threads() == 2

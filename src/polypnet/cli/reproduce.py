@@ -182,7 +182,7 @@ def record(
     if not best:
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    # Named before the evaluation: its CPU runtime leaves torch one thread, not the training's.
+    # The training's device and thread count, named before the evaluation runs in this process.
     device = device_name(str(config["trainer"].get("accelerator", "auto")))
     eval_dir = run_dir / "eval-test"
     # --overwrite: recording a run again re-evaluates it into its own eval-test/ on purpose.

@@ -14,10 +14,11 @@ mean probability over the predicted mask's pixels, 0 when the mask is empty), ``
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -29,6 +30,8 @@ from ..models.outputs import logit_threshold
 from .backends import Segmenter, resolve_backend
 from .overlays import component_boxes
 from .tta import flip_tta_logits
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 #: Columns of ``predictions.csv`` (images) and ``frames.csv`` (videos) after the first ones.
 STAT_COLUMNS = ("area_fraction", "confidence", "max_probability", "components", "boxes")
@@ -54,6 +57,26 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 # --------------------------------------------------------------------------------------------
 # Inference
+
+
+def _runtime_owns_the_cores(method: _Method) -> _Method:
+    """Run a :class:`Predictor` method with torch on one thread when another CPU runtime computes,
+    and give torch its thread count back afterwards (the caller's process is not changed)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Predictor, *args: Any, **kwargs: Any) -> Any:
+        if not self.runtime_owns_cores or torch.get_num_threads() == 1:
+            return method(self, *args, **kwargs)
+        threads = torch.get_num_threads()
+        # torch only resizes and thresholds around the runtime, and its spinning pool beside the
+        # runtime's halved a 720x576 video's frames/s here.
+        torch.set_num_threads(1)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -83,7 +106,7 @@ class Predictor:
     Runs through :class:`polypnet.inference.Segmenter` (BatchNorm folded, channels_last) unless
     ``fast`` is off, on ``backend`` at ``precision`` (``"auto"``: the fastest that keeps
     accuracy on this machine, torch when OpenVINO is missing; another backend than torch gets
-    torch's threads and leaves torch ONE, process-wide). ``tta`` averages the probabilities of the identity, horizontal-flip and
+    torch's threads, and torch runs on one while a call is in it). ``tta`` averages the probabilities of the identity, horizontal-flip and
     vertical-flip passes.
 
     Inputs: ``predict`` / ``predict_batch`` take RGB ``uint8`` arrays (H, W, 3) as image files
@@ -118,10 +141,8 @@ class Predictor:
             fold_bn=fast,
             channels_last=fast,
         )
-        if self.backend != "torch" and self.device.type == "cpu":
-            # The runtime's pool now owns the cores; torch only resizes and thresholds around it,
-            # and its spinning pool beside the runtime's halved a 720x576 video's frames/s here.
-            torch.set_num_threads(1)
+        #: Whether calls run torch on one thread, leaving the cores to the runtime's own pool.
+        self.runtime_owns_cores = self.backend != "torch" and self.device.type == "cpu"
         self.image_size = image_size
         self.threshold = threshold
         self.tta = tta
@@ -142,6 +163,7 @@ class Predictor:
         """The training's evaluation pre-processing of RGB uint8 images: (B, 3, S, S) in [0, 1]."""
         return torch.stack([self.transform(image=img)["image"] for img in images])
 
+    @_runtime_owns_the_cores
     @torch.inference_mode()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, S, S) at the network's size; with TTA the logit of the mean probability."""
@@ -149,6 +171,7 @@ class Predictor:
             return flip_tta_logits(self.segmenter.logits, x)
         return self.segmenter.logits(x)[:, :1].float()
 
+    @_runtime_owns_the_cores
     @torch.inference_mode()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Polyp probabilities (B, 1, H, W) of a batch of RGB images (B, 3, H, W), at their size.
@@ -178,6 +201,7 @@ class Predictor:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
         return torch.sigmoid(logits)
 
+    @_runtime_owns_the_cores
     @torch.inference_mode()
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Masks and probabilities of RGB uint8 (H, W, 3) images, each at its own size."""
