@@ -37,6 +37,7 @@ from .data_loading_report import data_loading_markdown
 from .goal_report import goal_markdown
 from .gpu_bundle_report import gpu_bundle_markdown
 from .gpu_session_report import gpu_sessions_markdown
+from .lever_report import levers_markdown
 from .markdown import link, table
 from .model_summary_report import model_summary_markdown
 from .paper import PAPER, PAPER_PARAMS
@@ -661,6 +662,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "headline": lambda: headline(runs, docs),
             "summary": lambda: summary(runs, docs),
             "goal": lambda: goal_markdown(runs, root, PRANET_PROTOCOLS, docs),
+            "levers": lambda: levers_markdown(runs, docs),
             "runs": lambda: every_run(runs, docs),
             "tta": lambda: tta_rows(root, docs),
             "input_size": lambda: input_size_rows(root, docs),

@@ -1,0 +1,117 @@
+"""Each lever of the accuracy goal against the protocol it changes, paired by training seed
+(docs/results.md, section "The accuracy goal").
+
+Two protocols of a lever differ in that one change (their configs say so), and runs with the same
+dataset, split, split seed and training seed share the test images and start from the same seed,
+so the difference within a pair is the lever's effect plus the training's own noise, without the
+noise of drawing another test split. The table gives each pair's difference and their mean ±
+sample standard deviation; it says how many pairs improved and leaves the verdict to the reader,
+as a few pairs cannot settle a change of a point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from .goal_report import DATASET_NAMES
+from .markdown import link, table
+from .studies import mean_std
+
+RECIPE = ("model.loss", "model.deep_supervision")
+SCHEDULE = ("trainer.max_epochs", "model.milestones")
+#: (lever, protocol without it, protocol with it, the config keys it changes): tests check that the
+#: two protocols' configs differ in those keys alone, on each dataset.
+LEVERS = (
+    ("our recipe (BCE + Dice, deep supervision 0.4)", "paper", "improved", RECIPE),
+    ("our recipe (BCE + Dice, deep supervision 0.4)", "paper128", "paper128_improved", RECIPE),
+    ("40 epochs, not 20 (paper recipe)", "cpu", "paper128", SCHEDULE),
+    ("40 epochs, not 20 (our recipe)", "cpu_improved", "paper128_improved", SCHEDULE),
+    ("multi-scale training (0.75, 1, 1.25)", "paper128_improved", "paper128_multiscale", ("model.train_scales",)),
+)
+#: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).
+MIXED = "†"
+
+
+class _Run(Protocol):  # polypnet.experiments.report.Run, without importing the report
+    path: Path
+    protocol: str
+    dataset: str
+    split: str
+    split_seed: int
+    seed: int
+    precision: str
+    metrics: dict[str, float]
+
+
+def pairs(runs: Iterable[_Run], without: str, with_: str) -> dict[str, list[tuple[_Run, _Run]]]:
+    """Per dataset, the (without, with) runs that share split, split seed and training seed."""
+
+    def key(r: _Run) -> tuple[str, str, int, int]:
+        return (r.dataset, r.split, r.split_seed, r.seed)
+
+    runs = list(runs)
+    base = {key(r): r for r in runs if r.protocol == without}
+    out: dict[str, list[tuple[_Run, _Run]]] = {}
+    for r in runs:
+        if r.protocol == with_ and key(r) in base:
+            out.setdefault(r.dataset, []).append((base[key(r)], r))
+    return out
+
+
+def signed(mean: float, std: float | None = None) -> str:
+    """A difference of fractions in percentage points, signed, ``± std`` when given."""
+    return f"{100 * mean:+.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
+
+
+def difference(values: Sequence[float]) -> str:
+    """The mean difference of several pairs with its sample std, or the one pair's difference."""
+    mean, std = mean_std(list(values))
+    return signed(mean, std if len(values) > 1 else None)
+
+
+def lever_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
+    """One row per lever and dataset that has at least one pair of runs."""
+    runs = list(runs)
+    rows = []
+    for lever, without, with_, _keys in LEVERS:
+        for dataset, paired in pairs(runs, without, with_).items():
+            f1 = [b.metrics["dice_global"] - a.metrics["dice_global"] for a, b in paired]
+            mdice = [b.metrics["dice_per_image"] - a.metrics["dice_per_image"] for a, b in paired]
+            per_seed = ", ".join(
+                f"{link(b.path, str(b.seed), base)}{MIXED if a.precision != b.precision else ''}: {signed(d)}"
+                for (a, b), d in zip(paired, f1)
+            )
+            rows.append(
+                [
+                    lever,
+                    DATASET_NAMES[dataset],
+                    f"`{without}` → `{with_}`",
+                    per_seed,
+                    difference(f1),
+                    difference(mdice),
+                    f"{sum(d > 0 for d in f1)} of {len(f1)}",
+                ]
+            )
+    return rows
+
+
+def levers_markdown(runs: Iterable[_Run], base: Path) -> str:
+    """The levers' table, with the mark of mixed precisions explained where a pair has it."""
+    rows = lever_rows(runs, base)
+    if not rows:
+        return "No lever has a pair of runs yet.\n"
+    header = [
+        "lever",
+        "test",
+        "protocols",
+        "F1 change per training seed",
+        "F1 change (mean ± std)",
+        "mDice change (mean ± std)",
+        "F1 better in",
+    ]
+    text = table(header, rows)
+    if any(MIXED in row[3] for row in rows):
+        text += f"\n{MIXED} the pair's two runs trained at different precisions (bf16-mixed, 32-true).\n"
+    return text

@@ -1,0 +1,90 @@
+"""polypnet.experiments.lever_report: each lever's runs paired by training seed and split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from polypnet.experiments.configs import config_path
+from polypnet.experiments.lever_report import LEVERS, MIXED, lever_rows, levers_markdown, pairs
+
+
+@dataclass
+class FakeRun:
+    protocol: str
+    seed: int
+    f1: float
+    mdice: float
+    dataset: str = "cvc-clinicdb"
+    split: str = "random"
+    split_seed: int = 42
+    precision: str = "32-true"
+    path: Path = field(init=False)
+    metrics: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path("results") / self.protocol / f"{self.dataset}_seed{self.seed}.json"
+        self.metrics = {"dice_global": self.f1, "dice_per_image": self.mdice}
+
+
+def test_runs_pair_only_with_the_same_split_and_training_seed() -> None:
+    runs = [
+        FakeRun("paper128_improved", 42, 0.88, 0.80),
+        FakeRun("paper128_improved", 43, 0.87, 0.81),
+        FakeRun("paper128_multiscale", 42, 0.90, 0.83),
+        FakeRun("paper128_multiscale", 43, 0.86, 0.80, split_seed=43),  # another test split: no pair
+        FakeRun("paper128_multiscale", 44, 0.90, 0.83),  # no run without the lever
+        FakeRun("paper128_multiscale", 42, 0.70, 0.60, split="sequence"),
+    ]
+    paired = pairs(runs, "paper128_improved", "paper128_multiscale")
+    assert [(a.seed, b.seed, b.split) for a, b in paired["cvc-clinicdb"]] == [(42, 42, "random")]
+
+
+def test_rows_give_signed_changes_their_mean_and_how_many_improved() -> None:
+    runs = [
+        FakeRun("paper128_improved", 42, 0.88, 0.80),
+        FakeRun("paper128_improved", 43, 0.87, 0.81),
+        FakeRun("paper128_multiscale", 42, 0.90, 0.83),
+        FakeRun("paper128_multiscale", 43, 0.86, 0.82),
+    ]
+    (row,) = lever_rows(runs, Path("docs"))
+    assert row[2] == "`paper128_improved` → `paper128_multiscale`"
+    assert row[3] == (
+        "[42](../results/paper128_multiscale/cvc-clinicdb_seed42.json): +2.00, "
+        "[43](../results/paper128_multiscale/cvc-clinicdb_seed43.json): -1.00"
+    )
+    assert row[4:] == ["+0.50 ± 2.12", "+2.00 ± 1.41", "1 of 2"]
+
+
+def test_a_pair_of_precisions_is_marked_and_explained() -> None:
+    runs = [
+        FakeRun("paper", 43, 0.89, 0.86, precision="32-true"),
+        FakeRun("improved", 43, 0.90, 0.85, precision="bf16-mixed"),
+    ]
+    text = levers_markdown(runs, Path("docs"))
+    assert "43]" in text and f"){MIXED}: +1.00" in text and f"\n{MIXED} the pair's two runs" in text
+    assert "| +1.00 | -1.00 | 1 of 1 |" in text
+    assert levers_markdown([FakeRun("paper", 43, 0.89, 0.86)], Path("docs")).startswith("No lever")
+
+
+def _flat(config: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+@pytest.mark.parametrize("lever", LEVERS, ids=lambda lever: f"{lever[1]}->{lever[2]}")
+@pytest.mark.parametrize("stem", ["cvc", "kvasir"])
+def test_each_lever_changes_only_its_own_config_keys(lever: tuple, stem: str) -> None:
+    _, without, with_, keys = lever
+    a, b = (_flat(yaml.safe_load(config_path(f"{p}_{stem}").read_text())) for p in (without, with_))
+    changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    # where the trainer may run is no part of a recipe (cpu* configs pin the CPU, the rest say auto)
+    assert changed - {"trainer.accelerator"} == set(keys)
