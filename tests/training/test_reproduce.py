@@ -293,3 +293,23 @@ def test_make_docs_rewrites_a_stale_protocol_readme(tmp_path: Path) -> None:
     rendered = protocol_readmes(tmp_path)
     assert list(rendered) == [folder / "README.md"]  # a folder without run records is left alone
     assert rendered[folder / "README.md"] != written and "2: 42/42, 42/43" in rendered[folder / "README.md"]
+
+
+def test_records_name_polypnets_commit_and_never_another_projects(tmp_path: Path, monkeypatch) -> None:
+    import re
+    import subprocess
+
+    from polypnet.cli import reproduce
+
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", reproduce.git_commit())  # this checkout
+    # an installed copy in a virtual environment inside the user's own repository
+    project = tmp_path / "project"
+    installed = project / ".venv" / "lib" / "site-packages" / "polypnet" / "cli"
+    installed.mkdir(parents=True)
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=project, check=True)
+    monkeypatch.setattr(reproduce, "_HERE", installed)
+    assert reproduce.git_commit() == "unknown"

@@ -111,19 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def git_commit() -> str:
-    """The commit of the working tree (with ``-dirty`` when it has changes), or ``unknown``."""
+    """The commit of polypnet's own checkout (with ``-dirty`` when it has changes) when polypnet
+    runs from one, else ``unknown``: an installed copy inside another project's repository (a
+    virtual environment in it) must not name that project's commit."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=_HERE, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_HERE, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
+        if Path(git("rev-parse", "--show-toplevel")).resolve() / "src" / "polypnet" != _HERE.parent:
+            return "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
