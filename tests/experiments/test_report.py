@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from polypnet.data.shipped import cvc_sequences
-from polypnet.experiments import report
+from polypnet.experiments import leakage_report, report, run_tables, weights_tables
+from polypnet.experiments import training_records as records
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SEQUENCES = REPO.parent / "shared" / "data" / "cvc-clinicdb" / "sequences.csv"
@@ -48,8 +49,8 @@ def test_metric_cells_are_a_percentage_or_mean_and_sample_std() -> None:
     def run(dice: float) -> SimpleNamespace:
         return SimpleNamespace(metrics={"dice_global": dice, "dice_per_image": dice - 0.1, "iou_global": 0.5})
 
-    assert report.metric_cells([run(0.894052)]) == ["89.41", "79.41", "50.00"]
-    assert report.metric_cells([run(0.8), run(0.9)]) == ["85.00 ± 7.07", "75.00 ± 7.07", "50.00 ± 0.00"]
+    assert run_tables.metric_cells([run(0.894052)]) == ["89.41", "79.41", "50.00"]
+    assert run_tables.metric_cells([run(0.8), run(0.9)]) == ["85.00 ± 7.07", "75.00 ± 7.07", "50.00 ± 0.00"]
 
 
 def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split: str = "random") -> None:
@@ -85,10 +86,10 @@ def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
     (tmp_path / "results" / "pranet" / "pranet_seed42.json").write_text(  # both datasets: not one of these runs
         json.dumps({"format": "polypnet-pranet/1", "protocol": "pranet", "metrics": {}})
     )
-    runs = report.load_runs(tmp_path)
+    runs = records.load_runs(tmp_path)
     assert [(r.protocol, r.seed) for r in runs] == [("paper", 42), ("paper", 43), ("cpu", 42)]
-    lines = report.headline(runs, Path("docs")).splitlines()
-    paper, params = report.paper_numbers()
+    lines = run_tables.headline(runs, Path("docs")).splitlines()
+    paper, params = run_tables.paper_numbers()
     ours = next(line for line in lines if "`paper`" in line)
     assert (
         "| 2 ([42](../results/paper/cvc-clinicdb_seed42.json), [43](../results/paper/cvc-clinicdb_seed43.json)) |"
@@ -104,25 +105,27 @@ def test_training_neighbours_counts_frames_to_the_nearest_training_frame_of_the_
     sequences = {"1": 1, "2": 1, "3": 1, "4": 1, "9": 1, "10": 2, "11": 2, "12": 3}
     split = {"train": ["1", "4", "10"], "test": ["2", "9", "11", "12"]}
     # 2 is 1 from 1; 9 is 5 from 4 (10 is closer in number but another video); 12's video has no training frame
-    assert report.training_neighbours(split, sequences) == [1, 5, 1, None]
-    n = report.Neighbours((Path("s.json"),), 4, (1, 5, 1, None))
+    assert leakage_report.training_neighbours(split, sequences) == [1, 5, 1, None]
+    n = leakage_report.Neighbours((Path("s.json"),), 4, (1, 5, 1, None))
     assert n.within(1) == 2 and n.within(5) == 3 and n.widest is None
 
 
 def test_the_cvc_random_split_leaks_every_test_frame() -> None:
     # The model card's limitation, computed from the committed split of the shipped CVC-ClinicDB runs.
     split = json.loads(RANDOM_SPLIT.read_text())
-    gaps = report.training_neighbours(split, cvc_sequences())
+    gaps = leakage_report.training_neighbours(split, cvc_sequences())
     assert len(gaps) == 61 and None not in gaps
     assert max(gaps) == 2 and sum(g <= 1 for g in gaps) == 57
-    found = {n.split_files[0].parent.name: n for n in report.cvc_neighbours(REPO)}
+    found = {n.split_files[0].parent.name: n for n in leakage_report.cvc_neighbours(REPO)}
     assert found["cvc-clinicdb_seed42_run"].within(1) == 57
     assert all(n.within(10**6) == 0 for name, n in found.items() if "sequence" in name)  # whole videos held out
 
 
 @pytest.mark.skipif(not SHARED_SEQUENCES.is_file(), reason=f"needs the dataset's own table: {SHARED_SEQUENCES} absent")
 def test_runs_of_one_protocol_on_one_split_are_told_apart_by_seed() -> None:
-    line = next(line for line in report.leakage(REPO, Path(".")).splitlines() if line.startswith("- random split"))
+    line = next(
+        line for line in leakage_report.leakage(REPO, Path(".")).splitlines() if line.startswith("- random split")
+    )
     assert "[improved, seed 42](results/improved/cvc-clinicdb_seed42_run/split.json)" in line
     assert "[improved, seed 43](results/improved/cvc-clinicdb_seed43_split42_run/split.json)" in line
     assert "[cpu](results/cpu/cvc-clinicdb_seed42_run/split.json)" in line  # one run: the protocol alone
@@ -185,7 +188,7 @@ def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monke
 
 
 def test_input_size_rows_report_the_size_chosen_on_validation(tmp_path: Path) -> None:
-    from polypnet.experiments.report import input_size_rows
+    from polypnet.experiments.study_tables import input_size_rows
 
     def m(f1: float) -> dict[str, float]:
         return {"dice_global_orig": f1, "dice_per_image_orig": f1 - 0.05, "iou_global_orig": f1 - 0.1}
@@ -303,15 +306,15 @@ def test_weights_trained_on_the_pranet_benchmark_show_its_scores_only(tmp_path: 
         "test_images": 1,
     }
     index = {"iam_unet": {"polyp-pranet": entry}}
-    synced = report.synced_index(tmp_path, index)["iam_unet"]["polyp-pranet"]
+    synced = weights_tables.synced_index(tmp_path, index)["iam_unet"]["polyp-pranet"]
     assert synced["test_images"] == 162 and synced["benchmark"]["Kvasir"] == {"mdice": 0.88, "miou": 0.88 - 0.1}
     assert "test_dice_global" not in synced
-    rows = report.shipped(tmp_path, Path("docs"), index).splitlines()[2:]
+    rows = weights_tables.shipped(tmp_path, Path("docs"), index).splitlines()[2:]
     assert rows == [
         "| `iam_unet` | `polyp-pranet` | CVC-ClinicDB + Kvasir-SEG | `pranet` | 256 | 40 | - "
         "| PraNet's benchmark: Kvasir 88.00, CVC-ClinicDB 91.00 | - | [json](../results/pranet/pranet_seed42.json) |"
     ]
-    brief = report.shipped_brief(tmp_path, Path("."), index)
+    brief = weights_tables.shipped_brief(tmp_path, Path("."), index)
     assert "| CVC-ClinicDB + Kvasir-SEG | improved | 256 px, 40 epochs | - |" in brief
 
 
@@ -365,7 +368,7 @@ def test_every_run_names_how_each_record_was_scored(tmp_path: Path) -> None:
     files = tmp_path / "results" / "paper" / "cvc-clinicdb_seed43_run"
     files.mkdir()
     (files / "eval_metrics.json").write_text(json.dumps({"backend": "openvino", "precision": "bf16"}))
-    runs = report.load_runs(tmp_path)
+    runs = records.load_runs(tmp_path)
     assert [r.scored_with for r in runs] == ["torch fp32", "openvino bf16"]
-    text = report.every_run(runs, tmp_path)
+    text = run_tables.every_run(runs, tmp_path)
     assert "| scored with |" in text and "| 40 | 32-true | openvino bf16 | 82.00 |" in text

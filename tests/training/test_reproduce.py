@@ -236,7 +236,7 @@ def test_every_protocol_has_a_config_per_dataset_that_fit_accepts() -> None:
     from polypnet.cli import reproduce
     from polypnet.experiments.configs import config_path, list_configs
     from polypnet.experiments.pranet_protocol import PRANET_PROTOCOLS
-    from polypnet.experiments.report import recipe_of
+    from polypnet.experiments.training_records import recipe_of
 
     for protocol in reproduce.PROTOCOLS:
         if protocol in PRANET_PROTOCOLS:

@@ -11,31 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from .markdown import link, table
 from .pranet_table import load_published, load_records
 from .studies import mean_std, seeds_percent
+from .training_records import DATASETS, Run
 
 MAX_PARAMS = 580_000
 MIN_SEEDS = 3
 #: Test F1 (pooled pixels) to reach at the paper's evaluation, per dataset.
 F1_GOAL = {"cvc-clinicdb": 0.94, "kvasir-seg": 0.90}
-DATASET_NAMES = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
 #: The published model whose mDice is the bar on PraNet's benchmark.
 PRANET_BAR = "PraNet"
-
-
-class _Run(Protocol):  # polypnet.experiments.report.Run, without importing the report
-    path: Path
-    protocol: str
-    dataset: str
-    split: str
-    seed: int
-    image_size: int
-    epochs: int
-    params: int
-    metrics: dict[str, float]
 
 
 def verdict(values: Sequence[float], goal: float) -> str:
@@ -45,9 +32,9 @@ def verdict(values: Sequence[float], goal: float) -> str:
     return "met" if mean_std(list(values))[0] >= goal else "not met"
 
 
-def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
+def f1_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
     """One row per dataset and protocol evaluated as the paper does, within the parameter bound."""
-    groups: dict[tuple[str, str], list[_Run]] = {}
+    groups: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
         if r.image_size == 256 and r.split == "random" and r.params <= MAX_PARAMS:
             groups.setdefault((r.dataset, r.protocol), []).append(r)
@@ -57,7 +44,7 @@ def f1_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
         seeds = ", ".join(link(r.path, str(r.seed), base) for r in group)
         rows.append(
             [
-                DATASET_NAMES[dataset],
+                DATASETS[dataset],
                 f"`{protocol}` ({group[0].epochs} epochs)",
                 "F1 (global)",
                 f"{100 * F1_GOAL[dataset]:.2f}",
@@ -95,7 +82,7 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
     return rows
 
 
-def goal_markdown(runs: Iterable[_Run], root: Path, pranet_protocols: Iterable[str], base: Path) -> str:
+def goal_markdown(runs: Iterable[Run], root: Path, pranet_protocols: Iterable[str], base: Path) -> str:
     """The goal's table: every protocol that could meet it, its seeds and mean, and the verdict."""
     rows = f1_rows(runs, base) + pranet_rows(root, pranet_protocols, base)
     header = ["test", "protocol", "metric", "goal", "seeds", "ours (mean ± std)", "verdict"]

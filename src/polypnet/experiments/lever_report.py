@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
-from .goal_report import DATASET_NAMES
 from .markdown import link, table
 from .studies import mean_std
+from .training_records import DATASETS, Run
 
 RECIPE = ("model.loss", "model.deep_supervision")
 SCHEDULE = ("trainer.max_epochs", "model.milestones")
@@ -34,26 +33,15 @@ LEVERS = (
 MIXED = "†"
 
 
-class _Run(Protocol):  # polypnet.experiments.report.Run, without importing the report
-    path: Path
-    protocol: str
-    dataset: str
-    split: str
-    split_seed: int
-    seed: int
-    precision: str
-    metrics: dict[str, float]
-
-
-def pairs(runs: Iterable[_Run], without: str, with_: str) -> dict[str, list[tuple[_Run, _Run]]]:
+def pairs(runs: Iterable[Run], without: str, with_: str) -> dict[str, list[tuple[Run, Run]]]:
     """Per dataset, the (without, with) runs that share split, split seed and training seed."""
 
-    def key(r: _Run) -> tuple[str, str, int, int]:
+    def key(r: Run) -> tuple[str, str, int, int]:
         return (r.dataset, r.split, r.split_seed, r.seed)
 
     runs = list(runs)
     base = {key(r): r for r in runs if r.protocol == without}
-    out: dict[str, list[tuple[_Run, _Run]]] = {}
+    out: dict[str, list[tuple[Run, Run]]] = {}
     for r in runs:
         if r.protocol == with_ and key(r) in base:
             out.setdefault(r.dataset, []).append((base[key(r)], r))
@@ -71,7 +59,7 @@ def difference(values: Sequence[float]) -> str:
     return signed(mean, std if len(values) > 1 else None)
 
 
-def lever_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
+def lever_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
     """One row per lever and dataset that has at least one pair of runs."""
     runs = list(runs)
     rows = []
@@ -86,7 +74,7 @@ def lever_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
             rows.append(
                 [
                     lever,
-                    DATASET_NAMES[dataset],
+                    DATASETS[dataset],
                     f"`{without}` → `{with_}`",
                     per_seed,
                     difference(f1),
@@ -97,7 +85,7 @@ def lever_rows(runs: Iterable[_Run], base: Path) -> list[list[str]]:
     return rows
 
 
-def levers_markdown(runs: Iterable[_Run], base: Path) -> str:
+def levers_markdown(runs: Iterable[Run], base: Path) -> str:
     """The levers' table, with the mark of mixed precisions explained where a pair has it."""
     rows = lever_rows(runs, base)
     if not rows:

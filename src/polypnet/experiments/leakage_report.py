@@ -1,0 +1,86 @@
+"""How the CVC-ClinicDB random split leaks: for each distinct split among the records, how close its
+test frames lie to training frames of the same video (by the frame→sequence table shipped with
+the package: ``polypnet.data.shipped``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data.shipped import cvc_sequences
+from .markdown import link
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """How close a split's test frames lie to training frames of the same video."""
+
+    split_files: tuple[Path, ...]  # every record folder that used this split
+    test: int
+    gaps: tuple[int | None, ...]  # per test frame: frames to the nearest training frame of its video
+
+    def within(self, frames: int) -> int:
+        """Test frames with a training frame of the same video at most ``frames`` frames away."""
+        return sum(g is not None and g <= frames for g in self.gaps)
+
+    @property
+    def widest(self) -> int | None:
+        """The largest gap (None when some test frame's video has no training frame)."""
+        return None if None in self.gaps else max(self.gaps, default=0)
+
+
+def training_neighbours(split: dict[str, Any], sequences: dict[str, int]) -> list[int | None]:
+    """For each test frame of a CVC-ClinicDB split, the distance in frame numbers to the nearest
+    training frame of the same video sequence (None when its video has no training frame)."""
+    by_sequence: dict[int, list[int]] = {}
+    for frame in split["train"]:
+        by_sequence.setdefault(sequences[frame], []).append(int(frame))
+    gaps = []
+    for frame in split["test"]:
+        near = by_sequence.get(sequences[frame], [])
+        gaps.append(min(abs(int(frame) - f) for f in near) if near else None)
+    return gaps
+
+
+def cvc_neighbours(root: Path) -> list[Neighbours]:
+    """Every distinct CVC-ClinicDB split among the records' run files, with its test frames' gaps."""
+    sequences = cvc_sequences()
+    found: dict[tuple[str, tuple[str, ...]], tuple[list[Path], list[int | None]]] = {}
+    for path in sorted((root / "results").glob("*/cvc-clinicdb_seed*_run/split.json")):
+        split = json.loads(path.read_text())
+        key = (split["kind"], tuple(sorted(split["test"])))
+        if key not in found:
+            found[key] = ([], training_neighbours(split, sequences))
+        found[key][0].append(path.relative_to(root))
+    return [Neighbours(tuple(paths), len(gaps), tuple(gaps)) for paths, gaps in found.values()]
+
+
+def run_label(split_file: Path, several: bool) -> str:
+    """The protocol of ``results/<protocol>/<stem>_run/split.json``, with the run's seed
+    (``improved, seed 43``) where ``several`` runs of that protocol share the split."""
+    protocol = split_file.parts[1]
+    seed = re.search(r"_seed(\d+)", split_file.parent.name) if several else None
+    return f"{protocol}, seed {seed.group(1)}" if seed else protocol
+
+
+def leakage(root: Path, base: Path) -> str:
+    """One line per distinct CVC-ClinicDB split: test frames with a training neighbour in the same video."""
+    lines = []
+    for n in cvc_neighbours(root):
+        kind = json.loads((root / n.split_files[0]).read_text())["kind"]
+        runs = Counter(p.parts[1] for p in n.split_files)
+        used = ", ".join(link(p, run_label(p, runs[p.parts[1]] > 1), base) for p in n.split_files)
+        if n.widest is None:
+            unseen = sum(g is None for g in n.gaps)
+            near = f"{unseen} of {n.test} test frames have no training frame of their video"
+        else:
+            near = (
+                f"every one of the {n.test} test frames has a training frame of the same video within "
+                f"±{n.widest} frames ({n.within(1)} of {n.test} within ±1)"
+            )
+        lines.append(f"- {kind} split ({used}): {near}")
+    return "\n".join(lines) + "\n"
