@@ -48,3 +48,38 @@ def test_shipped_weights_at_their_own_size_give_their_record(shared_data: Path, 
     record = json.loads((repo / "results/improved/cvc-clinicdb_seed42.json").read_text())["metrics"]
     assert row["test"]["256"]["dice_global_orig"] == pytest.approx(record["dice_global_orig"], abs=1e-6)
     assert row["test"]["256"]["images"] == record["images"] == 61
+
+
+def test_a_records_checkpoint_is_scored_on_the_split_kept_beside_it(weights: Path, tmp_path: Path) -> None:
+    import torch
+
+    from polypnet.data import sample_root
+    from polypnet.data.splits import make_split, save_split
+
+    root = sample_root()  # .../sample/kvasir-seg: the record's dataset under --data-dir
+    ids = sorted(p.stem for p in (root / "images").iterdir())
+    record = tmp_path / "results" / "proto" / "kvasir-seg_seed7.json"
+    save_split(
+        make_split(ids, seed=7, val_fraction=0.25, test_fraction=0.25),
+        record.with_name(record.stem + "_run") / "split.json",
+    )
+    checkpoint = tmp_path / "best.ckpt"
+    state = torch.load(weights, weights_only=True)
+    torch.save(
+        {"state_dict": {f"net.{k}": v for k, v in state.items()}, "hyper_parameters": {"model": "iam_unet"}}, checkpoint
+    )
+    record.write_text(json.dumps({"dataset": "kvasir-seg", "image_size": 64, "checkpoint": str(checkpoint)}))
+    out = tmp_path / "o"
+    argv = ["--records", str(record), "--data-dir", str(root.parent), "--sizes", "32", "--out", str(out)]
+    assert main(argv) == 0
+    [row] = json.loads((out / "input_size.json").read_text())["rows"]
+    assert row["weights"] == "proto/kvasir-seg_seed7" and row["trained_at"] == 64
+    assert sorted(row["val"]) == ["32", "64"] and row["test"]["64"]["images"] == 4  # a quarter of the 16 pairs
+
+
+def test_a_record_whose_checkpoint_left_the_machine_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    record = tmp_path / "r" / "cvc-clinicdb_seed42.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"dataset": "cvc-clinicdb", "image_size": 128, "checkpoint": "gone.ckpt"}))
+    assert main(["--records", str(record), "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "its run's checkpoint gone.ckpt is not on this machine" in capsys.readouterr().err

@@ -1,10 +1,14 @@
-"""``polypnet compare input-size``: does a larger input at test time help weights trained at 256 px?
+"""``polypnet compare input-size``: does another input size at test time help trained weights?
 
     polypnet compare input-size --pretrained cvc-clinicdb-improved kvasir-seg-improved \\
         --data-dir ../shared/data --out results/input_size
+    polypnet compare input-size --records results/paper128_multiscale/cvc-clinicdb_seed42.json \\
+        --sizes 112 128 144 160 176 192 --data-dir ../shared/data --out results/input_size/paper128_multiscale
 
 For each shipped weights tag it scores the weights' own validation and test split (drawn again
-from the package's index on the dataset they were trained on) at each ``--sizes`` input, with
+from the package's index on the dataset they were trained on), and for each record of
+``polypnet reproduce`` its run's best checkpoint on the split kept beside the record
+(``<record>_run/split.json``), at each ``--sizes`` input, with
 the evaluation of ``polypnet evaluate`` in PyTorch fp32, the backend of the records. Scores are
 compared at each image's original resolution, the only one common to every input size. The size
 is chosen on validation (best global F1; the training size on a tie) and the test split only
@@ -19,6 +23,7 @@ import json
 import shlex
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,15 @@ MODEL = "iam_unet"
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``polypnet compare input-size``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pretrained", nargs="+", required=True, metavar="TAG", help="shipped weights tags")
+    p.add_argument("--pretrained", nargs="+", default=[], metavar="TAG", help="shipped weights tags")
+    p.add_argument(
+        "--records",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="JSON",
+        help="records of polypnet reproduce whose run's checkpoint is still at the recorded path",
+    )
     p.add_argument("--data-dir", type=Path, required=True, help="folder holding kvasir-seg/ and cvc-clinicdb/")
     p.add_argument("--sizes", nargs="+", type=int, default=[224, 256, 288, 320, 352, 384], help="input sizes")
     p.add_argument("--out", type=Path, required=True, help="folder for input_size.json and input_size.md")
@@ -41,15 +54,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def score(tag: str, data: Path, split: str, size: int, batch_size: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Weights:
+    """What is scored: a name for the table, the dataset, the training size and how evaluate loads it."""
+
+    name: str
+    dataset: str
+    trained_at: int
+    source: tuple[str, ...]  # evaluate's arguments that load the weights and their split
+
+
+def shipped_weights(tag: str) -> Weights:
+    """Shipped weights by tag (ValueError naming what is shipped otherwise)."""
+    info = pretrained_info(MODEL, tag)
+    return Weights(tag, info["dataset"], int(info["image_size"]), ("--pretrained", tag))
+
+
+def recorded_weights(record: Path) -> Weights:
+    """A reproduce record's best checkpoint and split (ValueError when either is missing)."""
+    if not record.is_file():
+        raise ValueError(f"record not found: {record}")
+    r = json.loads(record.read_text())
+    checkpoint, split = Path(r["checkpoint"]), record.with_name(record.stem + "_run") / "split.json"
+    for path, what in ((checkpoint, "checkpoint"), (split, "split")):
+        if not path.is_file():
+            raise ValueError(f"{record}: its run's {what} {path} is not on this machine")
+    name = f"{record.parent.name}/{record.stem}"
+    return Weights(
+        name, r["dataset"], int(r["image_size"]), ("--checkpoint", str(checkpoint), "--split-file", str(split))
+    )
+
+
+def score(weights: Weights, data: Path, split: str, size: int, batch_size: int) -> dict[str, float]:
     """:data:`KEPT` of one evaluation (raises SystemExit on evaluate's errors)."""
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--pretrained", tag, "--data", str(data), "--split", split, "--image-size", str(size)]
+        argv = [*weights.source, "--data", str(data), "--split", split, "--image-size", str(size)]
         argv += ["--original-resolution", "--grid", "0", "--backend", "torch", "--precision", "fp32"]
         argv += ["--batch-size", str(batch_size), "--out", tmp]
         code = evaluate_cli.main(argv)
         if code != 0:
-            raise SystemExit(f"error: evaluate failed on {tag} ({split}, {size} px), exit {code}")
+            raise SystemExit(f"error: evaluate failed on {weights.name} ({split}, {size} px), exit {code}")
         metrics = json.loads((Path(tmp) / "metrics.json").read_text())["metrics"]
     return {k: metrics[k] for k in (*KEPT, "images")}
 
@@ -79,27 +123,30 @@ def table_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Score every tag at every size on validation and test, then write the table."""
-    args = build_parser().parse_args(argv)
+    """Score all weights named at every size on validation and test, then write the table."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.pretrained and not args.records:
+        parser.error("name weights to score: --pretrained TAG ... and/or --records JSON ...")
     try:
-        infos = {tag: pretrained_info(MODEL, tag) for tag in args.pretrained}
+        every = [shipped_weights(tag) for tag in args.pretrained] + [recorded_weights(r) for r in args.records]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rows = []
-    for tag, info in infos.items():
-        data = args.data_dir / info["dataset"]
-        trained_at = int(info["image_size"])
-        sizes = sorted(set(args.sizes) | {trained_at})
+    for weights in every:
+        data = args.data_dir / weights.dataset
+        sizes = sorted(set(args.sizes) | {weights.trained_at})
         scores = {
-            split: {size: score(tag, data, split, size, args.batch_size) for size in sizes} for split in ("val", "test")
+            split: {size: score(weights, data, split, size, args.batch_size) for size in sizes}
+            for split in ("val", "test")
         }
-        chosen = choose(scores["val"], trained_at)
+        chosen = choose(scores["val"], weights.trained_at)
         rows.append(
             {
-                "weights": tag,
-                "dataset": info["dataset"],
-                "trained_at": trained_at,
+                "weights": weights.name,
+                "dataset": weights.dataset,
+                "trained_at": weights.trained_at,
                 "chosen": chosen,
                 **{split: {str(s): m for s, m in by_size.items()} for split, by_size in scores.items()},
             }
