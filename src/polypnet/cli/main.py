@@ -100,10 +100,12 @@ COMMANDS: Tree = {
         ),
         "input-size": Command(
             "polypnet.cli.compare_input_size:main",
-            "shipped weights scored at several test-time input sizes, the size chosen on validation",
+            "shipped or recorded weights at several test-time input sizes, the size chosen on validation",
             (
                 "polypnet compare input-size --pretrained cvc-clinicdb-improved --data-dir ../shared/data "
                 "--out results/input_size",
+                "polypnet compare input-size --records results/paper128_improved/cvc-clinicdb_seed44_split42.json "
+                "--sizes 112 128 160 --data-dir ../shared/data --out results/input_size/paper128_improved",
             ),
         ),
         "postprocess": Command(
