@@ -5,7 +5,6 @@ the package: ``polypnet.data.shipped``)."""
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +58,11 @@ def cvc_neighbours(root: Path) -> list[Neighbours]:
     return [Neighbours(tuple(paths), len(gaps), tuple(gaps)) for paths, gaps in found.values()]
 
 
-def run_label(split_file: Path, several: bool) -> str:
-    """The protocol of ``results/<protocol>/<stem>_run/split.json``, with the run's seed
-    (``improved, seed 43``) where ``several`` runs of that protocol share the split."""
-    protocol = split_file.parts[1]
-    seed = re.search(r"_seed(\d+)", split_file.parent.name) if several else None
-    return f"{protocol}, seed {seed.group(1)}" if seed else protocol
+def runs_using(split_files: tuple[Path, ...]) -> str:
+    """The protocols whose records used one split, each with its number of runs where several did
+    (``improved ×2``): a line that grows with protocols, not with every seed run again."""
+    runs = Counter(p.parts[1] for p in split_files)
+    return ", ".join(f"`{protocol}`" + (f" ×{n}" if n > 1 else "") for protocol, n in runs.items())
 
 
 def leakage(root: Path, base: Path) -> str:
@@ -72,8 +70,7 @@ def leakage(root: Path, base: Path) -> str:
     lines = []
     for n in cvc_neighbours(root):
         kind = json.loads((root / n.split_files[0]).read_text())["kind"]
-        runs = Counter(p.parts[1] for p in n.split_files)
-        used = ", ".join(link(p, run_label(p, runs[p.parts[1]] > 1), base) for p in n.split_files)
+        used = f"{runs_using(n.split_files)}; {link(n.split_files[0], 'split.json', base)}"
         if n.widest is None:
             unseen = sum(g is None for g in n.gaps)
             near = f"{unseen} of {n.test} test frames have no training frame of their video"
