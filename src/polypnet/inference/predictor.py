@@ -65,9 +65,9 @@ def _runtime_owns_the_cores(method: _Method) -> _Method:
 
     @functools.wraps(method)
     def wrapper(self: Predictor, *args: Any, **kwargs: Any) -> Any:
-        if not self.runtime_owns_cores or torch.get_num_threads() == 1:
-            return method(self, *args, **kwargs)
         threads = torch.get_num_threads()
+        if not self.runtime_owns_cores or threads == 1:
+            return method(self, *args, **kwargs)
         # torch only resizes and thresholds around the runtime, and its spinning pool beside the
         # runtime's halved a 720x576 video's frames/s here.
         torch.set_num_threads(1)
