@@ -106,7 +106,7 @@ def test_training_neighbours_counts_frames_to_the_nearest_training_frame_of_the_
     split = {"train": ["1", "4", "10"], "test": ["2", "9", "11", "12"]}
     # 2 is 1 from 1; 9 is 5 from 4 (10 is closer in number but another video); 12's video has no training frame
     assert leakage_report.training_neighbours(split, sequences) == [1, 5, 1, None]
-    n = leakage_report.Neighbours((Path("s.json"),), 4, (1, 5, 1, None))
+    n = leakage_report.Neighbours((Path("s.json"),), 4, (1, 5, 1, None), "random")
     assert n.within(1) == 2 and n.within(5) == 3 and n.widest is None
 
 

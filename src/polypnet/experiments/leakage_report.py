@@ -21,6 +21,7 @@ class Neighbours:
     split_files: tuple[Path, ...]  # every record folder that used this split
     test: int
     gaps: tuple[int | None, ...]  # per test frame: frames to the nearest training frame of its video
+    kind: str  # the split's kind: random, sequence, ...
 
     def within(self, frames: int) -> int:
         """Test frames with a training frame of the same video at most ``frames`` frames away."""
@@ -55,7 +56,7 @@ def cvc_neighbours(root: Path) -> list[Neighbours]:
         if key not in found:
             found[key] = ([], training_neighbours(split, sequences))
         found[key][0].append(path.relative_to(root))
-    return [Neighbours(tuple(paths), len(gaps), tuple(gaps)) for paths, gaps in found.values()]
+    return [Neighbours(tuple(paths), len(gaps), tuple(gaps), kind) for (kind, _), (paths, gaps) in found.items()]
 
 
 def runs_using(split_files: tuple[Path, ...]) -> str:
@@ -69,7 +70,6 @@ def leakage(root: Path, base: Path) -> str:
     """One line per distinct CVC-ClinicDB split: test frames with a training neighbour in the same video."""
     lines = []
     for n in cvc_neighbours(root):
-        kind = json.loads((root / n.split_files[0]).read_text())["kind"]
         used = f"{runs_using(n.split_files)}; {link(n.split_files[0], 'split.json', base)}"
         if n.widest is None:
             unseen = sum(g is None for g in n.gaps)
@@ -79,5 +79,5 @@ def leakage(root: Path, base: Path) -> str:
                 f"every one of the {n.test} test frames has a training frame of the same video within "
                 f"±{n.widest} frames ({n.within(1)} of {n.test} within ±1)"
             )
-        lines.append(f"- {kind} split ({used}): {near}")
+        lines.append(f"- {n.kind} split ({used}): {near}")
     return "\n".join(lines) + "\n"
