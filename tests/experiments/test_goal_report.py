@@ -49,7 +49,14 @@ def test_rows_only_for_records_the_goal_can_hold(tmp_path: Path) -> None:
     for seed in (42, 43, 44):
         record = {"format": "polypnet-pranet/1", "seed": seed, "params": 571_731, "image_size": 256, "epochs": 40}
         (folder / f"pranet_seed{seed}.json").write_text(json.dumps({**record, "sets": sets}))
-    text = goal_markdown(runs, tmp_path, ["pranet", "pranet128"], Path("docs"))
+    alone = tmp_path / "results" / "pranet128_kvasir"  # one dataset's part: no entry of the benchmark
+    alone.mkdir()
+    record = {"format": "polypnet-pranet/1", "seed": 42, "params": 571_731, "image_size": 128, "epochs": 40}
+    (alone / "pranet_seed42.json").write_text(
+        json.dumps({**record, "sets": sets[:1], "train_datasets": ["kvasir-seg"]})
+    )
+    text = goal_markdown(runs, tmp_path, ["pranet", "pranet128", "pranet128_kvasir"], Path("docs"))
+    assert "pranet128_kvasir" not in text
     assert "paper128" not in text and "`big`" not in text and "`cpu`" not in text
     assert "| CVC-ClinicDB | `improved` (40 epochs) | F1 (global) | 94.00 |" in text
     assert "| 95.00 ± 1.00 | met |" in text

@@ -9,7 +9,16 @@ import pytest
 import yaml
 
 from polypnet.experiments.configs import config_path
-from polypnet.experiments.lever_report import LEVERS, MIXED, lever_rows, levers_markdown, pairs
+from polypnet.experiments.lever_report import (
+    BENCHMARK_LEVERS,
+    LEVERS,
+    MIXED,
+    benchmark_lever_rows,
+    benchmark_pairs,
+    lever_rows,
+    levers_markdown,
+    pairs,
+)
 
 
 @dataclass
@@ -88,3 +97,40 @@ def test_each_lever_changes_only_its_own_config_keys(lever: tuple, stem: str) ->
     changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
     # where the trainer may run is no part of a recipe (cpu* configs pin the CPU, the rest say auto)
     assert changed - {"trainer.accelerator"} == set(keys)
+
+
+def benchmark_record(protocol: str, seed: int, **mdice: float) -> tuple[Path, dict]:
+    """(path, record) of a PraNet-protocol run scored on the test lists named in ``mdice``
+    (``Kvasir``, ``CVC``)."""
+    names = {"Kvasir": "Kvasir", "CVC": "CVC-ClinicDB"}
+    sets = [{"name": names[k], "metrics": {"mdice": v}} for k, v in mdice.items()]
+    record = {"protocol": protocol, "seed": seed, "split_seed": 42, "precision": "32-true", "sets": sets}
+    return Path("results") / protocol / f"pranet_seed{seed}.json", record
+
+
+def test_benchmark_runs_pair_on_the_test_lists_both_were_scored_on() -> None:
+    records = [
+        benchmark_record("pranet128_kvasir", 42, Kvasir=0.70),
+        benchmark_record("pranet128_kvasir", 43, Kvasir=0.72),
+        benchmark_record("pranet128_cvc", 42, CVC=0.55),
+        benchmark_record("pranet128", 42, Kvasir=0.71, CVC=0.62),
+    ]
+    paired = benchmark_pairs(records, "pranet128_kvasir", "pranet128")
+    assert list(paired) == ["Kvasir"] and [(a[1]["seed"], b[1]["seed"]) for a, b in paired["Kvasir"]] == [(42, 42)]
+    rows = benchmark_lever_rows(records, Path("docs"))
+    assert [row[1:3] for row in rows] == [
+        ["Kvasir", "`pranet128_kvasir` → `pranet128`"],
+        ["CVC-ClinicDB", "`pranet128_cvc` → `pranet128`"],
+    ]
+    assert rows[1][3] == "[42](../results/pranet128/pranet_seed42.json): +7.00" and rows[1][4:] == ["+7.00", "1 of 1"]
+    text = levers_markdown([], Path("docs"), records)
+    assert "On PraNet's split" in text and "| mDice change per training seed |" in text and MIXED not in text
+
+
+@pytest.mark.parametrize("lever", BENCHMARK_LEVERS, ids=lambda lever: f"{lever[1]}->{lever[2]}")
+def test_each_benchmark_lever_changes_only_its_own_config_keys(lever: tuple) -> None:
+    _, without, with_, keys = lever
+    a, b = (_flat(yaml.safe_load(config_path(p).read_text())) for p in (without, with_))
+    changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    # nor how many processes load the data
+    assert changed - {"trainer.accelerator", "data.num_workers"} == set(keys)

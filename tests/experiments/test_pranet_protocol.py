@@ -170,3 +170,37 @@ def test_resized_copies_train_but_are_not_scored(tmp_path: Path) -> None:
     assert pranet_protocol.run(fake_args(data, tmp_path, from_run=tmp_path), out, "cmd", **kwargs) == 2
     assert pranet_protocol.run(fake_args(tmp_path / "nowhere", tmp_path), out, "cmd", **kwargs) == 2
     assert len(calls) == 1
+
+
+def test_a_config_on_one_dataset_needs_and_trains_that_one_alone(tmp_path: Path) -> None:
+    data = tmp_path / "packs"
+    (data / KVASIR).mkdir(parents=True)  # no cvc-clinicdb/ beside it
+    (data / KVASIR / "pack.json").write_text("{}")
+    calls = []
+
+    def train(config, roots, seed, run_dir, args):
+        calls.append(json.loads(roots))
+        return 1.0
+
+    config = CONFIG.with_name("pranet128_kvasir.yaml")
+    assert pranet_protocol.train_datasets(config) == (KVASIR,)
+    kwargs = dict(
+        train=train, best_checkpoints=None, git_commit=None, device_name=str, read_wall_clock=None, config=config
+    )
+    assert pranet_protocol.run(fake_args(data, tmp_path), tmp_path / "results", "cmd", **kwargs) == 0
+    assert calls == [[str(data / KVASIR)]]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  root: [kvasir-seg, my-folder]\n")
+    with pytest.raises(ValueError, match="data.root must name kvasir-seg and/or cvc-clinicdb"):
+        pranet_protocol.train_datasets(bad)
+
+
+def test_a_run_on_one_dataset_is_named_so_in_the_table(tmp_path: Path) -> None:
+    from polypnet.experiments.pranet_table import pranet_markdown
+
+    sets = [{"name": "Kvasir", "metrics": {"mdice": 0.7, "images": 100}}]
+    record = {"format": "polypnet-pranet/1", "protocol": "pranet128_kvasir", "recipe": "improved", "seed": 42}
+    record |= {"params": 571_731, "image_size": 128, "sets": sets, "train_datasets": [KVASIR]}
+    (tmp_path / "pranet_seed42.json").write_text(json.dumps(record))
+    text = pranet_markdown(tmp_path)
+    assert "| IAM-UNet (`pranet128_kvasir`), improved recipe, trained on Kvasir-SEG alone, seed 42 | 0.7000 |" in text

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "deep supervision); paper128_multiscale: paper128_improved with multi-scale training. "
         "Each reads configs/<protocol>_<cvc|kvasir>.yaml. pranet, pranet_paper: PraNet's benchmark, one model on "
         "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py); "
-        "pranet128: pranet at 128 px, each image once an epoch (about an hour on 2 CPU cores)",
+        "pranet128: pranet at 128 px (about an hour on 2 CPU cores); pranet128_kvasir, pranet128_cvc: "
+        "pranet128 on one dataset's part alone, scored on its test list",
     )
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])

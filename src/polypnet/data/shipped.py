@@ -14,6 +14,8 @@ KVASIR = "kvasir-seg"
 CVC = "cvc-clinicdb"
 #: Dataset names that ``root`` may be given as, resolved under ``$POLYPNET_DATA_DIR``.
 DATASET_NAMES = (KVASIR, CVC)
+#: How documents and tables write each dataset's name.
+TITLES = {CVC: "CVC-ClinicDB", KVASIR: "Kvasir-SEG"}
 
 
 def resource(*parts: str) -> Path:

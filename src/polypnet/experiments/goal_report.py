@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .markdown import link, table
-from .pranet_table import load_published, load_records
+from .pranet_table import load_published, load_records, trained_on_both
 from .studies import mean_std, seeds_percent
 from .training_records import DATASETS, Run
 
@@ -61,7 +61,11 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
     bar = next(m for m in load_published() if m["name"] == PRANET_BAR)["scores"]
     rows = []
     for protocol in protocols:
-        records = [(p, r) for p, r in load_records(root / "results" / protocol) if r["params"] <= MAX_PARAMS]
+        records = [
+            (p, r)
+            for p, r in load_records(root / "results" / protocol)
+            if r["params"] <= MAX_PARAMS and trained_on_both(r)  # the benchmark's entries only
+        ]
         if not records:
             continue
         for name in (s["name"] for s in records[0][1]["sets"]):

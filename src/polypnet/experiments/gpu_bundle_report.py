@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..data.shipped import TITLES
 from .markdown import link, table
 
 RECORD = Path("results/gpu/bundle.json")
 FORMAT = "polypnet-gpu-bundle/1"
 MIB = 1024 * 1024
-NAMES = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
 
 
 def _mib(n: float) -> str:
@@ -31,7 +31,7 @@ def gpu_bundle_markdown(root: Path, base: Path) -> str:
         image, mask = p["encoding"]["image"], p["encoding"]["mask"]
         rows.append(
             [
-                f"{NAMES.get(p['name'], p['name'])} pack",
+                f"{TITLES.get(p['name'], p['name'])} pack",
                 f"{p['pairs']} pairs at {p['size']} px, JPEG q{image['quality']} {image['subsampling']} + "
                 f"{mask['bits']}-bit PNG",
                 f"{_mib(p['bytes']['images'])} images + {_mib(p['bytes']['masks'])} masks",
@@ -45,7 +45,7 @@ def gpu_bundle_markdown(root: Path, base: Path) -> str:
         f"{record['limit_mib']:g} MiB; the packs were made for a budget of {record['packs_budget_mib']:g} MiB."
     )
     psnr = "; ".join(
-        f"{NAMES.get(p['name'], p['name'])} mean {p['psnr_db']['mean']:.2f} dB, min {p['psnr_db']['min']:.2f} dB"
+        f"{TITLES.get(p['name'], p['name'])} mean {p['psnr_db']['mean']:.2f} dB, min {p['psnr_db']['min']:.2f} dB"
         for p in packs
     )
     listed = ", ".join(f"{w['name']} {w['version']}" for w in wheels)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .markdown import link, table
 from .studies import mean_std
@@ -29,8 +30,18 @@ LEVERS = (
     ("40 epochs, not 20 (our recipe)", "cpu_improved", "paper128_improved", SCHEDULE),
     ("multi-scale training (0.75, 1, 1.25)", "paper128_improved", "paper128_multiscale", ("model.train_scales",)),
 )
+#: Levers measured on PraNet's split, where the records (of ``polypnet reproduce --protocol
+#: pranet*``) hold each test list's per-image scores: (lever, protocol without it, protocol with
+#: it, the config keys it changes), compared by mDice on each test list both runs were scored on.
+BENCHMARK_LEVERS = (
+    ("both datasets, not one (40 epochs either way: more steps)", "pranet128_kvasir", "pranet128", ("data.root",)),
+    ("both datasets, not one (40 epochs either way: more steps)", "pranet128_cvc", "pranet128", ("data.root",)),
+    ("256 px training, not 128", "pranet128", "pranet", ("data.image_size",)),
+)
 #: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).
 MIXED = "†"
+#: (path relative to the repository, record) of a PraNet-protocol run.
+Record = tuple[Path, dict[str, Any]]
 
 
 def pairs(runs: Iterable[Run], without: str, with_: str) -> dict[str, list[tuple[Run, Run]]]:
@@ -85,11 +96,84 @@ def lever_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
     return rows
 
 
-def levers_markdown(runs: Iterable[Run], base: Path) -> str:
-    """The levers' table, with the mark of mixed precisions explained where a pair has it."""
+def benchmark_pairs(records: Iterable[Record], without: str, with_: str) -> dict[str, list[tuple[Record, Record]]]:
+    """Per test list, the (without, with) PraNet-protocol runs that share split seed and training
+    seed and were both scored on it."""
+
+    def key(record: Record) -> tuple[int, int]:
+        return (record[1]["split_seed"], record[1]["seed"])
+
+    def scored(record: Record) -> list[str]:
+        return [s["name"] for s in record[1]["sets"]]
+
+    records = list(records)
+    base = {key(r): r for r in records if r[1]["protocol"] == without}
+    out: dict[str, list[tuple[Record, Record]]] = {}
+    for r in records:
+        if r[1]["protocol"] == with_ and key(r) in base:
+            for name in scored(r):
+                if name in scored(base[key(r)]):
+                    out.setdefault(name, []).append((base[key(r)], r))
+    return out
+
+
+def mdice(record: Record, test: str) -> float:
+    """The record's per-image mDice on the test list named ``test``."""
+    return next(s for s in record[1]["sets"] if s["name"] == test)["metrics"]["mdice"]
+
+
+def benchmark_lever_rows(records: Iterable[Record], base: Path) -> list[list[str]]:
+    """One row per lever of :data:`BENCHMARK_LEVERS` and test list that has a pair of runs."""
+    records = list(records)
+    rows = []
+    for lever, without, with_, _keys in BENCHMARK_LEVERS:
+        for test, paired in benchmark_pairs(records, without, with_).items():
+            changes = [mdice(b, test) - mdice(a, test) for a, b in paired]
+            per_seed = ", ".join(
+                f"{link(b[0], str(b[1]['seed']), base)}{MIXED if a[1]['precision'] != b[1]['precision'] else ''}: "
+                f"{signed(d)}"
+                for (a, b), d in zip(paired, changes)
+            )
+            better = f"{sum(d > 0 for d in changes)} of {len(changes)}"
+            rows.append([lever, test, f"`{without}` → `{with_}`", per_seed, difference(changes), better])
+    return rows
+
+
+def levers_markdown(runs: Iterable[Run], base: Path, benchmark_records: Iterable[Record] = ()) -> str:
+    """The levers' tables, at the paper's evaluation and on PraNet's split, with the mark of mixed
+    precisions explained where a pair has it."""
     rows = lever_rows(runs, base)
-    if not rows:
+    benchmark_rows = benchmark_lever_rows(benchmark_records, base)
+    if not rows and not benchmark_rows:
         return "No lever has a pair of runs yet.\n"
+    parts = []
+    if rows:
+        parts.append(paper_levers_table(rows))
+    if benchmark_rows:
+        parts.append(
+            f"On PraNet's split (its test lists, each image scored at its original size):\n\n{benchmark_levers_table(benchmark_rows)}"
+        )
+    text = "\n".join(parts)
+    if any(MIXED in row[3] for row in rows + benchmark_rows):
+        text += f"\n{MIXED} the pair's two runs trained at different precisions (bf16-mixed, 32-true).\n"
+    return text
+
+
+def benchmark_levers_table(rows: list[list[str]]) -> str:
+    """The table of :func:`benchmark_lever_rows`."""
+    header = [
+        "lever",
+        "test",
+        "protocols",
+        "mDice change per training seed",
+        "mDice change (mean ± std)",
+        "mDice better in",
+    ]
+    return table(header, rows)
+
+
+def paper_levers_table(rows: list[list[str]]) -> str:
+    """The table of :func:`lever_rows`."""
     header = [
         "lever",
         "test",
@@ -99,7 +183,4 @@ def levers_markdown(runs: Iterable[Run], base: Path) -> str:
         "mDice change (mean ± std)",
         "F1 better in",
     ]
-    text = table(header, rows)
-    if any(MIXED in row[3] for row in rows):
-        text += f"\n{MIXED} the pair's two runs trained at different precisions (bf16-mixed, 32-true).\n"
-    return text
+    return table(header, rows)

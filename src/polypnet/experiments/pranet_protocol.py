@@ -3,10 +3,12 @@
     polypnet reproduce --protocol pranet --data-dir ../shared/data            # improved recipe
     polypnet reproduce --protocol pranet_paper --data-dir ../shared/data      # the IAM-UNet paper's
     polypnet reproduce --protocol pranet128 --data-dir ../shared/data         # 128 px, ~1 h on a CPU
+    polypnet reproduce --protocol pranet128_kvasir --data-dir ../shared/data  # one dataset's part alone
     polypnet reproduce --protocol pranet --from-run runs/reproduce/pranet/pranet_seed42 --seeds 42
 
-Trains ``configs/<protocol>.yaml`` on both datasets at once (split ``pranet``), scores the best
-checkpoint on PraNet's Kvasir 100 and CVC-ClinicDB 62 at each image's original size with
+Trains ``configs/<protocol>.yaml`` on both datasets at once (split ``pranet``; or on the one its
+``data.root`` names), scores the best checkpoint on PraNet's Kvasir 100 and CVC-ClinicDB 62 (those
+of the datasets it trained on) at each image's original size with
 :mod:`~polypnet.experiments.polyp_benchmark`, and writes ``<out>/pranet_seed<k>.json`` (format
 :data:`~polypnet.experiments.pranet_table.RECORD_FORMAT`) and ``<out>/README.md``, the table of
 :func:`~polypnet.experiments.pranet_table.pranet_markdown` (ours beside the quoted papers).
@@ -27,13 +29,28 @@ from typing import Any
 import yaml
 
 from ..data.layouts import PACK_MANIFEST
-from ..data.shipped import CVC, KVASIR
+from .pranet_table import BENCHMARK_DATASETS as DATASETS
 from .pranet_table import FLOPS_SIZE, RECORD_FORMAT, pranet_markdown
 
-#: Protocol -> the recipe its config trains (configs/<protocol>.yaml).
-PRANET_PROTOCOLS = {"pranet": "improved", "pranet_paper": "paper", "pranet128": "improved"}
-#: The datasets a PraNet run trains and is scored on, in the config's root order.
-DATASETS = (KVASIR, CVC)
+#: Protocol -> the recipe its config trains (configs/<protocol>.yaml). ``pranet128_kvasir`` and
+#: ``pranet128_cvc`` train on one dataset's part of the split alone: beside ``pranet128`` they
+#: measure training on both datasets, and are no entry of the benchmark itself.
+PRANET_PROTOCOLS = {
+    "pranet": "improved",
+    "pranet_paper": "paper",
+    "pranet128": "improved",
+    "pranet128_kvasir": "improved",
+    "pranet128_cvc": "improved",
+}
+
+
+def train_datasets(config: Path) -> tuple[str, ...]:
+    """The datasets a PraNet-protocol config trains on (``data.root``, dataset names), checked."""
+    names = yaml.safe_load(config.read_text())["data"]["root"]
+    names = [names] if isinstance(names, str) else list(names)
+    if not names or any(n not in DATASETS for n in names):
+        raise ValueError(f"{config}: data.root must name {' and/or '.join(DATASETS)}, not {names}")
+    return tuple(names)
 
 
 def record_path(out: Path, seed: int, split_seed: int | None = None) -> Path:
@@ -109,6 +126,7 @@ def write_record(
         "model_kwargs": config["model"].get("model_kwargs") or {},
         "loss": config["model"].get("loss"),
         "deep_supervision": config["model"].get("deep_supervision"),
+        "train_datasets": list(roots),
         **{k: scored[k] for k in ("params", "gflops")},
         "checkpoint": str(checkpoint),
         "run_dir": str(run_dir),
@@ -163,12 +181,10 @@ def run(
     and record it; reproduce passes its own ``train``, ``best_checkpoints``, ... so that there is
     one implementation of each (``keep_run_files(run_dir, dest)``: the run's small files kept
     beside the record, in ``<record stem>_run/``). Returns the exit code."""
-    roots = {d: args.data_dir / d for d in DATASETS}
+    roots = {d: args.data_dir / d for d in train_datasets(config)}
     missing = [str(p) for p in roots.values() if not p.is_dir()]
     if missing:
-        print(
-            f"error: {', '.join(missing)} not found (--data-dir holds kvasir-seg/ and cvc-clinicdb/)", file=sys.stderr
-        )
+        print(f"error: {', '.join(missing)} not found (--data-dir holds {'/ and '.join(roots)}/)", file=sys.stderr)
         return 2
     packed = [str(p) for p in roots.values() if (p / PACK_MANIFEST).is_file()]
     if packed and args.from_run is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..data.shipped import CVC, KVASIR, TITLES
+
 PUBLISHED = Path(__file__).resolve().parent / "resources" / "pranet_published.yaml"
 #: ``format`` of a record written by the PraNet protocol of reproduce.
 RECORD_FORMAT = "polypnet-pranet/1"
@@ -30,6 +32,9 @@ COLUMNS = (
     ("e_phi_max", "max Eφ"), ("wf_beta", "Fβw"), ("mae", "MAE"),
 )  # fmt: skip
 SETS = ("Kvasir", "CVC-ClinicDB")
+#: The datasets of PraNet's benchmark, in its configs' root order: an entry of the benchmark
+#: trains one model on both; a run on one alone is scored on that one's test list.
+BENCHMARK_DATASETS = (KVASIR, CVC)
 #: Input size at which GFLOPs are compared: the published models' own.
 FLOPS_SIZE = 352
 
@@ -56,6 +61,12 @@ def records_by_format(folders: Sequence[str | os.PathLike]) -> dict[str, list[tu
             if isinstance(record, dict) and isinstance(record.get("format"), str):
                 found.setdefault(record["format"], []).append((path, record))
     return found
+
+
+def trained_on_both(record: dict[str, Any]) -> bool:
+    """Whether a record is an entry of the benchmark: one model trained on both datasets (records
+    written before ``train_datasets`` was kept all were)."""
+    return set(record.get("train_datasets", BENCHMARK_DATASETS)) == set(BENCHMARK_DATASETS)
 
 
 def load_records(results_dir: str | os.PathLike, fmt: str = RECORD_FORMAT) -> list[tuple[Path, dict[str, Any]]]:
@@ -91,7 +102,12 @@ def _quoted(value: float | None) -> str:
 def _record_name(record: dict[str, Any]) -> str:
     # The protocol names the schedule: pranet128's rows are not the benchmark's full recipe.
     protocol = f" (`{record['protocol']}`)" if record.get("protocol") else ""
-    return f"IAM-UNet{protocol}, {record.get('recipe', '?')} recipe, seed {record.get('seed', '?')}"
+    alone = (
+        ""
+        if trained_on_both(record)
+        else f", trained on {' + '.join(TITLES[d] for d in record['train_datasets'])} alone"
+    )
+    return f"IAM-UNet{protocol}, {record.get('recipe', '?')} recipe{alone}, seed {record.get('seed', '?')}"
 
 
 def _where(path: Path, base: Path | None) -> str:

@@ -39,7 +39,7 @@ from .leakage_report import leakage
 from .lever_report import levers_markdown
 from .model_summary_report import model_summary_markdown
 from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
-from .pranet_table import pranet_markdown
+from .pranet_table import load_records, pranet_markdown
 from .protocol_table import protocol_table_markdown
 from .run_tables import every_run, headline, sequence_split, summary
 from .shipping_rule import rule_violations
@@ -51,6 +51,15 @@ INDEX_PATH = WEIGHTS_DIR / "index.json"
 #: Documents generated whole from one record: (document, record), both relative to the root.
 PERFORMANCE = (Path("docs/performance.md"), Path("results/benchmark/cpu.json"))
 REGION = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
+
+
+def benchmark_records(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(path relative to ``root``, record) of every PraNet-protocol run under ``root/results``."""
+    return [
+        (path.relative_to(root), record)
+        for protocol in PRANET_PROTOCOLS
+        for path, record in load_records(root / "results" / protocol)
+    ]
 
 
 def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Path, dict[str, Callable[[], str]]]:
@@ -82,7 +91,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "headline": lambda: headline(runs, docs),
             "summary": lambda: summary(runs, docs),
             "goal": lambda: goal_markdown(runs, root, PRANET_PROTOCOLS, docs),
-            "levers": lambda: levers_markdown(runs, docs),
+            "levers": lambda: levers_markdown(runs, docs, benchmark_records(root)),
             "runs": lambda: every_run(runs, docs),
             "tta": lambda: tta_rows(root, docs),
             "input_size": lambda: input_size_rows(root, docs),

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.shipped import TITLES
 from .pranet_protocol import PRANET_PROTOCOLS
 
 #: Display names of the datasets, in table order.
-DATASETS = {"cvc-clinicdb": "CVC-ClinicDB", "kvasir-seg": "Kvasir-SEG"}
+DATASETS = TITLES
 #: Table order: each protocol with the paper's recipe, then with ours; unknown protocols last.
 PROTOCOL_ORDER = ("paper", "improved", "paper128", "paper128_improved", "paper128_multiscale", "cpu", "cpu_improved")
 #: Recipes that the protocol's name does not say (``*improved``: ours; otherwise the paper's).
