@@ -29,8 +29,7 @@ from typing import Any
 import yaml
 
 from ..data.layouts import PACK_MANIFEST
-from .pranet_table import BENCHMARK_DATASETS as DATASETS
-from .pranet_table import FLOPS_SIZE, RECORD_FORMAT, pranet_markdown
+from .pranet_table import BENCHMARK_DATASETS, FLOPS_SIZE, RECORD_FORMAT, pranet_markdown
 
 #: Protocol -> the recipe its config trains (configs/<protocol>.yaml). ``pranet128_kvasir`` and
 #: ``pranet128_cvc`` train on one dataset's part of the split alone: beside ``pranet128`` they
@@ -48,8 +47,8 @@ def train_datasets(config: Path) -> tuple[str, ...]:
     """The datasets a PraNet-protocol config trains on (``data.root``, dataset names), checked."""
     names = yaml.safe_load(config.read_text())["data"]["root"]
     names = [names] if isinstance(names, str) else list(names)
-    if not names or any(n not in DATASETS for n in names):
-        raise ValueError(f"{config}: data.root must name {' and/or '.join(DATASETS)}, not {names}")
+    if not names or any(n not in BENCHMARK_DATASETS for n in names):
+        raise ValueError(f"{config}: data.root must name {' and/or '.join(BENCHMARK_DATASETS)}, not {names}")
     return tuple(names)
 
 
