@@ -70,6 +70,12 @@ def difference(values: Sequence[float]) -> str:
     return signed(mean, std if len(values) > 1 else None)
 
 
+def seed_cell(path: Path, seed: int, mixed: bool, change: float, base: Path) -> str:
+    """One pair's part of a per-seed cell: the with-lever run's seed linked to its record, the mark
+    of mixed precisions, the signed change."""
+    return f"{link(path, str(seed), base)}{MIXED if mixed else ''}: {signed(change)}"
+
+
 def lever_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
     """One row per lever and dataset that has at least one pair of runs."""
     runs = list(runs)
@@ -79,8 +85,7 @@ def lever_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
             f1 = [b.metrics["dice_global"] - a.metrics["dice_global"] for a, b in paired]
             mdice = [b.metrics["dice_per_image"] - a.metrics["dice_per_image"] for a, b in paired]
             per_seed = ", ".join(
-                f"{link(b.path, str(b.seed), base)}{MIXED if a.precision != b.precision else ''}: {signed(d)}"
-                for (a, b), d in zip(paired, f1)
+                seed_cell(b.path, b.seed, a.precision != b.precision, d, base) for (a, b), d in zip(paired, f1)
             )
             rows.append(
                 [
@@ -130,8 +135,7 @@ def benchmark_lever_rows(records: Iterable[Record], base: Path) -> list[list[str
         for test, paired in benchmark_pairs(records, without, with_).items():
             changes = [mdice(b, test) - mdice(a, test) for a, b in paired]
             per_seed = ", ".join(
-                f"{link(b[0], str(b[1]['seed']), base)}{MIXED if a[1]['precision'] != b[1]['precision'] else ''}: "
-                f"{signed(d)}"
+                seed_cell(b[0], b[1]["seed"], a[1]["precision"] != b[1]["precision"], d, base)
                 for (a, b), d in zip(paired, changes)
             )
             better = f"{sum(d > 0 for d in changes)} of {len(changes)}"
