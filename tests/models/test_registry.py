@@ -91,7 +91,9 @@ def test_every_shipped_weight_loads_offline() -> None:
             size = info["image_size"]
             with torch.no_grad():
                 assert model(torch.zeros(1, 3, size, size)).shape == (1, 1, size, size)
-            scores = [s["mdice"] for s in info["benchmark"].values()] if "benchmark" in info else [info["test_dice_global"]]
+            scores = (
+                [s["mdice"] for s in info["benchmark"].values()] if "benchmark" in info else [info["test_dice_global"]]
+            )
             assert all(0.0 <= s <= 1.0 for s in scores)
             assert info["command"].startswith(("polypnet reproduce ", "python scripts/reproduce.py "))
             assert f"--protocol {info['protocol']} " in info["command"]
