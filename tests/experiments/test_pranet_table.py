@@ -90,3 +90,14 @@ def test_a_reduced_protocol_is_named_in_its_rows(tmp_path: Path) -> None:
     path.write_text(json.dumps(json.loads(path.read_text()) | {"protocol": "pranet128"}))
     text = pranet_markdown(tmp_path, relative_to=tmp_path)
     assert text.count("| IAM-UNet (`pranet128`), improved recipe, seed 42 |") == 2  # model row and Kvasir row
+
+
+def test_seeds_of_one_setup_get_a_mean_row(tmp_path: Path) -> None:
+    record(tmp_path, 42, 0.8)
+    assert "mean ± std" not in pranet_markdown(tmp_path)  # one seed: its own row only
+    record(tmp_path, 43, 0.9)
+    other = record(tmp_path, 44, 0.1)
+    other.write_text(json.dumps(json.loads(other.read_text()) | {"protocol": "pranet128"}))  # another setup
+    text = pranet_markdown(tmp_path)
+    assert "| IAM-UNet, improved recipe, mean ± std of 2 seeds (42, 43) | 0.8500 ± 0.0707 | 0.5000 ± 0.0000 |" in text
+    assert "pranet128`), improved recipe, mean" not in text

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..data.shipped import CVC, KVASIR, TITLES
+from .studies import mean_std
 
 PUBLISHED = Path(__file__).resolve().parent / "resources" / "pranet_published.yaml"
 #: ``format`` of a record written by the PraNet protocol of reproduce.
@@ -99,7 +100,7 @@ def _quoted(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def _record_name(record: dict[str, Any]) -> str:
+def _setup_name(record: dict[str, Any]) -> str:
     # The protocol names the schedule: pranet128's rows are not the benchmark's full recipe.
     protocol = f" (`{record['protocol']}`)" if record.get("protocol") else ""
     alone = (
@@ -107,7 +108,45 @@ def _record_name(record: dict[str, Any]) -> str:
         if trained_on_both(record)
         else f", trained on {' + '.join(TITLES[d] for d in record['train_datasets'])} alone"
     )
-    return f"IAM-UNet{protocol}, {record.get('recipe', '?')} recipe{alone}, seed {record.get('seed', '?')}"
+    return f"IAM-UNet{protocol}, {record.get('recipe', '?')} recipe{alone}"
+
+
+def _record_name(record: dict[str, Any]) -> str:
+    return f"{_setup_name(record)}, seed {record.get('seed', '?')}"
+
+
+def _set_metrics(record: dict[str, Any], name: str) -> dict[str, float] | None:
+    score = next((s for s in record.get("sets", []) if s.get("name") == name), None)
+    return None if score is None else score["metrics"]
+
+
+def _mean_rows(records: Sequence[dict[str, Any]], name: str) -> list[str]:
+    """Per setup (protocol, recipe, training data) with two or more seeds scored on set ``name``:
+    a row of each metric's mean ± sample std over those seeds."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if _set_metrics(r, name) is not None:
+            groups.setdefault(_setup_name(r), []).append(r)
+    rows = []
+    for setup, group in groups.items():
+        if len(group) < 2:
+            continue
+        cells = []
+        for key, _ in COLUMNS:
+            values = [_set_metrics(r, name).get(key) for r in group]  # type: ignore[union-attr]
+            if any(v is None for v in values):
+                cells.append("–")
+            else:
+                mean, std = mean_std(values)  # type: ignore[arg-type]
+                cells.append(f"{mean:.4f} ± {std:.4f}")
+        seeds = ", ".join(str(r.get("seed", "?")) for r in group)
+        images = {int(_set_metrics(r, name)["images"]) for r in group}  # type: ignore[index]
+        rows.append(
+            f"| {setup}, mean ± std of {len(group)} seeds ({seeds}) | "
+            + " | ".join(cells)
+            + f" | {'/'.join(str(i) for i in sorted(images))} |"
+        )
+    return rows
 
 
 def _where(path: Path, base: Path | None) -> str:
@@ -191,6 +230,7 @@ def pranet_markdown(
                 continue
             cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
             lines.append(f"| {_record_name(r)} | " + " | ".join(cells) + f" | {int(score['metrics']['images'])} |")
+        lines += _mean_rows([r for _, r in records], name)
         for path, r in rescored:
             score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
             if score is None:
