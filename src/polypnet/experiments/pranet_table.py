@@ -123,24 +123,25 @@ def _set_metrics(record: dict[str, Any], name: str) -> dict[str, float] | None:
 def _mean_rows(records: Sequence[dict[str, Any]], name: str) -> list[str]:
     """Per setup (protocol, recipe, training data) with two or more seeds scored on set ``name``:
     a row of each metric's mean ± sample std over those seeds."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[tuple[Any, dict[str, float]]]] = {}
     for r in records:
-        if _set_metrics(r, name) is not None:
-            groups.setdefault(_setup_name(r), []).append(r)
+        metrics = _set_metrics(r, name)
+        if metrics is not None:
+            groups.setdefault(_setup_name(r), []).append((r.get("seed", "?"), metrics))
     rows = []
     for setup, group in groups.items():
         if len(group) < 2:
             continue
         cells = []
         for key, _ in COLUMNS:
-            values = [_set_metrics(r, name).get(key) for r in group]  # type: ignore[union-attr]
+            values = [metrics.get(key) for _, metrics in group]
             if any(v is None for v in values):
                 cells.append("–")
             else:
                 mean, std = mean_std(values)  # type: ignore[arg-type]
                 cells.append(f"{mean:.4f} ± {std:.4f}")
-        seeds = ", ".join(str(r.get("seed", "?")) for r in group)
-        images = {int(_set_metrics(r, name)["images"]) for r in group}  # type: ignore[index]
+        seeds = ", ".join(str(seed) for seed, _ in group)
+        images = {int(metrics["images"]) for _, metrics in group}
         rows.append(
             f"| {setup}, mean ± std of {len(group)} seeds ({seeds}) | "
             + " | ".join(cells)
@@ -225,21 +226,21 @@ def pranet_markdown(
             "| --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |",
         ]
         for _, r in records:
-            score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
-            if score is None:
+            metrics = _set_metrics(r, name)
+            if metrics is None:
                 continue
-            cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
-            lines.append(f"| {_record_name(r)} | " + " | ".join(cells) + f" | {int(score['metrics']['images'])} |")
+            cells = [_ours(metrics.get(k)) for k, _ in COLUMNS]
+            lines.append(f"| {_record_name(r)} | " + " | ".join(cells) + f" | {int(metrics['images'])} |")
         lines += _mean_rows([r for _, r in records], name)
         for path, r in rescored:
-            score = next((s for s in r.get("sets", []) if s.get("name") == name), None)
-            if score is None:
+            metrics = _set_metrics(r, name)
+            if metrics is None:
                 continue
-            cells = [_ours(score["metrics"].get(k)) for k, _ in COLUMNS]
+            cells = [_ours(metrics.get(k)) for k, _ in COLUMNS]
             lines.append(
                 f"| {r['model']} (*released maps*, `{_where(path, base)}`) | "
                 + " | ".join(cells)
-                + f" | {int(score['metrics']['images'])} |"
+                + f" | {int(metrics['images'])} |"
             )
         for m in quoted:
             values = m.get("scores", {}).get(name, {})
