@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
+from polypnet.cli.reproduce import git_commit
+
 FORMAT = "polypnet-gpu-bundle/1"
-
-
-def _commit() -> str | None:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def bundle_record(gpu: Path, checkout_bytes: int, limit_mib: float) -> dict:
@@ -46,7 +42,7 @@ def bundle_record(gpu: Path, checkout_bytes: int, limit_mib: float) -> dict:
     return {
         "format": FORMAT,
         "command": "make gpu-bundle",
-        "commit": _commit(),
+        "commit": git_commit(),
         "limit_mib": limit_mib,
         # the budget the packs were made for (SKIP_PACK=1 keeps older packs)
         "packs_budget_mib": budgets.pop() if len(budgets) == 1 else None,

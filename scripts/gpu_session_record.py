@@ -17,22 +17,18 @@ import csv
 import io
 import json
 import re
-import subprocess
 import tarfile
 from pathlib import Path
 
 import yaml
+
+from polypnet.cli.reproduce import git_commit
 
 FORMAT = "polypnet-gpu-session/1"
 _HEADER = re.compile(r"^== gpu_reproduce\.sh (\S+): jobs \[([^\]]*)\].*?(\d+) jobs, (\d+) at once.*limit (\d+)s")
 _EXIT = re.compile(r"^== \[(\d+)s\] (\S+): exit (\d+) after (\d+)s")
 _GPU = re.compile(r"gpu (\d+) %, (\d+) MiB")
 _VARIANT = re.compile(r"^== \[\d+s\] (?:variant|layout) (\S+);")  # "layout": logs before compile was a choice
-
-
-def _commit() -> str | None:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def run_folder(job: str) -> str:
@@ -106,7 +102,7 @@ def session_record(archive: Path, command: str) -> dict:
     return {
         "format": FORMAT,
         "command": command,
-        "commit": ran_at if ran_at and ran_at != "unknown" else _commit(),  # older logs: this checkout's
+        "commit": ran_at if ran_at and ran_at != "unknown" else git_commit(),  # older logs: this checkout's
         "started": started,
         "device": device,
         "versions": versions,
