@@ -103,7 +103,7 @@ def test_pranet_protocol_end_to_end(shared_data: Path, tmp_path: Path) -> None:
             "test",
             train=rp.train,
             best_checkpoints=rp.best_checkpoints,
-            git_commit=rp.git_commit,
+            git_commit=rp.git_commit(),
             device_name=rp.device_name,
             read_wall_clock=rp.read_wall_clock,
             config=CONFIG,
@@ -159,7 +159,7 @@ def test_resized_copies_train_but_are_not_scored(tmp_path: Path) -> None:
     kwargs = dict(
         train=train,
         best_checkpoints=unused,
-        git_commit=unused,
+        git_commit="unused",
         device_name=lambda a: a,
         read_wall_clock=unused,
         config=CONFIG,
@@ -185,7 +185,7 @@ def test_a_config_on_one_dataset_needs_and_trains_that_one_alone(tmp_path: Path)
     config = CONFIG.with_name("pranet128_kvasir.yaml")
     assert pranet_protocol.train_datasets(config) == (KVASIR,)
     kwargs = dict(
-        train=train, best_checkpoints=None, git_commit=None, device_name=str, read_wall_clock=None, config=config
+        train=train, best_checkpoints=None, git_commit="unknown", device_name=str, read_wall_clock=None, config=config
     )
     assert pranet_protocol.run(fake_args(data, tmp_path), tmp_path / "results", "cmd", **kwargs) == 0
     assert calls == [[str(data / KVASIR)]]

@@ -313,3 +313,19 @@ def test_records_name_polypnets_commit_and_never_another_projects(tmp_path: Path
         subprocess.run(["git", *args], cwd=project, check=True)
     monkeypatch.setattr(reproduce, "_HERE", installed)
     assert reproduce.git_commit() == "unknown"
+
+
+def test_records_name_the_commit_read_before_training(tmp_path: Path, monkeypatch) -> None:
+    # A run of hours: the checkout may change while it trains; the record names the code that trained.
+    from polypnet.cli import reproduce
+
+    (tmp_path / "cvc-clinicdb").mkdir()
+    commits = iter(["before", "after"])
+    calls: list = []
+    monkeypatch.setattr(reproduce, "git_commit", lambda: next(commits))
+    monkeypatch.setattr(reproduce, "train", lambda *a: calls.append("train") or 1.0)
+    monkeypatch.setattr(reproduce, "record", lambda *a: calls.append(("record", a[-1])))
+    monkeypatch.setattr(reproduce, "write_table", lambda out: out)
+    argv = ["--datasets", "cvc-clinicdb", "--seeds", "42", "43", "--data-dir", str(tmp_path), "--out", str(tmp_path)]
+    assert reproduce.main(argv) == 0
+    assert calls == ["train", ("record", "before"), "train", ("record", "before")]

@@ -174,10 +174,18 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
 
 
 def record(
-    run_dir: Path, dataset: str, seed: int, protocol: str, wall_s: float | None, out: Path, command: str | None = None
+    run_dir: Path,
+    dataset: str,
+    seed: int,
+    protocol: str,
+    wall_s: float | None,
+    out: Path,
+    command: str | None = None,
+    commit: str = "unknown",
 ) -> dict[str, Any]:
     """Evaluate the run's best checkpoint on its test split and write the result JSON (``command``:
-    the reproduce.py command line that made it, kept with the result)."""
+    the reproduce.py command line that made it, ``commit``: the checkout it ran from, both kept
+    with the result)."""
     best = best_checkpoints(run_dir)
     if not best:
         raise SystemExit(f"error: no best checkpoint in {run_dir / 'checkpoints'}")
@@ -225,7 +233,7 @@ def record(
         "run_dir": str(run_dir),
         "accelerator": device,
         "wall_time_s": None if wall_s is None else round(wall_s, 1),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "command": command,
         "test_images": int(evaluated["metrics"]["images"]),
         "metrics": evaluated["metrics"],
@@ -275,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     """Train and record each (dataset, seed); returns the exit code."""
     args = build_parser().parse_args(argv)
     command = "polypnet reproduce " + shlex.join(sys.argv[1:] if argv is None else argv)
+    # Read before training: the code that trains is what was loaded now, and a run of hours must not
+    # name a later commit (or -dirty) because the checkout changed while it ran.
+    commit = git_commit()
     out = args.out / args.protocol
     if args.protocol in pranet_protocol.PRANET_PROTOCOLS:  # one run on both datasets, PraNet's benchmark
         return pranet_protocol.run(
@@ -283,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             command,
             train=train,
             best_checkpoints=best_checkpoints,
-            git_commit=git_commit,
+            git_commit=commit,
             device_name=device_name,
             read_wall_clock=read_wall_clock,
             config=config_path(args.protocol),
@@ -294,7 +305,14 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --from-run records one run: pass one --datasets and one --seeds", file=sys.stderr)
             return 2
         record(
-            args.from_run, args.datasets[0], args.seeds[0], args.protocol, read_wall_clock(args.from_run), out, command
+            args.from_run,
+            args.datasets[0],
+            args.seeds[0],
+            args.protocol,
+            read_wall_clock(args.from_run),
+            out,
+            command,
+            commit,
         )
     else:
         for dataset in args.datasets:
@@ -307,6 +325,6 @@ def main(argv: list[str] | None = None) -> int:
                 split_seed = "" if args.split_seed is None else f"_split{args.split_seed}"
                 run_dir = args.runs / args.protocol / f"{dataset}_{args.split}{split_seed}_seed{seed}"
                 wall = train(config, data_root, seed, run_dir, args)
-                record(run_dir, dataset, seed, args.protocol, wall, out, command)
+                record(run_dir, dataset, seed, args.protocol, wall, out, command, commit)
     print(f"table: {write_table(out)}")
     return 0

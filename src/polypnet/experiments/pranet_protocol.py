@@ -170,7 +170,7 @@ def run(
     *,
     train: Callable[..., float | None],
     best_checkpoints: Callable[[Path], Sequence[Path]],
-    git_commit: Callable[[], str],
+    git_commit: str,
     device_name: Callable[[str], str],
     read_wall_clock: Callable[[Path], float | None],
     config: Path,
@@ -223,7 +223,7 @@ def run(
             protocol=args.protocol,
             wall_s=wall,
             command=command,
-            git_commit=git_commit(),
+            git_commit=git_commit,
             accelerator=device,
         )
         print(f"recorded {path}")
