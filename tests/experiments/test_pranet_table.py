@@ -49,16 +49,18 @@ def test_table_puts_measured_rows_beside_quoted_ones(tmp_path: Path) -> None:
     assert "| IAM-UNet, improved recipe, seed 42 | 571,731 | 1.23 | 64 px | measured: `pranet_seed42.json` |" in text
     assert "| IAM-UNet, improved recipe, seed 42 | 0.8765 |" in text  # four decimals, not rounded up
     assert "| PraNet (*quoted*) | 0.898 | 0.840 | 0.915 | 0.944 | 0.948 | 0.885 | 0.030 |" in text
-    assert "| PraNet (*quoted*) | 0.899 | 0.849 | 0.936 | 0.963 | 0.979 | 0.896 | 0.009 |" in text
     assert "| Polyp-PVT (*quoted*) | 0.917 | 0.864 | 0.925 | 0.956 | 0.962 | 0.911 | 0.023 |" in text
-    assert "| Polyp-PVT (*quoted*) | 0.937 | 0.889 | 0.949 | 0.985 | 0.989 | 0.936 | 0.006 |" in text
     assert "https://arxiv.org/abs/2108.06932" in text and "MICCAI 2020" in text
     assert "No PraNet-protocol run" not in text and text.count("seed 42 | 0.8765") == 1  # no CVC score: no row
+    assert "### Kvasir" in text and "### CVC-ClinicDB" not in text  # no record scored on it: no table
 
 
 def test_table_without_records_says_so() -> None:
     text = pranet_markdown()
     assert "No PraNet-protocol run is recorded yet" in text and "IAM-UNet" not in text
+    assert all(f"### {name}" in text for name in SETS)
+    assert "| PraNet (*quoted*) | 0.899 | 0.849 | 0.936 | 0.963 | 0.979 | 0.896 | 0.009 |" in text
+    assert "| Polyp-PVT (*quoted*) | 0.937 | 0.889 | 0.949 | 0.985 | 0.989 | 0.936 | 0.006 |" in text
 
 
 def test_counted_cost_fills_what_the_papers_do_not_state(tmp_path: Path) -> None:

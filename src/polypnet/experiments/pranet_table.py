@@ -171,7 +171,7 @@ def pranet_markdown(
 
     ``heading`` prefixes the per-set headings; ``relative_to`` makes record paths relative to a
     folder (the repository root, say). Without records the tables hold the published rows and say
-    that no run was recorded.
+    that no run was recorded; with records, a test set none of them was scored on has no table.
     """
     quoted = load_published(published)
     if results_dir is None:
@@ -218,6 +218,9 @@ def pranet_markdown(
     if not records:
         lines += ["", "No PraNet-protocol run is recorded yet (`polypnet reproduce --protocol pranet`)."]
     for name in SETS:
+        scored = [r for _, r in records + rescored if _set_metrics(r, name) is not None]
+        if (records or rescored) and not scored:
+            continue  # a protocol trained for one test list: no section of quoted rows alone
         lines += [
             "",
             f"{heading} {name}",
