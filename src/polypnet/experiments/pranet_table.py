@@ -218,7 +218,7 @@ def pranet_markdown(
     if not records:
         lines += ["", "No PraNet-protocol run is recorded yet (`polypnet reproduce --protocol pranet`)."]
     for name in SETS:
-        scored = [r for _, r in records + rescored if _set_metrics(r, name) is not None]
+        scored = any(_set_metrics(r, name) is not None for _, r in records + rescored)
         if (records or rescored) and not scored:
             continue  # a protocol trained for one test list: no section of quoted rows alone
         lines += [
