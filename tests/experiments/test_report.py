@@ -126,13 +126,8 @@ def test_runs_of_one_split_are_counted_per_protocol_and_the_split_linked_once() 
     line = next(
         line for line in leakage_report.leakage(REPO, Path(".")).splitlines() if line.startswith("- random split")
     )
-    runs = {
-        protocol: sum(
-            json.loads(path.read_text()).get("split") == "random"
-            for path in (REPO / "results" / protocol).glob("cvc-clinicdb_seed*.json")
-        )
-        for protocol in ("improved", "cpu")
-    }
+    random_cvc = [r.protocol for r in records.load_runs(REPO) if r.dataset == "cvc-clinicdb" and r.split == "random"]
+    runs = {protocol: random_cvc.count(protocol) for protocol in ("improved", "cpu")}
     assert runs["improved"] > 1 and runs["cpu"] == 1, runs  # what the two assertions below are about
     assert f"`improved` ×{runs['improved']}" in line
     assert "`cpu`, " in line  # one run: the protocol alone, no count
