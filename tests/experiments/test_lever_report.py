@@ -134,3 +134,33 @@ def test_each_benchmark_lever_changes_only_its_own_config_keys(lever: tuple) -> 
     changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
     # nor how many processes load the data
     assert changed - {"trainer.accelerator", "data.num_workers"} == set(keys)
+
+
+def _schedule_in_steps(protocol: str) -> tuple[int, list[int]]:
+    """(steps of the run, steps after which the LR falls) of a PraNet-split config, from the
+    shipped PraNet test lists and dataset ids (the split's sizes), batch size and drop_last."""
+    from polypnet.data.combined import SEPARATOR
+    from polypnet.data.shipped import CVC, KVASIR, cvc_sequences, kvasir_ids
+    from polypnet.data.splits import make_split
+
+    config = yaml.safe_load(config_path(protocol).read_text())
+    data, stems = config["data"], {KVASIR: sorted(kvasir_ids()), CVC: sorted(cvc_sequences())}
+    roots = data["root"]
+    if len(roots) == 1:
+        ids, dataset = stems[roots[0]], roots[0]
+    else:
+        ids, dataset = [f"{r}{SEPARATOR}{s}" for r in roots for s in stems[r]], "+".join(roots)
+    train = make_split(ids, "pranet", seed=data["seed"], dataset=dataset)["train"]
+    per_epoch = len(train) * data["repeats"] // data["batch_size"]
+    return config["trainer"]["max_epochs"] * per_epoch, [m * per_epoch for m in config["model"]["milestones"]]
+
+
+@pytest.mark.parametrize("protocol", ["pranet128_kvasir_steps", "pranet128_cvc_steps"])
+def test_an_equal_steps_lever_trains_as_many_steps_as_both_datasets_with_the_lr_falling_alike(protocol: str) -> None:
+    steps, falls = _schedule_in_steps(protocol)
+    both_steps, both_falls = _schedule_in_steps("pranet128")
+    assert both_steps == 3240  # 40 epochs of 1305 samples in batches of 16
+    # within one epoch of one dataset's part (50 or 30 steps), the nearest an epoch count can come
+    assert abs(steps - both_steps) <= 15 and all(abs(f - g) <= 20 for f, g in zip(falls, both_falls, strict=True))
+    short, _ = _schedule_in_steps(protocol.removesuffix("_steps"))
+    assert short < 0.7 * both_steps  # what the 40-epoch one-dataset lever lacks

@@ -21,6 +21,8 @@ from .training_records import DATASETS, Run
 
 RECIPE = ("model.loss", "model.deep_supervision")
 SCHEDULE = ("trainer.max_epochs", "model.milestones")
+#: One dataset's part for as many steps as both datasets' parts take in 40 epochs.
+EQUAL_STEPS = ("data.root", *SCHEDULE)
 #: (lever, protocol without it, protocol with it, the config keys it changes): tests check that the
 #: two protocols' configs differ in those keys alone, on each dataset.
 LEVERS = (
@@ -36,6 +38,8 @@ LEVERS = (
 BENCHMARK_LEVERS = (
     ("both datasets, not one (40 epochs either way: more steps)", "pranet128_kvasir", "pranet128", ("data.root",)),
     ("both datasets, not one (40 epochs either way: more steps)", "pranet128_cvc", "pranet128", ("data.root",)),
+    ("both datasets, not one (equal steps)", "pranet128_kvasir_steps", "pranet128", EQUAL_STEPS),
+    ("both datasets, not one (equal steps)", "pranet128_cvc_steps", "pranet128", EQUAL_STEPS),
     ("256 px training, not 128", "pranet128", "pranet", ("data.image_size",)),
 )
 #: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).
