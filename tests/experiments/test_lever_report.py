@@ -139,7 +139,7 @@ def test_each_benchmark_lever_changes_only_its_own_config_keys(lever: tuple) -> 
 def _schedule_in_steps(protocol: str) -> tuple[int, list[int]]:
     """(steps of the run, steps after which the LR falls) of a PraNet-split config, from the
     shipped PraNet test lists and dataset ids (the split's sizes), batch size and drop_last."""
-    from polypnet.data.combined import SEPARATOR
+    from polypnet.data.combined import combined_id, combined_name
     from polypnet.data.shipped import CVC, KVASIR, cvc_sequences, kvasir_ids
     from polypnet.data.splits import make_split
 
@@ -149,7 +149,7 @@ def _schedule_in_steps(protocol: str) -> tuple[int, list[int]]:
     if len(roots) == 1:
         ids, dataset = stems[roots[0]], roots[0]
     else:
-        ids, dataset = [f"{r}{SEPARATOR}{s}" for r in roots for s in stems[r]], "+".join(roots)
+        ids, dataset = [combined_id(r, s) for r in roots for s in stems[r]], combined_name(roots)
     train = make_split(ids, "pranet", seed=data["seed"], dataset=dataset)["train"]
     per_epoch = len(train) * data["repeats"] // data["batch_size"]
     return config["trainer"]["max_epochs"] * per_epoch, [m * per_epoch for m in config["model"]["milestones"]]
