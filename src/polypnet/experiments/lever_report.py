@@ -40,6 +40,9 @@ BENCHMARK_LEVERS = (
     ("both datasets, not one (40 epochs either way: more steps)", "pranet128_cvc", "pranet128", ("data.root",)),
     ("both datasets, not one (equal steps)", "pranet128_kvasir_steps", "pranet128", EQUAL_STEPS),
     ("both datasets, not one (equal steps)", "pranet128_cvc_steps", "pranet128", EQUAL_STEPS),
+    # The equal-steps runs against their 40-epoch namesakes: the same images for longer.
+    ("65 epochs, not 40 (Kvasir's part alone)", "pranet128_kvasir", "pranet128_kvasir_steps", SCHEDULE),
+    ("108 epochs, not 40 (CVC-ClinicDB's part alone)", "pranet128_cvc", "pranet128_cvc_steps", SCHEDULE),
     ("256 px training, not 128", "pranet128", "pranet", ("data.image_size",)),
 )
 #: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).
