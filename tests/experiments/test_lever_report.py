@@ -164,3 +164,9 @@ def test_an_equal_steps_lever_trains_as_many_steps_as_both_datasets_with_the_lr_
     assert abs(steps - both_steps) <= 15 and all(abs(f - g) <= 20 for f, g in zip(falls, both_falls, strict=True))
     short, _ = _schedule_in_steps(protocol.removesuffix("_steps"))
     assert short < 0.7 * both_steps  # what the 40-epoch one-dataset lever lacks
+
+
+def test_the_long_schedule_doubles_pranet128s_steps_and_moves_its_lr_falls_alike() -> None:
+    steps, falls = _schedule_in_steps("pranet128_long")
+    both_steps, both_falls = _schedule_in_steps("pranet128")
+    assert steps == 2 * both_steps and falls == [2 * f for f in both_falls]

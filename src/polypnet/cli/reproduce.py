@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "both datasets (configs/<protocol>.yaml), scored with pysodmetrics (experiments/pranet_protocol.py); "
         "pranet128: pranet at 128 px (about an hour on 2 CPU cores); pranet128_kvasir, pranet128_cvc: "
         "pranet128 on one dataset's part alone, scored on its test list; pranet128_kvasir_steps, pranet128_cvc_steps: "
-        "those for as many steps as pranet128",
+        "those for as many steps as pranet128; pranet128_long: pranet128 for 80 epochs",
     )
     p.add_argument("--datasets", nargs="+", choices=sorted(CONFIG_STEMS), default=sorted(CONFIG_STEMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42])

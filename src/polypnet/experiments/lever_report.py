@@ -43,6 +43,7 @@ BENCHMARK_LEVERS = (
     # The equal-steps runs against their 40-epoch namesakes: the same images for longer.
     ("65 epochs, not 40 (Kvasir's part alone)", "pranet128_kvasir", "pranet128_kvasir_steps", SCHEDULE),
     ("108 epochs, not 40 (CVC-ClinicDB's part alone)", "pranet128_cvc", "pranet128_cvc_steps", SCHEDULE),
+    ("80 epochs, not 40 (both datasets)", "pranet128", "pranet128_long", SCHEDULE),
     ("256 px training, not 128", "pranet128", "pranet", ("data.image_size",)),
 )
 #: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).

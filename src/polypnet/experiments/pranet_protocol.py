@@ -35,6 +35,7 @@ from .pranet_table import BENCHMARK_DATASETS, FLOPS_SIZE, RECORD_FORMAT, pranet_
 #: ``pranet128_cvc`` train on one dataset's part of the split alone: beside ``pranet128`` they
 #: measure training on both datasets, and are no entry of the benchmark itself. Their ``_steps``
 #: forms train as many steps as ``pranet128`` (more epochs), so that lever is more data alone.
+#: ``pranet128_long`` is ``pranet128`` for twice the epochs: the longer schedule on both datasets.
 PRANET_PROTOCOLS = {
     "pranet": "improved",
     "pranet_paper": "paper",
@@ -43,6 +44,7 @@ PRANET_PROTOCOLS = {
     "pranet128_cvc": "improved",
     "pranet128_kvasir_steps": "improved",
     "pranet128_cvc_steps": "improved",
+    "pranet128_long": "improved",
 }
 
 
