@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from polypnet.cli.compare_input_size import choose, main, table_markdown
+from polypnet.models.pretrained import weights_stamp
 
 
 def test_choice_is_the_best_validation_f1_and_the_training_size_wins_a_tie() -> None:
@@ -42,7 +43,9 @@ def test_shipped_weights_at_their_own_size_give_their_record(shared_data: Path, 
         str(out),
     ]
     assert main(argv) == 0
-    [row] = json.loads((out / "input_size.json").read_text())["rows"]
+    written = json.loads((out / "input_size.json").read_text())
+    assert written["weights_sha256"] == weights_stamp("iam_unet", ["cvc-clinicdb-improved"])
+    [row] = written["rows"]
     assert sorted(row["val"]) == ["128", "256"] and row["chosen"] in (128, 256)
     repo = Path(__file__).resolve().parents[2]
     record = json.loads((repo / "results/improved/cvc-clinicdb_seed42.json").read_text())["metrics"]

@@ -11,6 +11,7 @@ import pytest
 from polypnet.cli.compare_postprocess import main, table_markdown
 from polypnet.experiments.postprocess_study import DEFAULT, score_variant, study
 from polypnet.inference.postprocess import apply, fill_holes, largest_component
+from polypnet.models.pretrained import weights_stamp
 
 
 def _disc(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:
@@ -68,7 +69,9 @@ def test_the_default_variant_gives_the_shipped_record(shared_data: Path, tmp_pat
     out = tmp_path / "o"
     argv = ["--pretrained", "cvc-clinicdb-improved", "--data-dir", str(shared_data), "--thresholds", "0.5"]
     assert main([*argv, "--out", str(out)]) == 0
-    [row] = json.loads((out / "postprocess.json").read_text())["rows"]
+    written = json.loads((out / "postprocess.json").read_text())
+    assert written["weights_sha256"] == weights_stamp("iam_unet", ["cvc-clinicdb-improved"])
+    [row] = written["rows"]
     repo = Path(__file__).resolve().parents[2]
     record = json.loads((repo / "results/improved/cvc-clinicdb_seed42.json").read_text())["metrics"]
     assert row["test"][DEFAULT]["dice_global"] == pytest.approx(record["dice_global_orig"], abs=1e-6)

@@ -4,6 +4,7 @@ leak computed from the committed splits, and the committed docs equal to what th
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -152,6 +153,8 @@ def test_check_fails_on_a_stale_doc_and_writing_fixes_it(tmp_path: Path, capsys:
         shutil.copy(REPO / doc, tmp_path / doc)
     index = tmp_path / "index.json"
     shutil.copy(report.INDEX_PATH, index)
+    for weights in report.INDEX_PATH.parent.glob("*.safetensors"):  # the index lists their sha256
+        (tmp_path / weights.name).symlink_to(weights)
     readme = tmp_path / "README.md"
     readme.write_text(
         readme.read_text().replace(
@@ -308,8 +311,10 @@ def test_weights_trained_on_the_pranet_benchmark_show_its_scores_only(tmp_path: 
         "benchmark": {"Kvasir": {"mdice": 0.1, "miou": 0.1}},  # stale: synced from the record
         "test_images": 1,
     }
-    index = {"iam_unet": {"polyp-pranet": entry}}
-    synced = weights_tables.synced_index(tmp_path, index)["iam_unet"]["polyp-pranet"]
+    index = {"iam_unet": {"polyp-pranet": {**entry, "file": "w.safetensors"}}}
+    (tmp_path / "w.safetensors").write_bytes(b"weights")
+    synced = weights_tables.synced_index(tmp_path, index, tmp_path)["iam_unet"]["polyp-pranet"]
+    assert synced["sha256"] == hashlib.sha256(b"weights").hexdigest()
     assert synced["test_images"] == 162 and synced["benchmark"]["Kvasir"] == {"mdice": 0.88, "miou": 0.88 - 0.1}
     assert "test_dice_global" not in synced
     rows = weights_tables.shipped(tmp_path, Path("docs"), index).splitlines()[2:]

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from polypnet.cli.benchmark import goal, main
+from polypnet.cli.benchmark import LATENCY_WEIGHTS, goal, main, scored_weights
 from polypnet.experiments import benchmark as bench
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
+from polypnet.models.pretrained import weights_stamp
 
 
 def test_flops_count_a_known_convolution() -> None:
@@ -39,6 +40,18 @@ def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
     assert set(rows["iam_unet"]["latency_b1"]) == expected  # --quick: torch only
     assert rows["smp_unet_mobilenet_v2"]["speedup_b1_vs_peer"]["eager_nchw"] == pytest.approx(1.0)
     assert rows["iam_unet"]["params_vs_peer"] < 0.2
+    assert result["weights_sha256"] == {}  # --quick: random weights
+
+
+def test_a_benchmark_record_names_the_shipped_weights_it_scored() -> None:
+    accuracy = {"accuracy": {"kvasir-seg": {"f1": {}}, "cvc-clinicdb-improved": {"skipped": "no data"}}}
+    assert scored_weights(accuracy, ["iam_unet"], pretrained=True) == weights_stamp(
+        "iam_unet", [LATENCY_WEIGHTS, "kvasir-seg"]
+    )
+    assert scored_weights(accuracy, ["smp_unet_mobilenet_v2"], pretrained=True) == weights_stamp(
+        "iam_unet", ["kvasir-seg"]
+    )
+    assert scored_weights({}, ["iam_unet"], pretrained=False) == {}
 
 
 def test_train_only_measures_each_training_format_and_the_bf16_ratio(tmp_path: Path) -> None:

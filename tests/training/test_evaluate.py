@@ -14,6 +14,7 @@ import torch
 from polypnet.cli.evaluate import main
 from polypnet.data import PolypDataset, read_mask, sample_root
 from polypnet.models import create_model
+from polypnet.models.pretrained import weights_stamp
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +156,8 @@ def test_pretrained_weights_bring_their_size_and_refuse_a_split_they_cannot_draw
     )
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["pretrained"] == "kvasir-seg" and record["image_size"] == 256 and record["metrics"]["images"] == 16
+    assert record["weights_sha256"] == weights_stamp("iam_unet", ["kvasir-seg"])
+    assert record["command"].startswith("polypnet evaluate --pretrained kvasir-seg --data sample")
 
 
 def test_pretrained_weights_score_their_own_test_split_again(shared_data: Path, tmp_path: Path, capsys) -> None:
@@ -197,7 +200,7 @@ def test_weights_of_the_pranet_benchmark_draw_pranets_test_list_on_either_datase
     shipped = pretrained.pretrained_info("iam_unet", "cvc-clinicdb")
     shutil.copy(pretrained.WEIGHTS_DIR / shipped["file"], folder / "iam_unet__polyp-pranet.safetensors")
     entry = {
-        **{k: shipped[k] for k in ("model_kwargs", "seed", "image_size", "epochs")},
+        **{k: shipped[k] for k in ("model_kwargs", "seed", "image_size", "epochs", "sha256")},
         "file": "iam_unet__polyp-pranet.safetensors",
         "dataset": pretrained.BENCHMARK_DATASET,
         "protocol": "pranet",

@@ -82,6 +82,20 @@ def test_retire_as_keeps_the_replaced_weights_loadable_under_the_new_tag(tmp_pat
     assert not torch.equal(_outputs("kvasir-seg"), old_out)
 
 
+def test_the_index_keeps_each_files_sha256_and_loading_refuses_an_altered_file(
+    tmp_path: Path, weights_dir: Path
+) -> None:
+    assert ship_weights.main([str(_result(tmp_path, "paper", seed=0, dice=0.80))]) == 0
+    file = weights_dir / "iam_unet__kvasir-seg.safetensors"
+    assert json.loads((weights_dir / "index.json").read_text())["iam_unet"]["kvasir-seg"]["sha256"] == _digest(file)
+    _outputs("kvasir-seg")  # loads
+    data = bytearray(file.read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    file.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match its sha256"):
+        _outputs("kvasir-seg")
+
+
 @pytest.mark.parametrize(
     "retire_as, message",
     [

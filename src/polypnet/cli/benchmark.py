@@ -40,6 +40,7 @@ import torch
 
 from ..experiments import benchmark as bench
 from ..models import count_parameters, create_model
+from ..models.pretrained import weights_stamp
 
 MODELS = ("iam_unet", "smp_unet_mobilenet_v2", "smp_unet_resnet34")
 PEER = "smp_unet_mobilenet_v2"
@@ -153,6 +154,13 @@ def model_for(name: str, weights: str | None = None) -> torch.nn.Module:
 
     net, _ = load_model(model=name, pretrained=weights)
     return net.eval()
+
+
+def scored_weights(result: dict[str, Any], models: list[str], pretrained: bool) -> dict[str, str]:
+    """``{tag: sha256}`` of the shipped weights that a benchmark record's figures come from."""
+    tags = {LATENCY_WEIGHTS} if pretrained and "iam_unet" in models else set()
+    tags |= {tag for tag, scored in result.get("accuracy", {}).items() if "f1" in scored}
+    return weights_stamp("iam_unet", sorted(tags))
 
 
 def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -573,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             result["video"] = video_check(args, result["goal"]["best_mode"])
             result["goal"] = goal(result)
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
+    result["weights_sha256"] = scored_weights(result, a.models, args["pretrained"])
     print(bench.performance_markdown(result))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)

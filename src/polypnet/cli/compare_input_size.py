@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.pretrained import pretrained_info
+from ..models.pretrained import pretrained_info, weights_stamp
 from . import evaluate as evaluate_cli
 
 #: The metrics kept per evaluation (at the original resolution), in table order.
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     command = "polypnet compare input-size " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "input_size.json").write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
+    record = {"command": command, "weights_sha256": weights_stamp(MODEL, args.pretrained), "rows": rows}
+    (args.out / "input_size.json").write_text(json.dumps(record, indent=2) + "\n")
     text = (
         "# Test-time input size\n\n"
         f"Written by `{command}`. F1 = Dice, global over the split's pixels, in percent, scored at each "

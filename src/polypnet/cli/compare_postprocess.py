@@ -24,7 +24,7 @@ from ..data import DataError, PolypDataset, find_pairs
 from ..experiments.evaluation import shipped_split
 from ..experiments.postprocess_study import DEFAULT, THRESHOLDS, original_size_logits, study
 from ..models import create_model
-from ..models.pretrained import pretrained_info
+from ..models.pretrained import pretrained_info, weights_stamp
 
 MODEL = "iam_unet"
 FORMAT = "polypnet-postprocess/1"
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = "polypnet compare postprocess " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    record = {"format": FORMAT, "command": command, "default": DEFAULT, "rows": rows}
+    stamp = weights_stamp(MODEL, args.pretrained)
+    record = {"format": FORMAT, "command": command, "weights_sha256": stamp, "default": DEFAULT, "rows": rows}
     (args.out / "postprocess.json").write_text(json.dumps(record, indent=2) + "\n")
     text = (
         "# Threshold and clean-up chosen on validation\n\n"

@@ -15,6 +15,7 @@ draw their own split again (kind and seed from the package's index), so the test
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -224,12 +225,15 @@ def main(argv: list[str] | None = None) -> int:
         precision=args.precision,
     )
     extra = {
+        "command": "polypnet evaluate " + shlex.join(sys.argv[1:] if argv is None else argv),
         **info,
         "model": hparams.get("model"),
         "model_kwargs": hparams.get("model_kwargs") or {},
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "weights": str(args.weights) if args.weights else None,
         "pretrained": args.pretrained,
+        # the weights' sha256, so that make docs-check tells when the tag ships other weights
+        "weights_sha256": {args.pretrained: hparams["pretrained_info"]["sha256"]} if args.pretrained else {},
         "threshold": args.threshold,
         "tta": args.tta,
         "backend": result.backend,

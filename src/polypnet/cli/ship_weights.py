@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 from ..experiments.pranet_table import RECORD_FORMAT as PRANET_FORMAT
 from ..experiments.pranet_table import benchmark_scores
 from ..inference.checkpoint import load_checkpoint
-from ..models.pretrained import BENCHMARK_DATASET, WEIGHTS_DIR
+from ..models.pretrained import BENCHMARK_DATASET, WEIGHTS_DIR, file_sha256
 
 
 def shipped_command(result: dict) -> str:
@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     filename = f"{result['model']}__{tag}.safetensors"
     state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
     save_file(state, WEIGHTS_DIR / filename, metadata={"model": result["model"], "tag": tag})
-    index.setdefault(result["model"], {})[tag] = index_entry(result, filename, str(args.result))
+    entry = index_entry(result, filename, str(args.result))
+    index.setdefault(result["model"], {})[tag] = {**entry, "sha256": file_sha256(WEIGHTS_DIR / filename)}
     _write_index(index_path, index)
     size = (WEIGHTS_DIR / filename).stat().st_size / 2**20
     print(f"shipped {WEIGHTS_DIR / filename} ({size:.1f} MiB) as {result['model']!r}, pretrained={tag!r}")

@@ -42,6 +42,7 @@ from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import load_records, pranet_markdown
 from .protocol_table import protocol_table_markdown
 from .run_tables import every_run, headline, sequence_split, summary
+from .scored_weights import stale_records
 from .shipping_rule import rule_violations
 from .study_tables import cross, figures, input_size_rows, postprocess_rows, tta_rows
 from .training_records import load_runs
@@ -128,10 +129,12 @@ def render(root: Path, index_path: Path = INDEX_PATH) -> dict[Path, str]:
     broken = rule_violations(root, index)
     if broken:
         raise ValueError("shipped weights that break the rule of polypnet.models.pretrained:\n  " + "\n  ".join(broken))
+    synced = synced_index(root, index, index_path.parent)
+    stale = stale_records(root, synced)
+    if stale:
+        raise ValueError("records scored with weights that no longer ship:\n  " + "\n  ".join(stale))
     out = {root / doc: fill((root / doc).read_text(), parts, str(doc)) for doc, parts in regions(root, index).items()}
-    out[index_path] = (
-        json.dumps(synced_index(root, index), indent=2, sort_keys=True) + "\n"
-    )  # as ship_weights writes it
+    out[index_path] = json.dumps(synced, indent=2, sort_keys=True) + "\n"  # as ship_weights writes it
     doc, record = PERFORMANCE
     if (root / record).is_file():  # until the benchmark has a record, the page stays as written
         out[root / doc] = performance_markdown(json.loads((root / record).read_text()))

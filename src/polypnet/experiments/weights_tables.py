@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..models.pretrained import BENCHMARK_DATASET
+from ..models.pretrained import BENCHMARK_DATASET, file_sha256
 from .markdown import link, table
 from .pranet_table import benchmark_scores, benchmark_text
 from .studies import percent
@@ -91,11 +91,15 @@ def shipped_brief(root: Path, base: Path, index: dict[str, dict[str, dict[str, A
     return table(header, rows)
 
 
-def synced_index(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The weights index with each entry's test scores read again from its record."""
+def synced_index(
+    root: Path, index: dict[str, dict[str, dict[str, Any]]], weights_dir: Path
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The weights index with each entry's test scores read again from its record and its file's
+    sha256 from ``weights_dir``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for model, tags in index.items():
         for tag, e in tags.items():
+            e = {**e, "sha256": file_sha256(weights_dir / e["file"])}
             record = json.loads((root / e["result_file"]).read_text())
             if "benchmark" in e:  # trained on PraNet's benchmark: scored per test set
                 e = {**e, **benchmark_scores(record)}

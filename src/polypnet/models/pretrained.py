@@ -11,16 +11,22 @@ Tags say dataset and recipe: ``cvc-clinicdb`` and ``kvasir-seg`` are the paper's
 (``polypnet.experiments.shipping_rule``). Tags retired since (CHANGELOG.md) name their replacement.
 ``polyp-pranet`` is the tag for a model trained on both datasets at PraNet's benchmark
 (``polypnet ship-weights`` of a ``--protocol pranet`` record), picked by the same rule.
+
+Each entry holds its file's sha256: loading refuses a file that does not match it, and records
+scored through a tag keep it (``weights_stamp``) so that ``make docs-check`` can tell when
+``ship-weights`` has since replaced the weights behind the tag.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file
+from safetensors.torch import load
 from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "resources" / "weights"
@@ -62,9 +68,23 @@ def pretrained_info(model: str, tag: str) -> dict[str, Any]:
     return entry
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, in hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def weights_stamp(model: str, tags: Iterable[str]) -> dict[str, str]:
+    """``{tag: sha256}`` of shipped weights, kept in a record scored through them."""
+    return {tag: pretrained_info(model, tag)["sha256"] for tag in tags}
+
+
 def load_pretrained(model: nn.Module, name: str, tag: str) -> nn.Module:
-    """Load the shipped weights ``tag`` of registered model ``name`` into ``model`` (strictly)."""
+    """Load the shipped weights ``tag`` of registered model ``name`` into ``model`` (strictly);
+    ValueError when the file does not match the sha256 that index.json lists for it."""
     entry = pretrained_info(name, tag)
-    state = load_file(WEIGHTS_DIR / entry["file"])
+    data = (WEIGHTS_DIR / entry["file"]).read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise ValueError(f"shipped weights {tag!r}: {entry['file']} does not match its sha256 in index.json")
+    state = load(data)
     model.load_state_dict(state, strict=True)
     return model
