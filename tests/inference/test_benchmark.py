@@ -161,7 +161,7 @@ def test_performance_markdown_reads_every_number_from_the_record() -> None:
     for r in record["rows"]:
         r.update(params=1000, gflops_per_image=1.0, achieved_gflops_b1=80.0, achieved_gbps_b1_lower_bound=3.0)
     for tag in record["accuracy"].values():
-        tag.update(test_images=61, split_file="s.json", calibration=None)
+        tag.update(test_images=61, split="random (seed 42)", calibration=None)
     record.update(command="polypnet benchmark --out x.json", machine={"cpu": "TestCPU", "threads": 2})
     record["rows"][0]["speedup_b1_vs_peer"] = {"torch/fp32": 40 / 30, "openvino/bf16": 2.5}
     record["goal"] = goal(record)
@@ -186,3 +186,16 @@ def test_render_writes_the_markdown_of_a_record_without_measuring(tmp_path: Path
     assert main(["--render", str(path), "--markdown", str(tmp_path / "docs" / "performance.md")]) == 0
     assert (tmp_path / "docs" / "performance.md").read_text() == bench.performance_markdown(record)
     assert capsys.readouterr().out == ""
+
+
+def test_shipped_weights_are_benchmarked_on_the_split_their_run_kept(shared_data: Path) -> None:
+    from polypnet.cli.benchmark import shipped_data
+    from polypnet.models.pretrained import pretrained_info
+
+    repo = Path(__file__).resolve().parents[2]
+    for tag in ("cvc-clinicdb", "kvasir-seg"):
+        root, drawn = shipped_data({"data_dir": str(shared_data)}, tag)
+        record = repo / pretrained_info("iam_unet", tag)["result_file"]
+        kept = json.loads((record.with_name(record.stem + "_run") / "split.json").read_text())
+        assert root == shared_data / tag and all(drawn[side] == kept[side] for side in ("train", "val", "test"))
+    assert shipped_data({"data_dir": str(repo / "nowhere")}, "kvasir-seg") is None

@@ -14,8 +14,9 @@ where the CPU has it), batch-16 throughput, optional training images/s, peak mem
 with the shipped ``cvc-clinicdb`` weights; int8 is calibrated on training images of that split.
 
 Accuracy: the shipped weights (``--accuracy-tags``) scored by every backend x precision on the test
-split recorded in ``SPLITS/TAG_seed42_run/split.json`` (F1 = global Dice at the input size, as the
-shipped records), int8 calibrated on the first ``--calibration-images`` training images of it.
+split their run was trained with, drawn again from ``--data-dir`` as ``evaluate --pretrained`` draws
+it (F1 = global Dice at the input size, as the shipped records), int8 calibrated on the first
+``--calibration-images`` training images of it. The record keeps the sha256 of the weights scored.
 
 Video: a 720x576 clip made of test images is run through the pipelined ``predict_video`` with the
 best backend that keeps accuracy, and frames/s are reported end to end (decode, resize, infer,
@@ -40,7 +41,7 @@ import torch
 
 from ..experiments import benchmark as bench
 from ..models import count_parameters, create_model
-from ..models.pretrained import weights_stamp
+from ..models.pretrained import pretrained_info, weights_stamp
 
 MODELS = ("iam_unet", "smp_unet_mobilenet_v2", "smp_unet_resnet34")
 PEER = "smp_unet_mobilenet_v2"
@@ -77,12 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("../shared/data"),
         help="folder holding cvc-clinicdb/ and kvasir-seg/ (default ../shared/data)",
-    )
-    p.add_argument(
-        "--splits",
-        type=Path,
-        default=Path("results/paper"),
-        help="folder of TAG_seed42_run/split.json, the shipped weights' splits (default results/paper)",
     )
     p.add_argument(
         "--accuracy-tags",
@@ -127,19 +122,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def shipped_data(args: dict[str, Any], tag: str) -> tuple[Path, dict[str, Any]] | None:
+    """The copy under ``--data-dir`` of the dataset that ``tag``'s weights were trained on and the
+    split they were trained on, drawn again (``shipped_split``); None when that data is absent."""
+    from ..data import find_pairs
+    from ..experiments.evaluation import shipped_split
+
+    info = pretrained_info("iam_unet", tag)
+    root = Path(args["data_dir"]) / info["dataset"]
+    if not root.is_dir():
+        return None
+    found = find_pairs(root)
+    return found.root, shipped_split(found, info, tag)
+
+
+def split_name(drawn: dict[str, Any]) -> str:
+    """How a record names a drawn split: its kind and seed."""
+    return f"{drawn['kind']} (seed {drawn['seed']})"
+
+
 def calibration_source(args: dict[str, Any], tag: str) -> tuple[Any, str] | tuple[None, None]:
-    """A lazy loader of the first N training images of ``tag``'s recorded split, and its cache tag;
-    (None, None) when the data or the split file is absent."""
-    split_file = Path(args["splits"]) / f"{tag}_seed42_run" / "split.json"
-    root = Path(args["data_dir"]) / tag
-    if args["calibration_images"] < 1 or not split_file.is_file() or not root.is_dir():
+    """A lazy loader of the first N training images of ``tag``'s split, and its cache tag;
+    (None, None) when the data is absent."""
+    data = shipped_data(args, tag) if args["calibration_images"] >= 1 else None
+    if data is None:
         return None, None
-    n, size = args["calibration_images"], args["size"]
+    (root, drawn), n, size = data, args["calibration_images"], args["size"]
 
     def images() -> list[Any]:
-        from ..data import PolypDataset, load_split
+        from ..data import PolypDataset
 
-        ids = load_split(split_file)["train"][:n]  # training images only: never val or test
+        ids = drawn["train"][:n]  # training images only: never val or test
         data = PolypDataset.from_root(root, ids=ids, image_size=size, cache=False)
         return [data[i]["image"][None].numpy() for i in range(len(data))]
 
@@ -301,17 +314,17 @@ def ratios(rows: list[dict[str, Any]], peer: str) -> None:
 
 def accuracy(args: dict[str, Any]) -> dict[str, Any]:
     """Test F1 of IAM-UNet's shipped weights under every backend x precision, per dataset."""
-    from ..data import PolypDataset, load_split
+    from ..data import PolypDataset
     from ..inference.backends import PRECISIONS, Segmenter, backend_available, cpu_has_bf16
 
     out: dict[str, Any] = {}
     for tag in args["accuracy_tags"]:
-        split_file = Path(args["splits"]) / f"{tag}_seed42_run" / "split.json"
-        root = Path(args["data_dir"]) / tag
-        if not split_file.is_file() or not root.is_dir():
-            out[tag] = {"skipped": f"needs {split_file} and {root}"}
+        data = shipped_data(args, tag)
+        if data is None:
+            out[tag] = {"skipped": f"needs its dataset under {args['data_dir']}"}
             continue
-        test = PolypDataset.from_root(root, ids=load_split(split_file)["test"], image_size=args["size"], cache=False)
+        root, drawn = data
+        test = PolypDataset.from_root(root, ids=drawn["test"], image_size=args["size"], cache=False)
         model = model_for("iam_unet", tag)
         calibration, ctag = (None, None) if args.get("no_int8") else calibration_source(args, tag)
         f1: dict[str, float] = {}
@@ -332,7 +345,7 @@ def accuracy(args: dict[str, Any]) -> dict[str, Any]:
                 f1[bench.mode_key(backend, precision)] = bench.test_f1(seg, test)
         reference = f1.get("torch/fp32")
         out[tag] = {
-            "split_file": str(split_file),
+            "split": split_name(drawn),
             "test_images": len(test),
             "calibration": ctag,
             "f1": f1,
@@ -348,16 +361,15 @@ def video_check(args: dict[str, Any], mode: str) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from ..data import PolypDataset, load_split
+    from ..data import PolypDataset
     from ..inference import Predictor
     from ..inference.video import predict_video
 
-    tag = LATENCY_WEIGHTS
-    split_file = Path(args["splits"]) / f"{tag}_seed42_run" / "split.json"
-    root = Path(args["data_dir"]) / tag
-    if not split_file.is_file() or not root.is_dir():
-        return {"skipped": f"needs {split_file} and {root}"}
-    test = PolypDataset.from_root(root, ids=load_split(split_file)["test"], image_size=256, cache=False)
+    data = shipped_data(args, LATENCY_WEIGHTS)
+    if data is None:
+        return {"skipped": f"needs {LATENCY_WEIGHTS}'s dataset under {args['data_dir']}"}
+    root, drawn = data
+    test = PolypDataset.from_root(root, ids=drawn["test"], image_size=256, cache=False)
     frames = [cv2.resize(test.read_image(i), (720, 576), interpolation=cv2.INTER_LINEAR) for i in range(len(test))]
     backend, precision = mode.split("/")
     with tempfile.TemporaryDirectory(prefix="polypnet-video-") as work:
@@ -366,7 +378,7 @@ def video_check(args: dict[str, Any], mode: str) -> dict[str, Any]:
         for i in range(args["video_frames"]):
             writer.write(cv2.cvtColor(frames[i % len(frames)], cv2.COLOR_RGB2BGR))
         writer.release()
-        net = model_for("iam_unet", tag)
+        net = model_for("iam_unet", LATENCY_WEIGHTS)
         predictor = Predictor(net, image_size=args["size"], backend=backend, precision=precision)
         predictor.predict(np.zeros((576, 720, 3), np.uint8))  # compile before the clock starts
         start = time.perf_counter()
@@ -545,7 +557,6 @@ def main(argv: list[str] | None = None) -> int:
         "backends": a.backends,
         "no_int8": a.no_int8,
         "data_dir": str(a.data_dir),
-        "splits": str(a.splits),
         "calibration_images": a.calibration_images,
         "accuracy_tags": a.accuracy_tags,
         "train": a.train_only or not a.no_train,

@@ -441,10 +441,10 @@ def _accuracy_lines(record: dict[str, Any]) -> list[str]:
     calib = "; ".join(f"{k}: {v['calibration']}" for k, v in acc.items() if v.get("calibration"))
     out += [
         "",
-        "F1 is the global Dice at the input size on the test split each weights' run recorded "
-        "(`"
-        + "`, `".join(v["split_file"] for v in acc.values())
-        + "`)."
+        "F1 is the global Dice at the input size on the test split that each weights' run was trained "
+        "with, drawn again ("
+        + "; ".join(f"{k}: {v['split']}" for k, v in acc.items())
+        + ")."
         + (f" int8 calibration (training images only): {calib}." if calib else ""),
         "",
     ]
