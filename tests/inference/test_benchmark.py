@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from polypnet.cli.benchmark import LATENCY_WEIGHTS, goal, main, scored_weights
+from polypnet.cli.benchmark import goal, main, scored_weights
 from polypnet.experiments import benchmark as bench
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
@@ -45,13 +45,8 @@ def test_quick_benchmark_in_one_run(tmp_path: Path) -> None:
 
 def test_a_benchmark_record_names_the_shipped_weights_it_scored() -> None:
     accuracy = {"accuracy": {"kvasir-seg": {"f1": {}}, "cvc-clinicdb-improved": {"skipped": "no data"}}}
-    assert scored_weights(accuracy, ["iam_unet"], pretrained=True) == weights_stamp(
-        "iam_unet", [LATENCY_WEIGHTS, "kvasir-seg"]
-    )
-    assert scored_weights(accuracy, ["smp_unet_mobilenet_v2"], pretrained=True) == weights_stamp(
-        "iam_unet", ["kvasir-seg"]
-    )
-    assert scored_weights({}, ["iam_unet"], pretrained=False) == {}
+    assert scored_weights(accuracy) == weights_stamp("iam_unet", ["kvasir-seg"])
+    assert scored_weights({}) == {}  # speeds only: they do not depend on the weights' values
 
 
 def test_train_only_measures_each_training_format_and_the_bf16_ratio(tmp_path: Path) -> None:
@@ -199,3 +194,14 @@ def test_shipped_weights_are_benchmarked_on_the_split_their_run_kept(shared_data
         kept = json.loads((record.with_name(record.stem + "_run") / "split.json").read_text())
         assert root == shared_data / tag and all(drawn[side] == kept[side] for side in ("train", "val", "test"))
     assert shipped_data({"data_dir": str(repo / "nowhere")}, "kvasir-seg") is None
+
+
+def test_without_nncf_the_benchmark_leaves_int8_out(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from polypnet.cli import benchmark
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else found(name, *a))
+    args = {"calibration_images": 300, "data_dir": str(shared_data), "size": 64}
+    assert benchmark.calibration_source(args, "cvc-clinicdb") == (None, None)  # int8 is skipped, not a traceback

@@ -27,6 +27,7 @@ absolute milliseconds. The record says whether the goal (issue 38) is met, and b
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -143,8 +144,9 @@ def split_name(drawn: dict[str, Any]) -> str:
 
 def calibration_source(args: dict[str, Any], tag: str) -> tuple[Any, str] | tuple[None, None]:
     """A lazy loader of the first N training images of ``tag``'s split, and its cache tag;
-    (None, None) when the data is absent."""
-    data = shipped_data(args, tag) if args["calibration_images"] >= 1 else None
+    (None, None), so that int8 is left out, when the data or NNCF (``polypnet[int8]``) is absent."""
+    wanted = args["calibration_images"] >= 1 and importlib.util.find_spec("nncf") is not None
+    data = shipped_data(args, tag) if wanted else None
     if data is None:
         return None, None
     (root, drawn), n, size = data, args["calibration_images"], args["size"]
@@ -169,11 +171,10 @@ def model_for(name: str, weights: str | None = None) -> torch.nn.Module:
     return net.eval()
 
 
-def scored_weights(result: dict[str, Any], models: list[str], pretrained: bool) -> dict[str, str]:
-    """``{tag: sha256}`` of the shipped weights that a benchmark record's figures come from."""
-    tags = {LATENCY_WEIGHTS} if pretrained and "iam_unet" in models else set()
-    tags |= {tag for tag, scored in result.get("accuracy", {}).items() if "f1" in scored}
-    return weights_stamp("iam_unet", sorted(tags))
+def scored_weights(result: dict[str, Any]) -> dict[str, str]:
+    """``{tag: sha256}`` of the shipped weights whose test F1 a benchmark record holds (the speeds
+    do not depend on the weights' values, so they name none)."""
+    return weights_stamp("iam_unet", sorted(tag for tag, got in result.get("accuracy", {}).items() if "f1" in got))
 
 
 def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -592,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             result["video"] = video_check(args, result["goal"]["best_mode"])
             result["goal"] = goal(result)
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
-    result["weights_sha256"] = scored_weights(result, a.models, args["pretrained"])
+    result["weights_sha256"] = scored_weights(result)
     print(bench.performance_markdown(result))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
