@@ -27,7 +27,7 @@ from ..data import DataError, PolypDataset, find_pairs, load_split
 from ..experiments.evaluation import EvalResult, evaluate, overlay_grid, shipped_split
 from ..inference import FLIPS, CheckpointError, FlippedInput, run_dir_of
 from ..inference.outputs import claim_output_folder
-from ..models.pretrained import pretrained_info
+from ..models.pretrained import pretrained_info, weights_stamp
 from .model_source import add_model_source, image_size_of, model_from_args
 
 SPLITS = ("test", "val", "train", "all")
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": str(args.weights) if args.weights else None,
         "pretrained": args.pretrained,
         # the weights' sha256, so that make docs-check tells when the tag ships other weights
-        "weights_sha256": {args.pretrained: hparams["pretrained_info"]["sha256"]} if args.pretrained else {},
+        "weights_sha256": weights_stamp(hparams["model"], [args.pretrained]) if args.pretrained else {},
         "threshold": args.threshold,
         "tta": args.tta,
         "backend": result.backend,
