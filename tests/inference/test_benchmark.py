@@ -205,3 +205,22 @@ def test_without_nncf_the_benchmark_leaves_int8_out(shared_data: Path, monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else found(name, *a))
     args = {"calibration_images": 300, "data_dir": str(shared_data), "size": 64}
     assert benchmark.calibration_source(args, "cvc-clinicdb") == (None, None)  # int8 is skipped, not a traceback
+
+
+def test_calibration_reads_the_split_the_caller_drew(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from polypnet.cli import benchmark
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "nncf" else found(name, *a))
+    root, drawn = benchmark.shipped_data({"data_dir": str(shared_data)}, "cvc-clinicdb")
+
+    def not_again(*_: object) -> None:
+        raise AssertionError("the split was drawn again")
+
+    monkeypatch.setattr(benchmark, "shipped_data", not_again)
+    args = {"calibration_images": 2, "data_dir": str(shared_data), "size": 64}
+    images, tag = benchmark.calibration_source(args, "cvc-clinicdb", (root, drawn))
+    assert tag == "cvc-clinicdb:train:first2:size64"
+    assert [a.shape for a in images()] == [(1, 3, 64, 64)] * 2

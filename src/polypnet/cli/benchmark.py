@@ -142,12 +142,16 @@ def split_name(drawn: dict[str, Any]) -> str:
     return f"{drawn['kind']} (seed {drawn['seed']})"
 
 
-def calibration_source(args: dict[str, Any], tag: str) -> tuple[Any, str] | tuple[None, None]:
+def calibration_source(
+    args: dict[str, Any], tag: str, data: tuple[Path, dict[str, Any]] | None = None
+) -> tuple[Any, str] | tuple[None, None]:
     """A lazy loader of the first N training images of ``tag``'s split, and its cache tag;
-    (None, None), so that int8 is left out, when the data or NNCF (``polypnet[int8]``) is absent."""
+    (None, None), so that int8 is left out, when the data or NNCF (``polypnet[int8]``) is absent.
+    ``data`` is ``shipped_data(args, tag)`` where the caller has drawn it already."""
     wanted = args["calibration_images"] >= 1 and importlib.util.find_spec("nncf") is not None
-    data = shipped_data(args, tag) if wanted else None
-    if data is None:
+    if wanted and data is None:
+        data = shipped_data(args, tag)
+    if not wanted or data is None:
         return None, None
     (root, drawn), n, size = data, args["calibration_images"], args["size"]
 
@@ -327,7 +331,7 @@ def accuracy(args: dict[str, Any]) -> dict[str, Any]:
         root, drawn = data
         test = PolypDataset.from_root(root, ids=drawn["test"], image_size=args["size"], cache=False)
         model = model_for("iam_unet", tag)
-        calibration, ctag = (None, None) if args.get("no_int8") else calibration_source(args, tag)
+        calibration, ctag = (None, None) if args.get("no_int8") else calibration_source(args, tag, data)
         f1: dict[str, float] = {}
         for backend in args["backends"]:
             if not backend_available(backend):
