@@ -49,19 +49,26 @@ def test_a_benchmark_record_names_the_shipped_weights_it_scored() -> None:
     assert scored_weights({}) == {}  # speeds only: they do not depend on the weights' values
 
 
-def test_train_only_measures_each_training_format_and_the_bf16_ratio(tmp_path: Path) -> None:
+def test_train_only_measures_each_training_format_and_the_ratios(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     assert main(["--quick", "--train-only", "--train-steps", "1", "--models", "iam_unet", "--out", str(out)]) == 0
-    row = json.loads(out.read_text())["rows"][0]
+    record = json.loads(out.read_text())
+    row = record["rows"][0]
     assert "latency_b1" not in row  # no inference figures
-    assert set(row["train_images_per_s"]) == {
-        f"{s}_{fmt}" for s in (64, 32) for fmt in ("nchw", "channels_last", "bf16_channels_last")
+    speed = row["train_images_per_s"]
+    assert set(speed) == {
+        f"{s}_{fmt}" for s in (64, 32) for fmt in ("nchw", "channels_last", "bf16_nchw", "bf16_channels_last")
     }
-    assert all(v > 0 for v in row["train_images_per_s"].values())
-    ratio = row["train_bf16_vs_fp32"]["64"]
-    assert ratio == pytest.approx(
-        row["train_images_per_s"]["64_bf16_channels_last"] / row["train_images_per_s"]["64_channels_last"]
+    assert all(v > 0 for v in speed.values())
+    assert row["train_bf16_vs_fp32"]["64"] == pytest.approx(speed["64_bf16_channels_last"] / speed["64_channels_last"])
+    layout = row["train_channels_last_vs_nchw"]["32"]
+    assert layout == pytest.approx(
+        {
+            "fp32": speed["32_channels_last"] / speed["32_nchw"],
+            "bf16": speed["32_bf16_channels_last"] / speed["32_bf16_nchw"],
+        }
     )
+    assert f"32 px bf16 {layout['bf16']:.2f}x" in bench.performance_markdown(record)
     assert main(["--train-only", "--no-train"]) == 2
 
 

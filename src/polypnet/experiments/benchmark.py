@@ -241,8 +241,14 @@ def training_step(
     return step
 
 
-#: The training-speed variants: (name, channels_last, bf16 autocast).
-TRAIN_FORMATS = (("nchw", False, False), ("channels_last", True, False), ("bf16_channels_last", True, True))
+#: The training-speed variants: (name, channels_last, bf16 autocast). Both layouts in both
+#: precisions, so that the layout's gain is measured in each.
+TRAIN_FORMATS = (
+    ("nchw", False, False),
+    ("channels_last", True, False),
+    ("bf16_nchw", False, True),
+    ("bf16_channels_last", True, True),
+)
 
 
 def training_speed(
@@ -505,7 +511,13 @@ def _train_lines(record: dict[str, Any]) -> list[str]:
         out.append(
             f"- {r['model']}: "
             + ", ".join(f"{k} {v:.1f}" for k, v in r["train_images_per_s"].items())
-            + "; bf16 over fp32: "
+            + "; bf16 over fp32 (channels_last): "
             + ", ".join(f"{s} px {v:.2f}x" for s, v in r["train_bf16_vs_fp32"].items())
+            + "; channels_last over NCHW: "
+            + ", ".join(
+                f"{s} px {p} {v:.2f}x"
+                for s, by_precision in r.get("train_channels_last_vs_nchw", {}).items()
+                for p, v in by_precision.items()
+            )
         )
     return out + [""]
