@@ -70,6 +70,8 @@ COMMANDS: Tree = {
         (
             "polypnet reproduce --protocol paper --datasets cvc-clinicdb --data-dir data --accelerator gpu",
             "polypnet reproduce --protocol improved --seeds 42 43 44 --out results",
+            "polypnet reproduce --protocol paper --datasets kvasir-seg --accelerator cpu --precision bf16-mixed "
+            "--extra --model.channels_last true",
         ),
     ),
     "ablate": Command(
