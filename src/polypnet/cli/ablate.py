@@ -193,16 +193,7 @@ def run_arm(study: Study, arm: str, seed: int, run_dir: Path, base: Path, args: 
         print(f"{study.name}/{arm} seed {seed}: finished earlier, reusing {run_dir}")
         return
     argv = [
-        "--config",
-        str(base),
-        "--data.root",
-        str(args.data_dir / args.dataset),
-        "--seed_everything",
-        str(seed),
-        "--run_dir",
-        str(run_dir),
-        "--trainer.accelerator",
-        args.accelerator,
+        *fit_cli.seeded_run_argv(base, args.data_dir / args.dataset, seed, run_dir, args.accelerator),
         *arm_argv(study.arms[arm]),
     ]
     resume = fit_cli.resume_argv(run_dir)

@@ -191,6 +191,23 @@ def is_finished(run_dir: Path) -> bool:
     return (run_dir / "test_metrics.json").is_file()
 
 
+def seeded_run_argv(config: Path, data_root: Path, seed: int, run_dir: Path, accelerator: str) -> list[str]:
+    """``polypnet fit`` arguments that train ``config`` on ``data_root`` with ``seed`` into
+    ``run_dir`` (what ``reproduce`` and ``ablate`` run for each dataset and seed)."""
+    return [
+        "--config",
+        str(config),
+        "--data.root",
+        str(data_root),
+        "--seed_everything",
+        str(seed),
+        "--run_dir",
+        str(run_dir),
+        "--trainer.accelerator",
+        accelerator,
+    ]
+
+
 def resume_argv(run_dir: Path) -> list[str]:
     """``--ckpt_path`` of the run's last checkpoint where an interrupted run left one, else []."""
     last = run_dir / "checkpoints" / "last.ckpt"

@@ -142,18 +142,7 @@ def train(config: Path, data_root: Path, seed: int, run_dir: Path, args: argpars
     if fit_cli.is_finished(run_dir):
         print(f"{run_dir}: finished earlier, recording it without training")
         return read_wall_clock(run_dir)
-    argv = [
-        "--config",
-        str(config),
-        "--data.root",
-        str(data_root),
-        "--seed_everything",
-        str(seed),
-        "--run_dir",
-        str(run_dir),
-        "--trainer.accelerator",
-        args.accelerator,
-    ]
+    argv = fit_cli.seeded_run_argv(config, data_root, seed, run_dir, args.accelerator)
     if args.split != "random":
         argv += ["--data.split", args.split]
     if args.split_seed is not None:
