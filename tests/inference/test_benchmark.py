@@ -212,6 +212,9 @@ def test_without_nncf_the_benchmark_leaves_int8_out(shared_data: Path, monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else found(name, *a))
     args = {"calibration_images": 300, "data_dir": str(shared_data), "size": 64}
     assert benchmark.calibration_source(args, "cvc-clinicdb") == (None, None)  # int8 is skipped, not a traceback
+    assert "polypnet[int8]" in benchmark.int8_notice(["torch", "openvino"], no_int8=False)  # and says why
+    assert benchmark.int8_notice(["torch"], no_int8=False) is None
+    assert benchmark.int8_notice(["openvino"], no_int8=True) is None
 
 
 def test_calibration_reads_the_split_the_caller_drew(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -142,6 +142,13 @@ def split_name(drawn: dict[str, Any]) -> str:
     return f"{drawn['kind']} (seed {drawn['seed']})"
 
 
+def int8_notice(backends: list[str], no_int8: bool) -> str | None:
+    """The line that says int8 is left out because NNCF is missing; None where it is not."""
+    if "openvino" in backends and not no_int8 and importlib.util.find_spec("nncf") is None:
+        return "int8 left out: it needs NNCF (pip install 'polypnet[int8]')"
+    return None
+
+
 def calibration_source(
     args: dict[str, Any], tag: str, data: tuple[Path, dict[str, Any]] | None = None
 ) -> tuple[Any, str] | tuple[None, None]:
@@ -587,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(a.threads, a.quick),
         "rows": [],
     }
+    if notice := int8_notice(a.backends, a.no_int8 or a.train_only):
+        print(notice, file=sys.stderr, flush=True)
     for name in a.models:
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
         result["rows"].append(run_isolated(name, {**args, "profile": name == "iam_unet" and not a.no_profile}))

@@ -415,7 +415,9 @@ def _latency_lines(record: dict[str, Any]) -> list[str]:
         "",
         "`eager_nchw`: the model as trained, no folding; `onnxruntime/fp32-ort-defaults`: ONNX Runtime on its own "
         "thread defaults beside torch (the thread-contention check), against `onnxruntime/fp32` on explicit threads "
-        "without spinning. p90 and batch-16 throughput are in the record.",
+        "without spinning. `openvino/int8`: NNCF's post-training quantisation, which needs the `int8` extra "
+        "(`pip install 'polypnet[int8]'`; without it the benchmark leaves int8 out). p90 and batch-16 "
+        "throughput are in the record.",
         "",
     ]
     for r in rows:
