@@ -373,10 +373,25 @@ def test_baselines_cost_table_is_one_benchmark_run(tmp_path: Path) -> None:
 def test_every_run_names_how_each_record_was_scored(tmp_path: Path) -> None:
     record(tmp_path, "paper", "cvc-clinicdb", 42, 0.80)  # no eval_metrics.json: an older torch evaluation
     record(tmp_path, "paper", "cvc-clinicdb", 43, 0.82)
+    on_gpu = tmp_path / "results" / "paper" / "cvc-clinicdb_seed43.json"
+    on_gpu.write_text(json.dumps({**json.loads(on_gpu.read_text()), "accelerator": "NVIDIA H200"}))
     files = tmp_path / "results" / "paper" / "cvc-clinicdb_seed43_run"
     files.mkdir()
     (files / "eval_metrics.json").write_text(json.dumps({"backend": "openvino", "precision": "bf16"}))
+    (files / "config.yaml").write_text("model:\n  model: iam_unet\n  channels_last: true\n")
     runs = records.load_runs(tmp_path)
     assert [r.scored_with for r in runs] == ["torch fp32", "openvino bf16"]
+    assert [r.layout for r in runs] == ["-", "channels_last"]  # seed 42 kept no config
     text = run_tables.every_run(runs, tmp_path)
-    assert "| scored with |" in text and "| 40 | 32-true | openvino bf16 | 82.00 |" in text
+    assert "| device | precision | layout | scored with |" in text
+    assert "| 40 | NVIDIA H200 | 32-true | channels_last | openvino bf16 | 82.00 |" in text
+    assert "| 40 | - | 32-true | - | torch fp32 | 80.00 |" in text  # names no device, kept no config
+
+
+def test_a_run_config_names_its_memory_layout(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("model:\n  channels_last: false\n")
+    assert records.memory_layout(config) == "NCHW"
+    config.write_text("trainer:\n  max_epochs: 1\n")  # the default layout
+    assert records.memory_layout(config) == "NCHW"
+    assert records.memory_layout(tmp_path / "missing.yaml") == "-"

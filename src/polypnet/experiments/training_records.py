@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ..data.shipped import TITLES
 from .pranet_protocol import PRANET_PROTOCOLS
 
@@ -37,6 +39,8 @@ class Run:
     wall_time_s: float | None
     metrics: dict[str, float]
     scored_with: str  # the evaluation's runtime and precision (eval_metrics.json)
+    layout: str = "-"  # the memory layout it trained in (memory_layout)
+    device: str = "-"  # what trained it, as reproduce named it ("NVIDIA H200", "CPU (x86_64, 2 threads)")
 
     @property
     def run_files(self) -> Path:
@@ -78,6 +82,8 @@ def load_runs(root: Path) -> list[Run]:
                 wall_time_s=r.get("wall_time_s"),
                 metrics={k: float(v) for k, v in r["metrics"].items()},
                 scored_with=scored_with(path.with_name(path.stem + "_run") / "eval_metrics.json"),
+                layout=memory_layout(path.with_name(path.stem + "_run") / "config.yaml"),
+                device=str(r.get("accelerator") or "-"),
             )
         )
     return sorted(
@@ -90,6 +96,15 @@ def scored_with(eval_metrics: Path) -> str:
     predate the choice of backend (they ran torch in fp32) or runs without the file."""
     evaluated = json.loads(eval_metrics.read_text()) if eval_metrics.is_file() else {}
     return f"{evaluated.get('backend') or 'torch'} {evaluated.get('precision') or 'fp32'}"
+
+
+def memory_layout(config: Path) -> str:
+    """``channels_last`` or ``NCHW``, the layout a run trained in (its ``config.yaml``, as fit
+    saved it); ``-`` where the run kept no config. It changes the speed, not the computation."""
+    if not config.is_file():
+        return "-"
+    model = (yaml.safe_load(config.read_text()) or {}).get("model") or {}
+    return "channels_last" if model.get("channels_last") else "NCHW"
 
 
 def protocol_rank(protocol: str) -> tuple[int, str]:
