@@ -11,6 +11,7 @@ import torch
 
 from polypnet.cli.benchmark import goal, main, scored_weights
 from polypnet.experiments import benchmark as bench
+from polypnet.experiments.performance_page import performance_markdown
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
 from polypnet.models.pretrained import weights_stamp
@@ -68,7 +69,7 @@ def test_train_only_measures_each_training_format_and_the_ratios(tmp_path: Path)
             "bf16": speed["32_bf16_channels_last"] / speed["32_bf16_nchw"],
         }
     )
-    assert f"32 px bf16 {layout['bf16']:.2f}x" in bench.performance_markdown(record)
+    assert f"32 px bf16 {layout['bf16']:.2f}x" in performance_markdown(record)
     assert main(["--train-only", "--no-train"]) == 2
 
 
@@ -167,7 +168,7 @@ def test_performance_markdown_reads_every_number_from_the_record() -> None:
     record.update(command="polypnet benchmark --out x.json", machine={"cpu": "TestCPU", "threads": 2})
     record["rows"][0]["speedup_b1_vs_peer"] = {"torch/fp32": 40 / 30, "openvino/bf16": 2.5}
     record["goal"] = goal(record)
-    text = bench.performance_markdown(record)
+    text = performance_markdown(record)
     assert "polypnet benchmark --out x.json" in text and "TestCPU" in text
     assert "| openvino/bf16 | 12.5 (2.50x) | 31.2 |" in text
     assert (
@@ -186,7 +187,7 @@ def test_render_writes_the_markdown_of_a_record_without_measuring(tmp_path: Path
     path = tmp_path / "cpu.json"
     path.write_text(json.dumps(record))
     assert main(["--render", str(path), "--markdown", str(tmp_path / "docs" / "performance.md")]) == 0
-    assert (tmp_path / "docs" / "performance.md").read_text() == bench.performance_markdown(record)
+    assert (tmp_path / "docs" / "performance.md").read_text() == performance_markdown(record)
     assert capsys.readouterr().out == ""
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 
 from ..experiments import benchmark as bench
+from ..experiments.performance_page import performance_markdown
 from ..models import count_parameters, create_model
 from ..models.pretrained import pretrained_info, weights_stamp
 
@@ -555,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     """Measure every model in one run; print the table, optionally write JSON."""
     a = build_parser().parse_args(argv)
     if a.render is not None:
-        text = bench.performance_markdown(json.loads(a.render.read_text()))
+        text = performance_markdown(json.loads(a.render.read_text()))
         if a.markdown:
             a.markdown.parent.mkdir(parents=True, exist_ok=True)
             a.markdown.write_text(text)
@@ -616,13 +617,13 @@ def main(argv: list[str] | None = None) -> int:
             result["goal"] = goal(result)
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
     result["weights_sha256"] = scored_weights(result)
-    print(bench.performance_markdown(result))
+    print(performance_markdown(result))
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nJSON: {a.out}")
     if a.markdown:
         a.markdown.parent.mkdir(parents=True, exist_ok=True)
-        a.markdown.write_text(bench.performance_markdown(result))
+        a.markdown.write_text(performance_markdown(result))
         print(f"Markdown: {a.markdown}")
     return 0 if all("error" not in r for r in result["rows"]) else 1

@@ -29,7 +29,6 @@ from typing import Any
 
 from ..models.pretrained import WEIGHTS_DIR
 from .ablation_report import baselines_table, cost_table, studies_table
-from .benchmark import performance_markdown
 from .data_check_report import data_check_markdown
 from .data_loading_report import data_loading_markdown
 from .goal_report import goal_markdown
@@ -38,6 +37,7 @@ from .gpu_session_report import gpu_sessions_markdown
 from .leakage_report import leakage
 from .lever_report import levers_markdown
 from .model_summary_report import model_summary_markdown
+from .performance_page import performance_markdown
 from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import load_records, pranet_markdown
 from .protocol_table import protocol_table_markdown
