@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from polypnet.cli.benchmark import goal, main, scored_weights
+from polypnet.cli.benchmark import main, scored_weights
 from polypnet.experiments import benchmark as bench
 from polypnet.experiments.performance_page import performance_markdown
+from polypnet.experiments.speed_goal import goal
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
 from polypnet.models.pretrained import weights_stamp
