@@ -76,6 +76,13 @@ def test_openvino_matches_torch_at_two_shapes(
 
 
 @needs_openvino
+def test_every_openvino_model_shares_the_one_core(tiny: nn.Module, private_cache: Path) -> None:
+    first = Segmenter(tiny, backend="openvino", precision="fp32", threads=1)
+    second = Segmenter(tiny, backend="openvino", precision="bf16", threads=1)
+    assert first.runner.core is second.runner.core is backends.openvino_core()  # never a second Core
+
+
+@needs_openvino
 def test_int8_is_close_to_fp32_and_cached_by_tag(tiny: nn.Module, private_cache: Path) -> None:
     pytest.importorskip("nncf")
     calls = []

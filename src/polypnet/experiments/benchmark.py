@@ -26,6 +26,7 @@ from ..inference.backends import (
     backend_available,
     cpu_has_bf16,
     onnx_session_options,
+    openvino_core,
 )
 
 
@@ -134,13 +135,11 @@ def openvino_profile(
 ) -> list[dict[str, Any]]:
     """Where OpenVINO's batch-1 time goes: milliseconds per image by (layer type, kernel), most
     first, from OpenVINO's own per-layer counters (int8 reads the cache: run that mode first)."""
-    import openvino as ov
-
     seg = Segmenter(model, "openvino", precision, threads=threads, calibration_tag=calibration_tag)  # type: ignore[arg-type]
     runner = seg.runner
     static = runner.model.clone()
     static.reshape({0: [1, 3, size, size]})
-    request = ov.Core().compile_model(static, "CPU", {**runner.config, "PERF_COUNT": True}).create_infer_request()
+    request = openvino_core().compile_model(static, "CPU", {**runner.config, "PERF_COUNT": True}).create_infer_request()
     x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
     for _ in range(3):
         request.infer({0: x})

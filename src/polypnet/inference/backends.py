@@ -22,6 +22,7 @@ touch torch's pool: a spinning pool beside a working one halves the speed of bot
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.util
 import os
@@ -89,11 +90,19 @@ def cpu_has_bf16() -> bool:
     except OSError:  # not Linux: ask OpenVINO when it is there
         if not backend_available("openvino"):
             return False
-        import openvino as ov
-
-        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@functools.cache
+def openvino_core() -> Any:  # -> openvino.Core
+    """The process's one ``openvino.Core``, shared by every model it reads and compiles: OpenVINO
+    advises one Core an application, and a second one has crashed processes on some builds
+    (openvinotoolkit/openvino#35338)."""
+    import openvino as ov
+
+    return ov.Core()
 
 
 def check_choice(backend: str, precision: str) -> None:
@@ -294,12 +303,11 @@ def _openvino_model(
     model: nn.Module, precision: str, calibration: Calibration | None, tag: str | None, cache: bool
 ):  # -> openvino.Model
     """The converted (and for ``int8`` quantised) model, from the cache when it is there."""
-    import openvino as ov
 
     digest = model_digest(model) if cache else ""
     folder = cache_dir() / "openvino"
     fp32_path = folder / f"{digest}.xml"
-    core = ov.Core()
+    core = openvino_core()
     if precision == "int8":
         tag_hash = hashlib.sha256(tag.encode()).hexdigest()[:12] if tag else None
         int8_path = folder / f"{digest}-int8-{tag_hash}.xml"
@@ -357,9 +365,7 @@ class _OpenVinoRunner:
     than the dynamic graph), on ``threads`` threads in one stream (latency, batch 1)."""
 
     def __init__(self, ov_model: Any, inference_precision: str, threads: int) -> None:
-        import openvino as ov
-
-        self.core, self.model = ov.Core(), ov_model
+        self.core, self.model = openvino_core(), ov_model
         # Always set: on a bf16 CPU OpenVINO's own default is bf16, even for "fp32".
         self.config = {
             "INFERENCE_PRECISION_HINT": inference_precision,
