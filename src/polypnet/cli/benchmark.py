@@ -144,9 +144,14 @@ def split_name(drawn: dict[str, Any]) -> str:
     return f"{drawn['kind']} (seed {drawn['seed']})"
 
 
+def _has_nncf() -> bool:
+    """Whether NNCF, which int8 quantisation needs (``polypnet[int8]``), is installed."""
+    return importlib.util.find_spec("nncf") is not None
+
+
 def int8_notice(backends: list[str], no_int8: bool) -> str | None:
     """The line that says int8 is left out because NNCF is missing; None where it is not."""
-    if "openvino" in backends and not no_int8 and importlib.util.find_spec("nncf") is None:
+    if "openvino" in backends and not no_int8 and not _has_nncf():
         return "int8 left out: it needs NNCF (pip install 'polypnet[int8]')"
     return None
 
@@ -157,7 +162,7 @@ def calibration_source(
     """A lazy loader of the first N training images of ``tag``'s split, and its cache tag;
     (None, None), so that int8 is left out, when the data or NNCF (``polypnet[int8]``) is absent.
     ``data`` is ``shipped_data(args, tag)`` where the caller has drawn it already."""
-    wanted = args["calibration_images"] >= 1 and importlib.util.find_spec("nncf") is not None
+    wanted = args["calibration_images"] >= 1 and _has_nncf()
     if wanted and data is None:
         data = shipped_data(args, tag)
     if not wanted or data is None:

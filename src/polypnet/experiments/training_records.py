@@ -63,6 +63,7 @@ def load_runs(root: Path) -> list[Run]:
     runs = []
     for path in sorted((root / "results").glob("*/*_seed*.json")):
         r = json.loads(path.read_text())
+        run_files = path.with_name(path.stem + "_run")
         # one dataset per record; the PraNet benchmark's records (a "format" key, both datasets) differ
         if "format" in r or r.get("dataset") not in DATASETS or "metrics" not in r:
             continue
@@ -81,8 +82,8 @@ def load_runs(root: Path) -> list[Run]:
                 test_images=int(r["test_images"]),
                 wall_time_s=r.get("wall_time_s"),
                 metrics={k: float(v) for k, v in r["metrics"].items()},
-                scored_with=scored_with(path.with_name(path.stem + "_run") / "eval_metrics.json"),
-                layout=memory_layout(path.with_name(path.stem + "_run") / "config.yaml"),
+                scored_with=scored_with(run_files / "eval_metrics.json"),
+                layout=memory_layout(run_files / "config.yaml"),
                 device=str(r.get("accelerator") or "-"),
             )
         )

@@ -303,7 +303,6 @@ def _openvino_model(
     model: nn.Module, precision: str, calibration: Calibration | None, tag: str | None, cache: bool
 ):  # -> openvino.Model
     """The converted (and for ``int8`` quantised) model, from the cache when it is there."""
-
     digest = model_digest(model) if cache else ""
     folder = cache_dir() / "openvino"
     fp32_path = folder / f"{digest}.xml"
