@@ -83,7 +83,7 @@ def test_bf16_training_step_updates_the_weights() -> None:
 
 
 def test_profile_names_the_operators_of_the_best_torch_mode() -> None:
-    from polypnet.cli.benchmark import measure_model
+    from polypnet.experiments.benchmark_runs import measure_model
 
     row = measure_model(
         "iam_unet",
@@ -193,7 +193,7 @@ def test_render_writes_the_markdown_of_a_record_without_measuring(tmp_path: Path
 
 
 def test_shipped_weights_are_benchmarked_on_the_split_their_run_kept(shared_data: Path) -> None:
-    from polypnet.cli.benchmark import shipped_data
+    from polypnet.experiments.benchmark_inputs import shipped_data
     from polypnet.models.pretrained import pretrained_info
 
     repo = Path(__file__).resolve().parents[2]
@@ -208,31 +208,31 @@ def test_shipped_weights_are_benchmarked_on_the_split_their_run_kept(shared_data
 def test_without_nncf_the_benchmark_leaves_int8_out(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from polypnet.cli import benchmark
+    from polypnet.experiments import benchmark_inputs as inputs
 
     found = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else found(name, *a))
     args = {"calibration_images": 300, "data_dir": str(shared_data), "size": 64}
-    assert benchmark.calibration_source(args, "cvc-clinicdb") == (None, None)  # int8 is skipped, not a traceback
-    assert "polypnet[int8]" in benchmark.int8_notice(["torch", "openvino"], no_int8=False)  # and says why
-    assert benchmark.int8_notice(["torch"], no_int8=False) is None
-    assert benchmark.int8_notice(["openvino"], no_int8=True) is None
+    assert inputs.calibration_source(args, "cvc-clinicdb") == (None, None)  # int8 is skipped, not a traceback
+    assert "polypnet[int8]" in inputs.int8_notice(["torch", "openvino"], no_int8=False)  # and says why
+    assert inputs.int8_notice(["torch"], no_int8=False) is None
+    assert inputs.int8_notice(["openvino"], no_int8=True) is None
 
 
 def test_calibration_reads_the_split_the_caller_drew(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from polypnet.cli import benchmark
+    from polypnet.experiments import benchmark_inputs as inputs
 
     found = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "nncf" else found(name, *a))
-    root, drawn = benchmark.shipped_data({"data_dir": str(shared_data)}, "cvc-clinicdb")
+    root, drawn = inputs.shipped_data({"data_dir": str(shared_data)}, "cvc-clinicdb")
 
     def not_again(*_: object) -> None:
         raise AssertionError("the split was drawn again")
 
-    monkeypatch.setattr(benchmark, "shipped_data", not_again)
+    monkeypatch.setattr(inputs, "shipped_data", not_again)
     args = {"calibration_images": 2, "data_dir": str(shared_data), "size": 64}
-    images, tag = benchmark.calibration_source(args, "cvc-clinicdb", (root, drawn))
+    images, tag = inputs.calibration_source(args, "cvc-clinicdb", (root, drawn))
     assert tag == "cvc-clinicdb:train:first2:size64"
     assert [a.shape for a in images()] == [(1, 3, 64, 64)] * 2

@@ -43,7 +43,7 @@ def _goal_lines(record: dict[str, Any]) -> list[str]:
         return []
     yes = {True: "met", False: "not met"}
     out = [
-        "## The goal (issue 38)",
+        "## The speed goal",
         "",
         "| target | goal | this run | |",
         "|---|---|---|---|",

@@ -1,4 +1,4 @@
-"""The speed goal of ``polypnet benchmark`` (issue 38), computed from its record: each model's
+"""The speed goal of ``polypnet benchmark``, computed from its record: each model's
 ratios to the peer measured in the same run, and the goal's verdicts (``goal``), which
 docs/performance.md shows."""
 
