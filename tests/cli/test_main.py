@@ -73,6 +73,18 @@ def test_a_group_command_runs_with_its_arguments(capsys: pytest.CaptureFixture) 
     assert "pairs:       16" in capsys.readouterr().out
 
 
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    # ``polypnet fit --help | head``: the reader goes away before the help is written
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from polypnet.cli.main import main; sys.exit(main(['fit', '--help']))"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and err.decode() == ""
+
+
 def test_console_script_and_the_design_card_scripts_work() -> None:
     exe = shutil.which("polypnet", path=str(Path(sys.executable).parent))
     if exe is None:

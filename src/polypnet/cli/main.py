@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from typing import Union
@@ -239,8 +240,15 @@ def _dispatch(tree: Tree, argv: list[str], prefix: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``polypnet COMMAND ...``; returns the exit code (2 on an unknown command)."""
-    return _dispatch(COMMANDS, list(sys.argv[1:] if argv is None else argv), "polypnet")
+    """Dispatch ``polypnet COMMAND ...``; returns the exit code (2 on an unknown command, 1 when
+    the reader of its output went away)."""
+    try:
+        return _dispatch(COMMANDS, list(sys.argv[1:] if argv is None else argv), "polypnet")
+    except BrokenPipeError:
+        # ``polypnet ... --help | head``: the reader closed the pipe. Stop quietly, as Unix tools
+        # do; stdout goes to /dev/null so that Python's flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
