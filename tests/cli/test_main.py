@@ -85,6 +85,17 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     assert proc.returncode == 1 and err.decode() == ""
 
 
+def test_a_broken_pipe_that_is_not_the_output_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polypnet.cli import main as cli
+
+    def broken(*_: object) -> int:
+        raise BrokenPipeError("a worker's pipe")
+
+    monkeypatch.setattr(cli, "_dispatch", broken)
+    with pytest.raises(BrokenPipeError):
+        cli.main(["fit", "--help"])
+
+
 def test_console_script_and_the_design_card_scripts_work() -> None:
     exe = shutil.which("polypnet", path=str(Path(sys.executable).parent))
     if exe is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import select
 import sys
 from dataclasses import dataclass
 from typing import Union
@@ -245,10 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(COMMANDS, list(sys.argv[1:] if argv is None else argv), "polypnet")
     except BrokenPipeError:
+        if not _stdout_closed():  # another pipe broke: that is a real error
+            raise
         # ``polypnet ... --help | head``: the reader closed the pipe. Stop quietly, as Unix tools
         # do; stdout goes to /dev/null so that Python's flush at exit does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on its write end)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()  # not on Windows
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 if __name__ == "__main__":
