@@ -4,6 +4,8 @@ verdict and the generated docs/performance.md read the record."""
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from polypnet.experiments.speed_goal import goal
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
 from polypnet.models.pretrained import weights_stamp
+from polypnet.training import host_memory
 
 
 def test_flops_count_a_known_convolution() -> None:
@@ -71,6 +74,13 @@ def test_train_only_measures_each_training_format_and_the_ratios(tmp_path: Path)
         }
     )
     assert f"32 px bf16 {layout['bf16']:.2f}x" in performance_markdown(record)
+    if platform.libc_ver()[0] == "glibc" and not any(os.environ.get(n) for n in host_memory.USER_SETTINGS):
+        kept = row["train_host_memory"]  # glibc's default allocator first, then polypnet fit's setting
+        assert kept["default_images_per_s"] > 0 and kept["size"] == 64
+        assert kept["kept_over_default"] == pytest.approx(speed["64_channels_last"] / kept["default_images_per_s"])
+        assert f"glibc's default (64 px fp32 channels_last): {kept['kept_over_default']:.2f}x" in performance_markdown(
+            record
+        )
     assert main(["--train-only", "--no-train"]) == 2
 
 

@@ -32,6 +32,7 @@ from ..data import DataError, PolypDataModule
 from ..experiments.configs import config_path
 from ..inference.checkpoint import run_dir_of, safe_load
 from ..training.callbacks import WALL_CLOCK_FILE, CurvePlot, WallClock
+from ..training.host_memory import keep_freed_memory
 from ..training.loggers import ResumableCSVLogger, drop_rows_from_step
 from ..training.module import PolypSegModule
 from .run_lock import run_folder_lock
@@ -226,6 +227,7 @@ def copy_run_files(run_dir: Path, dest: Path, files: tuple[tuple[str, str], ...]
 
 def main(argv: list[str] | None = None) -> int:
     """Train (then test the best checkpoint); returns the exit code."""
+    keep_freed_memory()  # on CPUs, saves each step from mapping its activations anew
     with ExitStack() as held:  # the run folder's lock, released however the run ends
         return _main(list(sys.argv[1:] if argv is None else argv), held)
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..models import count_parameters, create_model
+from ..training.host_memory import keep_freed_memory
 from . import benchmark as bench
 from .benchmark_inputs import LATENCY_WEIGHTS, calibration_source, model_for, shipped_data, split_name
 
@@ -36,9 +37,15 @@ def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
     if not args.get("train_only"):
         row.update(inference_figures(model, args, row["gflops_per_image"], row["activation_mib_per_image"]))
     if args["train"]:
+        # glibc's default allocator first; then as ``polypnet fit`` trains (it keeps freed memory),
+        # the setting that every row below is measured with. A process cannot go back.
+        steps = args.get("train_steps", 3)
+        default = bench.training_speed(create_model(name), 16, size, steps=steps, channels_last=True)
+        if keep_freed_memory():
+            row["train_host_memory"] = {"size": size, "default_images_per_s": default}
         row["train_images_per_s"] = {
             f"{s}_{fmt}": bench.training_speed(
-                create_model(name), 16, s, steps=args.get("train_steps", 3), channels_last=channels_last, bf16=bf16
+                create_model(name), 16, s, steps=steps, channels_last=channels_last, bf16=bf16
             )
             for s in (size, size // 2)
             for fmt, channels_last, bf16 in bench.TRAIN_FORMATS
@@ -58,6 +65,8 @@ def measure_model(name: str, args: dict[str, Any]) -> dict[str, Any]:
             }
             for s in (size, size // 2)
         }
+        if "train_host_memory" in row:
+            row["train_host_memory"]["kept_over_default"] = speed[f"{size}_channels_last"] / default
     row["peak_rss_mib"] = bench.peak_rss_mib()
     return row
 

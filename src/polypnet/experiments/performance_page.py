@@ -217,5 +217,14 @@ def _train_lines(record: dict[str, Any]) -> list[str]:
                 for s, by_precision in r.get("train_channels_last_vs_nchw", {}).items()
                 for p, v in by_precision.items()
             )
+            + _host_memory_ratio(r)
         )
     return out + [""]
+
+
+def _host_memory_ratio(row: dict[str, Any]) -> str:
+    """The gain of keeping freed memory (``training.host_memory``), where the record has it."""
+    if "train_host_memory" not in row:
+        return ""
+    kept = row["train_host_memory"]
+    return f"; kept freed memory over glibc's default ({kept['size']} px fp32 channels_last): {kept['kept_over_default']:.2f}x"
