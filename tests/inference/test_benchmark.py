@@ -13,7 +13,7 @@ import torch
 
 from polypnet.cli.benchmark import main, scored_weights
 from polypnet.experiments import benchmark as bench
-from polypnet.experiments.performance_page import performance_markdown
+from polypnet.experiments.performance_page import performance_markdown, training_markdown
 from polypnet.experiments.speed_goal import goal
 from polypnet.inference.backends import cpu_has_bf16
 from polypnet.models import create_model
@@ -74,6 +74,9 @@ def test_train_only_measures_each_training_format_and_the_ratios(tmp_path: Path)
         }
     )
     assert f"32 px bf16 {layout['bf16']:.2f}x" in performance_markdown(record)
+    brief = training_markdown(record, "../results/bench.json")  # docs/results.md's training_cpu region
+    assert brief.startswith("Machine: ") and f"32 px bf16 {layout['bf16']:.2f}x" in brief
+    assert "Record [bench.json](../results/bench.json), written by `polypnet benchmark --quick" in brief
     if platform.libc_ver()[0] == "glibc" and not any(os.environ.get(n) for n in host_memory.USER_SETTINGS):
         kept = row["train_host_memory"]  # glibc's default allocator first, then polypnet fit's setting
         assert kept["default_images_per_s"] > 0 and kept["size"] == 64

@@ -13,7 +13,6 @@ def _ms(v: float) -> str:
 
 def performance_markdown(record: dict[str, Any]) -> str:
     """docs/performance.md from a ``polypnet benchmark`` record (every number read from it)."""
-    m = record.get("machine", {})
     lines = [
         "# Speed on a CPU",
         "",
@@ -21,12 +20,7 @@ def performance_markdown(record: dict[str, Any]) -> str:
         f"{record.get('note', '')}. Re-render without measuring: "
         "`polypnet benchmark --render RECORD --markdown docs/performance.md`.",
         "",
-        f"Machine: {m.get('cpu')}, {m.get('logical_cpus')} logical CPUs, {m.get('threads')} threads per backend, "
-        f"bf16 instructions: {'yes' if m.get('bf16_instructions') else 'no'}; "
-        f"matmul {m.get('matmul_gflops', 0):.1f} GFLOP/s, copy {m.get('copy_gbps', 0):.1f} GB/s; "
-        f"load average {', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))} at the start, "
-        f"{', '.join(f'{x:.1f}' for x in m.get('load_average_at_end', []))} at the end. "
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v) + ".",
+        machine_line(record.get("machine", {})),
         "",
     ]
     lines += _goal_lines(record)
@@ -200,11 +194,31 @@ def _profile_lines(record: dict[str, Any]) -> list[str]:
     return out
 
 
-def _train_lines(record: dict[str, Any]) -> list[str]:
+def machine_line(m: dict[str, Any]) -> str:
+    """The machine a record was measured on, its load and the versions, in one paragraph."""
+    return (
+        f"Machine: {m.get('cpu')}, {m.get('logical_cpus')} logical CPUs, {m.get('threads')} threads per backend, "
+        f"bf16 instructions: {'yes' if m.get('bf16_instructions') else 'no'}; "
+        f"matmul {m.get('matmul_gflops', 0):.1f} GFLOP/s, copy {m.get('copy_gbps', 0):.1f} GB/s; "
+        f"load average {', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))} at the start, "
+        f"{', '.join(f'{x:.1f}' for x in m.get('load_average_at_end', []))} at the end. "
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v) + "."
+    )
+
+
+def training_markdown(record: dict[str, Any], link: str) -> str:
+    """A ``polypnet benchmark --train-only`` record's training rows, its machine and where it is."""
+    lines = [machine_line(record.get("machine", {})), ""]
+    lines += _train_lines(record, heading=False)
+    lines += [f"Record [{link.rsplit('/', 1)[-1]}]({link}), written by `{record['command']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def _train_lines(record: dict[str, Any], heading: bool = True) -> list[str]:
     rows = [r for r in record["rows"] if "train_images_per_s" in r]
     if not rows:
         return []
-    out = ["## Training images/s (batch 16)", ""]
+    out = ["## Training images/s (batch 16)", ""] if heading else []
     for r in rows:
         out.append(
             f"- {r['model']}: "

@@ -37,7 +37,7 @@ from .gpu_session_report import gpu_sessions_markdown
 from .leakage_report import leakage
 from .lever_report import levers_markdown
 from .model_summary_report import model_summary_markdown
-from .performance_page import performance_markdown
+from .performance_page import performance_markdown, training_markdown
 from .pranet_protocol import PRANET_PROTOCOLS, readme_markdown
 from .pranet_table import load_records, pranet_markdown
 from .protocol_table import protocol_table_markdown
@@ -51,6 +51,8 @@ from .weights_tables import shipped, shipped_brief, synced_index
 INDEX_PATH = WEIGHTS_DIR / "index.json"
 #: Documents generated whole from one record: (document, record), both relative to the root.
 PERFORMANCE = (Path("docs/performance.md"), Path("results/benchmark/cpu.json"))
+#: The training step timed on a CPU without bf16 instructions (``polypnet benchmark --train-only``).
+TRAINING_CPU = Path("results/benchmark/train_avx2.json")
 REGION = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.DOTALL)
 
 
@@ -61,6 +63,12 @@ def benchmark_records(root: Path) -> list[tuple[Path, dict[str, Any]]]:
         for protocol in PRANET_PROTOCOLS
         for path, record in load_records(root / "results" / protocol)
     ]
+
+
+def training_cpu(root: Path, docs: Path) -> str:
+    """docs/results.md's training-speed rows from ``TRAINING_CPU``."""
+    record = json.loads((root / TRAINING_CPU).read_text())
+    return training_markdown(record, os.path.relpath(root / TRAINING_CPU, root / docs))
 
 
 def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Path, dict[str, Callable[[], str]]]:
@@ -94,6 +102,7 @@ def regions(root: Path, index: dict[str, dict[str, dict[str, Any]]]) -> dict[Pat
             "goal": lambda: goal_markdown(runs, root, PRANET_PROTOCOLS, docs),
             "levers": lambda: levers_markdown(runs, docs, benchmark_records(root)),
             "runs": lambda: every_run(runs, docs),
+            "training_cpu": lambda: training_cpu(root, docs),
             "tta": lambda: tta_rows(root, docs),
             "input_size": lambda: input_size_rows(root, docs),
             "postprocess": lambda: postprocess_rows(root, docs),
