@@ -180,6 +180,7 @@ def test_performance_page_is_the_benchmark_record_rendered(tmp_path: Path, monke
     others = [
         REPO / "results/baselines/cpu_cost.json",
         REPO / "results/benchmark/data_loading.json",
+        REPO / "results/benchmark/train_avx2.json",
         REPO / "results/gpu/bundle.json",
         *(REPO / "results/data").glob("*_check.json"),
     ]

@@ -76,6 +76,35 @@ def test_openvino_matches_torch_at_two_shapes(
 
 
 @needs_openvino
+def test_openvino_runs_a_batch_it_cannot_compile_image_by_image(
+    tiny: nn.Module, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seg = Segmenter(tiny, backend="openvino", precision="fp32", threads=1)
+    compile_request, tried = seg.runner.request, []
+
+    def request(shape: tuple[int, ...]) -> object:  # the CPU plugin as seen on an AVX2-only CPU
+        tried.append(shape)
+        if shape[0] > 1:
+            raise RuntimeError("No suitable implementations found")
+        return compile_request(shape)
+
+    monkeypatch.setattr(seg.runner, "request", request)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = tiny(x)
+    torch.testing.assert_close(seg.logits(x), expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(seg.logits(x), expected, atol=1e-4, rtol=0)
+    assert tried.count((3, 3, 32, 32)) == 1  # a failed batch shape is not compiled again
+
+    def broken(shape: tuple[int, ...]) -> object:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(seg.runner, "request", broken)
+    with pytest.raises(RuntimeError, match="broken"):  # at batch 1 there is nothing to fall back to
+        seg.logits(torch.rand(1, 3, 48, 48))
+
+
+@needs_openvino
 def test_every_openvino_model_shares_the_one_core(tiny: nn.Module, private_cache: Path) -> None:
     first = Segmenter(tiny, backend="openvino", precision="fp32", threads=1)
     second = Segmenter(tiny, backend="openvino", precision="bf16", threads=1)

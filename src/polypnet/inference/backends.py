@@ -373,6 +373,8 @@ class _OpenVinoRunner:
             "NUM_STREAMS": 1,
         }
         self.requests: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        #: Batch shapes the CPU plugin could not compile; their images run one at a time.
+        self.one_by_one: set[tuple[int, ...]] = set()
 
     def request(self, shape: tuple[int, ...]) -> Any:
         """The infer request compiled for ``shape`` (the least recently used one dropped past a few)."""
@@ -385,7 +387,26 @@ class _OpenVinoRunner:
         self.requests.move_to_end(shape)
         return self.requests[shape]
 
+    def _batch_request(self, shape: tuple[int, ...]) -> Any | None:
+        """``request(shape)``, or None where the CPU plugin cannot compile this batch shape.
+
+        OpenVINO's CPU plugin can find no kernel for a batch shape that it compiles at batch 1
+        ("No suitable implementations found": IAM-UNet at batch 2 on an AVX2-only CPU, OpenVINO
+        2026.4); such a batch then runs as batch-1 calls, and the shape is not tried again.
+        """
+        if shape in self.one_by_one:
+            return None
+        try:
+            return self.request(shape)
+        except RuntimeError:
+            if shape[0] == 1:
+                raise
+            self.one_by_one.add(shape)
+            return None
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        request = self.request(tuple(x.shape))
+        request = self._batch_request(tuple(x.shape))
+        if request is None:
+            return np.concatenate([self(x[i : i + 1]) for i in range(len(x))])
         request.infer({0: x}, share_inputs=True)
         return request.get_output_tensor(0).data.copy()
