@@ -160,8 +160,10 @@ def test_a_second_command_skips_finished_jobs_resumes_and_starts_none_late(tmp_p
         JOB_LIST="improved:cvc-clinicdb:42 paper:cvc-clinicdb:43 paper:cvc-clinicdb:44 improved:cvc-clinicdb:44",
         JOBS="1",
         VARIANT="nchw",
-        TIME_LIMIT_S="4",
-        MIN_JOB_S="3",  # the queue is next looked at after 5 s: too late for the other two
+        # The job gets what is left of 8 s (a slow machine needs seconds to start it); the queue is
+        # next looked at after 5 s, with 3 s or less left: too late for the other two.
+        TIME_LIMIT_S="8",
+        MIN_JOB_S="4",
         REAL_PYTHON=sys.executable,
         COLLECT_PYTHON=sys.executable,
     )
