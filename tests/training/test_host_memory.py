@@ -45,8 +45,9 @@ def test_kept_memory_is_reused_without_page_faults() -> None:
     _, default_faults = _probe("default")
     kept, kept_faults = _probe("keep")
     assert kept == "True"
-    # 10 x 128 MiB is 327,680 pages of 4 KiB: glibc maps each tensor anew by default.
-    assert default_faults > 100_000
+    # glibc maps each tensor anew by default: 32,768 faults a tensor in 4 KiB pages, fewer where
+    # transparent huge pages are always on, but at least one.
+    assert default_faults >= 10
     assert kept_faults < default_faults / 10
 
 
