@@ -4,8 +4,6 @@ verdict and the generated docs/performance.md read the record."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 
 import pytest
@@ -77,7 +75,7 @@ def test_train_only_measures_each_training_format_and_the_ratios(tmp_path: Path)
     brief = training_markdown(record, "../results/bench.json")  # docs/results.md's training_cpu region
     assert brief.startswith("Machine: ") and f"32 px bf16 {layout['bf16']:.2f}x" in brief
     assert "Record [bench.json](../results/bench.json), written by `polypnet benchmark --quick" in brief
-    if platform.libc_ver()[0] == "glibc" and not any(os.environ.get(n) for n in host_memory.USER_SETTINGS):
+    if host_memory.applies():
         kept = row["train_host_memory"]  # glibc's default allocator first, then polypnet fit's setting
         assert kept["default_images_per_s"] > 0 and kept["size"] == 64
         assert kept["kept_over_default"] == pytest.approx(speed["64_channels_last"] / kept["default_images_per_s"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 
@@ -12,9 +11,7 @@ import pytest
 from polypnet.cli import fit as fit_cli
 from polypnet.training import host_memory
 
-glibc_only = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's"
-)
+glibc_only = pytest.mark.skipif(not host_memory.on_glibc(), reason="mallopt is glibc's")
 
 # Ten 128 MiB tensors written and freed, after ten more that let the heap settle (an aligned
 # allocation does not fit the block the last one freed until free blocks have merged): the minor
@@ -54,6 +51,7 @@ def test_kept_memory_is_reused_without_page_faults() -> None:
 @pytest.mark.parametrize("name", host_memory.USER_SETTINGS)
 def test_a_users_own_allocator_settings_are_left_alone(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setenv(name, "1")
+    assert host_memory.applies() is False
     assert host_memory.keep_freed_memory() is False
 
 

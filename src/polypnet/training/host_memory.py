@@ -27,15 +27,23 @@ THRESHOLD_BYTES = 2**31 - 1
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD")
 
 
+def on_glibc() -> bool:
+    """Whether this process runs on glibc, the C library whose ``mallopt`` this module calls."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def applies() -> bool:
+    """Whether :func:`keep_freed_memory` would take effect: on glibc, with no ``USER_SETTINGS`` set."""
+    return on_glibc() and not any(os.environ.get(name) for name in USER_SETTINGS)
+
+
 def keep_freed_memory(threshold: int = THRESHOLD_BYTES) -> bool:
     """Make glibc's malloc keep freed blocks below ``threshold`` bytes for reuse.
 
     Returns True when both settings took effect; False where the C library is not glibc, or
     where the environment already sets the allocator up (``USER_SETTINGS``), which is left alone.
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    if any(os.environ.get(name) for name in USER_SETTINGS):
+    if not applies():
         return False
     mallopt = ctypes.CDLL(None).mallopt
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
