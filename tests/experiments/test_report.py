@@ -351,6 +351,7 @@ def test_baselines_cost_table_is_one_benchmark_run(tmp_path: Path) -> None:
             "peak_rss_mib": 900.0,
         }
 
+    one_by_one = row("unet", 400.0, 100.0, 0.05) | {"throughput_b16_one_by_one": ["openvino/bf16"]}
     record = {
         "command": "polypnet benchmark --models iam_unet unet --peer iam_unet",
         "size": 256,
@@ -361,13 +362,14 @@ def test_baselines_cost_table_is_one_benchmark_run(tmp_path: Path) -> None:
             "threads": 2,
             "versions": {"torch": "2.x", "openvino": "2026.x", "onnxruntime": "1.x", "nncf": None},
         },
-        "rows": [row("iam_unet", 50.0, 5.0, 1.0), row("unet", 400.0, 100.0, 0.05)],
+        "rows": [row("iam_unet", 50.0, 5.0, 1.0), row("unet", 400.0, 100.0, 0.05), one_by_one],
     }
     (tmp_path / COST_RECORD).parent.mkdir(parents=True)
     (tmp_path / COST_RECORD).write_text(json.dumps(record))
     text = cost_table(tmp_path, Path("docs"))
     assert "| 50.0 | 5.0 (openvino/bf16) | 50.0 | - | 900 |" in text  # the peer has no ratio to itself
     assert "| 400.0 | 100.0 (openvino/bf16) | 50.0 | 20.0x | 900 |" in text
+    assert "| 400.0 | 100.0 (openvino/bf16) | 50.0 (as batch-1 calls) | 20.0x | 900 |" in text
     assert "torch 2.x, openvino 2026.x;" in text and "onnxruntime" not in text  # only the backends measured
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from polypnet.experiments.benchmark import ran_one_by_one
 from polypnet.inference import backends
 from polypnet.inference.backends import Segmenter, default_backend, model_digest, onnx_session_options, resolve_backend
 
@@ -95,6 +96,7 @@ def test_openvino_runs_a_batch_it_cannot_compile_image_by_image(
     torch.testing.assert_close(seg.logits(x), expected, atol=1e-4, rtol=0)
     torch.testing.assert_close(seg.logits(x), expected, atol=1e-4, rtol=0)
     assert tried.count((3, 3, 32, 32)) == 1  # a failed batch shape is not compiled again
+    assert ran_one_by_one(seg.logits) and not ran_one_by_one(tiny)  # what the benchmark records
 
     def broken(shape: tuple[int, ...]) -> object:
         raise RuntimeError("broken")

@@ -83,6 +83,11 @@ def baselines_table(root: Path, base: Path) -> str:
     return table(header + ["test F1 (per image)"], rows) + f"\n{seed_by_seed}: the study's own table.\n"
 
 
+def _one_by_one(row: dict, mode: str) -> str:
+    """The mark of a batch-16 figure measured as batch-1 calls (OpenVINO could not compile batch 16)."""
+    return " (as batch-1 calls)" if mode in row.get("throughput_b16_one_by_one", ()) else ""
+
+
 def cost_table(root: Path, base: Path) -> str:
     """Parameters, FLOPs, batch-1 latency and batch-16 throughput of the baselines, from one
     ``polypnet benchmark`` run (IAM-UNet as the peer, so the ratios are its speed-up)."""
@@ -98,7 +103,7 @@ def cost_table(root: Path, base: Path) -> str:
                 f"{row['gflops_per_image']:.2f}",
                 f"{latency[EAGER]['median_ms']:.1f}",
                 f"{latency[best]['median_ms']:.1f} ({best})",
-                f"{row['throughput_b16'][best]:.1f}",
+                f"{row['throughput_b16'][best]:.1f}" + _one_by_one(row, best),
                 "-" if row["model"] == record["peer"] or not speedup else f"{1 / speedup:.1f}x",
                 f"{row['peak_rss_mib']:.0f}",
             ]

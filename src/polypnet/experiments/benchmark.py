@@ -122,6 +122,13 @@ def backend_modes(
     return modes
 
 
+def ran_one_by_one(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Whether ``fn``, a mode of :func:`backend_modes`, has run a batch as batch-1 calls because
+    OpenVINO's CPU plugin could not compile that batch shape (its throughput is then batch 1's)."""
+    runner = getattr(getattr(fn, "__self__", None), "runner", None)
+    return bool(runner is not None and runner.one_by_one)
+
+
 def _ort_defaults(onnx_path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
     import onnxruntime as ort
 
