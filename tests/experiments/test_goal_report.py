@@ -19,6 +19,7 @@ class FakeRun:
     split: str = "random"
     epochs: int = 40
     params: int = 571_731
+    precision: str = "32-true"
     path: Path = field(init=False)
     metrics: dict[str, float] = field(init=False)
 
@@ -34,7 +35,8 @@ def test_verdict_needs_three_seeds_and_compares_the_mean() -> None:
 
 
 def test_rows_only_for_records_the_goal_can_hold(tmp_path: Path) -> None:
-    runs = [FakeRun("improved", "cvc-clinicdb", seed, f1) for seed, f1 in ((42, 0.95), (43, 0.94), (44, 0.96))] + [
+    runs = [FakeRun("improved", "cvc-clinicdb", seed, f1) for seed, f1 in ((42, 0.95), (43, 0.94))] + [
+        FakeRun("improved", "cvc-clinicdb", 44, 0.96, precision="bf16-mixed"),
         FakeRun("paper128", "cvc-clinicdb", 42, 0.99, image_size=128),  # not the paper's evaluation
         FakeRun("big", "kvasir-seg", 42, 0.99, params=600_000),  # over the parameter bound
         FakeRun("cpu", "cvc-clinicdb", 42, 0.99, split="sequence"),
@@ -59,7 +61,8 @@ def test_rows_only_for_records_the_goal_can_hold(tmp_path: Path) -> None:
     assert "pranet128_kvasir" not in text
     assert "paper128" not in text and "`big`" not in text and "`cpu`" not in text
     assert "| CVC-ClinicDB | `improved` (40 epochs) | F1 (global) | 94.00 |" in text
-    assert "| 95.00 ± 1.00 | met |" in text
+    assert "(../results/improved/cvc-clinicdb_seed44.json)† | 95.00 ± 1.00 | met |" in text  # precisions differ
+    assert "\n† the row's seeds trained at different precisions (32-true, bf16-mixed)" in text
     assert (
         "| Kvasir-SEG | `paper` (40 epochs) | F1 (global) | 90.00 | [42](../results/paper/kvasir-seg_seed42.json) | 85.00 | undecided (1 of 3 seeds) |"
         in text

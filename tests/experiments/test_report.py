@@ -54,7 +54,9 @@ def test_metric_cells_are_a_percentage_or_mean_and_sample_std() -> None:
     assert run_tables.metric_cells([run(0.8), run(0.9)]) == ["85.00 ± 7.07", "75.00 ± 7.07", "50.00 ± 0.00"]
 
 
-def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split: str = "random") -> None:
+def record(
+    tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split: str = "random", precision: str = "32-true"
+) -> None:
     tail = "" if split == "random" else f"_{split}"
     path = tmp / "results" / protocol / f"{dataset}_seed{seed}{tail}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +74,7 @@ def record(tmp: Path, protocol: str, dataset: str, seed: int, dice: float, split
                 "params": 571731,
                 "test_images": 61,
                 "wall_time_s": 600.0,
+                "precision": precision,
                 "metrics": metrics,
             }
         )
@@ -100,6 +103,22 @@ def test_headline_pools_seeds_and_links_each_record(tmp_path: Path) -> None:
     assert f"| {paper['cvc-clinicdb']['f1']:.2f} | - | {paper['cvc-clinicdb']['iou']:.2f} | {params:,} |" in lines[2]
     assert any("`cpu`" in line and "| sequence |" in line and "| 60.00 |" in line for line in lines)
     assert not any("`improved`" in line for line in lines)  # no record, no row
+
+
+def test_a_row_whose_seeds_trained_at_different_precisions_is_marked(tmp_path: Path) -> None:
+    record(tmp_path, "improved", "kvasir-seg", 42, 0.80, precision="bf16-mixed")
+    record(tmp_path, "improved", "kvasir-seg", 43, 0.90)
+    record(tmp_path, "paper", "kvasir-seg", 42, 0.80)
+    record(tmp_path, "paper", "kvasir-seg", 43, 0.90)
+    runs = records.load_runs(tmp_path)
+    for text in (run_tables.headline(runs, Path("docs")), run_tables.summary(runs, Path("docs"))):
+        improved = next(line for line in text.splitlines() if "`improved`" in line)
+        paper = next(line for line in text.splitlines() if "`paper`" in line)
+        assert "kvasir-seg_seed43.json))† |" in improved and "†" not in paper
+        assert text.endswith(
+            "\n\n† the row's seeds trained at different precisions (32-true, bf16-mixed); each record names its own.\n"
+        )
+    assert "†" not in run_tables.summary([r for r in runs if r.protocol == "paper"], Path("docs"))
 
 
 def test_training_neighbours_counts_frames_to_the_nearest_training_frame_of_the_same_video() -> None:

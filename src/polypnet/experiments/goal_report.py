@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .markdown import link, table
 from .pranet_table import load_published, load_records, trained_on_both
+from .run_tables import MIXED, precision_note, seed_links
 from .studies import mean_std, seeds_percent
 from .training_records import DATASETS, Run
 
@@ -32,16 +33,21 @@ def verdict(values: Sequence[float], goal: float) -> str:
     return "met" if mean_std(list(values))[0] >= goal else "not met"
 
 
-def f1_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
-    """One row per dataset and protocol evaluated as the paper does, within the parameter bound."""
+def f1_groups(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
+    """The runs evaluated as the paper does, within the parameter bound, by dataset and protocol."""
     groups: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
         if r.image_size == 256 and r.split == "random" and r.params <= MAX_PARAMS:
             groups.setdefault((r.dataset, r.protocol), []).append(r)
+    return groups
+
+
+def f1_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
+    """One row per dataset and protocol of :func:`f1_groups`, its seeds marked where their precisions differ."""
     rows = []
-    for (dataset, protocol), group in groups.items():
+    for (dataset, protocol), group in f1_groups(runs).items():
         values = [r.metrics["dice_global"] for r in group]
-        seeds = ", ".join(link(r.path, str(r.seed), base) for r in group)
+        seeds = seed_links(group, base) + (MIXED if len({r.precision for r in group}) > 1 else "")
         rows.append(
             [
                 DATASETS[dataset],
@@ -88,6 +94,9 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
 
 def goal_markdown(runs: Iterable[Run], root: Path, pranet_protocols: Iterable[str], base: Path) -> str:
     """The goal's table: every protocol that could meet it, its seeds and mean, and the verdict."""
+    runs = list(runs)
     rows = f1_rows(runs, base) + pranet_rows(root, pranet_protocols, base)
     header = ["test", "protocol", "metric", "goal", "seeds", "ours (mean ± std)", "verdict"]
-    return table(header, rows) if rows else "No record can be held against the goal yet.\n"
+    if not rows:
+        return "No record can be held against the goal yet.\n"
+    return table(header, rows) + precision_note(list(f1_groups(runs).values()))

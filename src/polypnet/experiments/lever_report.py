@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .markdown import link, table
+from .run_tables import MIXED  # here it marks a pair whose two runs trained at different precisions
 from .studies import mean_std
 from .training_records import DATASETS, Run
 
@@ -46,8 +47,6 @@ BENCHMARK_LEVERS = (
     ("80 epochs, not 40 (both datasets)", "pranet128", "pranet128_long", SCHEDULE),
     ("256 px training, not 128", "pranet128", "pranet", ("data.image_size",)),
 )
-#: Marks a pair whose two runs trained at different precisions (bf16-mixed on a CPU, fp32 on a GPU).
-MIXED = "†"
 #: (path relative to the repository, record) of a PraNet-protocol run.
 Record = tuple[Path, dict[str, Any]]
 

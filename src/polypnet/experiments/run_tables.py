@@ -13,6 +13,9 @@ from .training_records import DATASETS, Run, group_runs
 #: The protocols of the headline table: the paper's protocol with its recipe and with ours.
 HEADLINE_PROTOCOLS = ("paper", "improved")
 
+#: Marks a row whose seeds trained at different precisions (bf16-mixed on a CPU, fp32 elsewhere).
+MIXED = "†"
+
 
 def paper_numbers() -> tuple[dict[str, dict[str, float]], int]:
     """The paper's reported scores per dataset and its parameter count."""
@@ -28,6 +31,21 @@ def split_label(group: list[Run]) -> str:
 def seed_links(group: list[Run], base: Path) -> str:
     """The training seeds of a group, each linked to its record."""
     return ", ".join(link(r.path, str(r.seed), base) for r in group)
+
+
+def seeds_cell(group: list[Run], base: Path) -> str:
+    """How many seeds and their linked records, marked :data:`MIXED` where their precisions differ."""
+    mark = MIXED if len({r.precision for r in group}) > 1 else ""
+    return f"{len(group)} ({seed_links(group, base)}){mark}"
+
+
+def precision_note(groups: list[list[Run]]) -> str:
+    """The footnote of :data:`MIXED`, naming each marked row's precisions; empty where none is mixed."""
+    mixed = [sorted({r.precision for r in g}) for g in groups if len({r.precision for r in g}) > 1]
+    if not mixed:
+        return ""
+    names = ", ".join(sorted({p for precisions in mixed for p in precisions}))
+    return f"\n{MIXED} the row's seeds trained at different precisions ({names}); each record names its own.\n"
 
 
 def metric_cells(group: list[Run]) -> list[str]:
@@ -51,7 +69,7 @@ def headline(runs: list[Run], base: Path) -> str:
         "IoU (global)",
         "params",
     ]
-    rows = []
+    rows, shown = [], []
     for dataset, name in DATASETS.items():
         rows.append(
             [
@@ -73,18 +91,19 @@ def headline(runs: list[Run], base: Path) -> str:
             if not group:
                 continue
             r = group[0]
+            shown.append(group)
             rows.append(
                 [
                     name,
                     f"ours, {r.recipe} recipe (`{protocol}`)",
                     split_label(group),
                     f"{r.image_size}, {r.epochs}",
-                    f"{len(group)} ({seed_links(group, base)})",
+                    seeds_cell(group, base),
                     *metric_cells(group),
                     f"{r.params:,}",
                 ]
             )
-    return table(header, rows)
+    return table(header, rows) + precision_note(shown)
 
 
 def wall(seconds: float | None) -> str:
@@ -153,8 +172,8 @@ def summary(runs: list[Run], base: Path) -> str:
         "IoU (global)",
         "paper F1 / IoU",
     ]
-    rows = []
-    for (protocol, dataset, _split), group in group_runs(runs).items():
+    rows, groups = [], group_runs(runs)
+    for (protocol, dataset, _split), group in groups.items():
         r = group[0]
         rows.append(
             [
@@ -163,12 +182,12 @@ def summary(runs: list[Run], base: Path) -> str:
                 r.recipe,
                 split_label(group),
                 f"{r.image_size}, {r.epochs}",
-                f"{len(group)} ({seed_links(group, base)})",
+                seeds_cell(group, base),
                 *metric_cells(group),
                 f"{paper[dataset]['f1']:.2f} / {paper[dataset]['iou']:.2f}",
             ]
         )
-    return table(header, rows)
+    return table(header, rows) + precision_note(list(groups.values()))
 
 
 def sequence_split(runs: list[Run], base: Path) -> str:
