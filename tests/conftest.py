@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from polypnet.training.host_memory import keep_freed_memory
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _keep_freed_memory() -> None:
+    """The allocator setting of the commands that run the network (training.host_memory), for the
+    tests that run it in this process: without it each forward pass page-faults its activations in
+    anew, several times slower. tests/training/test_host_memory.py measures both in subprocesses."""
+    keep_freed_memory()
 
 
 @pytest.fixture(autouse=True)

@@ -80,7 +80,7 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
     out, work = tmp_path / "out", tmp_path / "work"
     env = _env(
         tmp_path,
-        PROTOCOLS="paper improved pranet",
+        PROTOCOLS="paper pranet",  # each fake job starts Python and torch: few, but every kind
         DATASETS="cvc-clinicdb kvasir-seg",
         SEEDS="43 13",
         JOBS="3",
@@ -91,11 +91,11 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     log = done.stdout + done.stderr
     assert done.returncode == 1, log  # the seed-13 jobs failed, and the exit status says so
-    assert "10 jobs, 3 at once" in log  # 2 recipes x 2 datasets x 2 seeds, + PraNet's 2 seeds
+    assert "6 jobs, 3 at once" in log  # 2 datasets x 2 seeds, + PraNet's 2 seeds
     # VARIANT=auto on a GPU: the timed step chose channels-last, and every job trains in it.
     calls = (tmp_path / "args.txt").read_text().splitlines()
-    assert len(calls) == 10 and all("--model.channels_last true" in c for c in calls), calls
-    assert log.count(": exit 0 after") == 5 and log.count(": exit 1 after") == 5, log
+    assert len(calls) == 6 and all("--model.channels_last true" in c for c in calls), calls
+    assert log.count(": exit 0 after") == 3 and log.count(": exit 1 after") == 3, log
     # Every job ran, three at a time at most.
     events = sorted(
         (int(t), kind) for kind, t in (line.split() for line in (work / "events.txt").read_text().splitlines())
@@ -104,20 +104,20 @@ def test_one_job_per_protocol_dataset_and_seed(tmp_path: Path) -> None:
     for _, kind in events:
         running += 1 if kind == "start" else -1
         most = max(most, running)
-    assert len(events) == 20 and most == 3
+    assert len(events) == 12 and most == 3
     # The checkpoints of the jobs that ended well only, slimmed, in tars the device tool returns.
     ckpts = {}
     for part in sorted(out.glob("checkpoints-*.tar")):
         with tarfile.open(part) as tar:
             for member in tar.getmembers():
                 ckpts[member.name] = torch.load(tar.extractfile(member), weights_only=True)
-    assert "pranet_pranet_seed43__best-epoch000-dice0.5000.ckpt" in ckpts and len(ckpts) == 5, sorted(ckpts)
-    assert sum(name.endswith("_random_seed43__best-epoch000-dice0.5000.ckpt") for name in ckpts) == 4, sorted(ckpts)
+    assert "pranet_pranet_seed43__best-epoch000-dice0.5000.ckpt" in ckpts and len(ckpts) == 3, sorted(ckpts)
+    assert sum(name.endswith("_random_seed43__best-epoch000-dice0.5000.ckpt") for name in ckpts) == 2, sorted(ckpts)
     assert ckpts["paper_kvasir-seg_random_seed43__best-epoch000-dice0.5000.ckpt"]["job"] == "paper kvasir-seg 43"
     assert not any("optimizer_states" in c for c in ckpts.values())
     with tarfile.open(out / "gpu_results.tar.gz") as archive:
         names = archive.getnames()
-    assert "results/improved/kvasir-seg_seed43_split42.json" in names and "log.txt" in names
+    assert "results/paper/kvasir-seg_seed43_split42.json" in names and "log.txt" in names
     assert not any("checkpoints" in name for name in names)
     assert (out / "log.txt").is_file()
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 
 import pytest
 
-from polypnet.cli import fit as fit_cli
 from polypnet.training import host_memory
 
 glibc_only = pytest.mark.skipif(not host_memory.on_glibc(), reason="mallopt is glibc's")
@@ -55,9 +55,13 @@ def test_a_users_own_allocator_settings_are_left_alone(monkeypatch: pytest.Monke
     assert host_memory.keep_freed_memory() is False
 
 
-def test_fit_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("command", ["fit", "evaluate", "predict", "demo", "compare_tta", "compare_postprocess"])
+def test_commands_that_run_the_network_keep_freed_memory(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = importlib.import_module(f"polypnet.cli.{command}")
     calls: list[bool] = []
-    monkeypatch.setattr(fit_cli, "keep_freed_memory", lambda: calls.append(True) or True)
+    monkeypatch.setattr(module, "keep_freed_memory", lambda: calls.append(True) or True)
     with pytest.raises(SystemExit):
-        fit_cli.main(["--help"])
+        module.main(["--help"])
     assert calls == [True]

@@ -25,6 +25,7 @@ from ..experiments.evaluation import shipped_split
 from ..experiments.postprocess_study import DEFAULT, THRESHOLDS, original_size_logits, study
 from ..models import create_model
 from ..models.pretrained import pretrained_info, weights_stamp
+from ..training.host_memory import keep_freed_memory
 
 MODEL = "iam_unet"
 FORMAT = "polypnet-postprocess/1"
@@ -60,6 +61,7 @@ def table_markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Score every tag's variants on validation and test, then write the record and the table."""
+    keep_freed_memory()  # each batch reuses the heap instead of page-faulting fresh maps
     args = build_parser().parse_args(argv)
     rows = []
     try:

@@ -27,6 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..training.host_memory import keep_freed_memory
 from .model_source import add_model_source, error_text, has_model_source, image_size_of, model_from_args
 
 DEFAULT_PRETRAINED = "kvasir-seg"
@@ -68,6 +69,7 @@ def weights_text(info: dict[str, Any], size: int, device: str) -> str:
 
 def main(argv: list[str] | None = None, prog: str = "polypnet demo") -> int:
     """Serve the page until interrupted; returns the exit code (2 on a usage error)."""
+    keep_freed_memory()  # each batch reuses the heap instead of page-faulting fresh maps
     args = build_parser(prog).parse_args(argv)
     if not has_model_source(args):
         args.pretrained = DEFAULT_PRETRAINED

@@ -28,6 +28,7 @@ from ..experiments.evaluation import EvalResult, evaluate, overlay_grid, shipped
 from ..inference import FLIPS, CheckpointError, FlippedInput, run_dir_of
 from ..inference.outputs import claim_output_folder
 from ..models.pretrained import pretrained_info, weights_stamp
+from ..training.host_memory import keep_freed_memory
 from .model_source import add_model_source, image_size_of, model_from_args
 
 SPLITS = ("test", "val", "train", "all")
@@ -199,6 +200,7 @@ def default_out(args: argparse.Namespace, run_dir: Path | None, hparams: dict[st
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate; returns the exit code (2 on bad input, with one clear line)."""
+    keep_freed_memory()  # each batch reuses the heap instead of page-faulting fresh maps
     args = build_parser().parse_args(argv)
     try:
         model, hparams = _load_model(args)

@@ -42,6 +42,7 @@ from typing import Any
 from ..inference import CheckpointError, Predictor
 from ..inference.files import DEFAULT_MAX_PIXELS, collect_inputs, run
 from ..inference.outputs import claim_output_folder
+from ..training.host_memory import keep_freed_memory
 from .model_source import add_model_source, error_text, image_size_of, model_from_args
 
 #: What predict writes directly under OUT: all that --overwrite deletes there.
@@ -82,6 +83,7 @@ def build_parser(prog: str = "polypnet predict") -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str = "polypnet predict") -> int:
     """Predict; returns the exit code (1 when some inputs were skipped, 2 on bad input)."""
+    keep_freed_memory()  # each batch reuses the heap instead of page-faulting fresh maps
     args = build_parser(prog).parse_args(argv)
     out = args.out or Path("predictions") / (args.input.stem if args.input.is_file() else args.input.resolve().name)
     try:

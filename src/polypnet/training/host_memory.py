@@ -1,12 +1,14 @@
-"""Keep freed host memory in the process during training, instead of giving it back to the
-kernel after every step.
+"""Keep freed host memory in the process, instead of giving it back to the kernel after every
+training step or inference batch (``polypnet fit`` and every command that runs the network on a
+batch call it; ``benchmark`` measures with and without).
 
 glibc serves each allocation above its mmap threshold (128 KiB at first, rising to at most
 32 MiB) with a fresh ``mmap`` and unmaps it when freed. A training step at 256 px allocates and
 frees activations and gradients of up to hundreds of MiB, so every step maps them again and the
 kernel zero-fills them page by page: on 2 CPU cores a large share of the step is spent in page
 faults rather than in the network. Raising the mmap and trim thresholds lets the heap keep that
-memory and reuse it the next step; the cost is that the process keeps its peak footprint.
+memory and reuse it the next step; the cost is that the process keeps its peak footprint. A
+forward pass at batch 8 pays the same toll, so evaluation and prediction in PyTorch gain too.
 ``polypnet benchmark --train-only`` measures the step both ways (``train_host_memory``).
 """
 
