@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .markdown import link, table
 from .pranet_table import load_published, load_records, trained_on_both
-from .run_tables import MIXED, precision_note, seed_links
+from .run_tables import MIXED, mixed_precisions, precision_note, seed_links
 from .studies import mean_std, seeds_percent
 from .training_records import DATASETS, Run
 
@@ -47,7 +47,7 @@ def f1_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
     rows = []
     for (dataset, protocol), group in f1_groups(runs).items():
         values = [r.metrics["dice_global"] for r in group]
-        seeds = seed_links(group, base) + (MIXED if len({r.precision for r in group}) > 1 else "")
+        seeds = seed_links(group, base) + (MIXED if mixed_precisions(group) else "")
         rows.append(
             [
                 DATASETS[dataset],

@@ -33,18 +33,22 @@ def seed_links(group: list[Run], base: Path) -> str:
     return ", ".join(link(r.path, str(r.seed), base) for r in group)
 
 
+def mixed_precisions(group: list[Run]) -> bool:
+    """Whether the group's runs trained at more than one precision."""
+    return len({r.precision for r in group}) > 1
+
+
 def seeds_cell(group: list[Run], base: Path) -> str:
     """How many seeds and their linked records, marked :data:`MIXED` where their precisions differ."""
-    mark = MIXED if len({r.precision for r in group}) > 1 else ""
-    return f"{len(group)} ({seed_links(group, base)}){mark}"
+    return f"{len(group)} ({seed_links(group, base)}){MIXED if mixed_precisions(group) else ''}"
 
 
 def precision_note(groups: list[list[Run]]) -> str:
     """The footnote of :data:`MIXED`, naming each marked row's precisions; empty where none is mixed."""
-    mixed = [sorted({r.precision for r in g}) for g in groups if len({r.precision for r in g}) > 1]
+    mixed = [g for g in groups if mixed_precisions(g)]
     if not mixed:
         return ""
-    names = ", ".join(sorted({p for precisions in mixed for p in precisions}))
+    names = ", ".join(sorted({r.precision for g in mixed for r in g}))
     return f"\n{MIXED} the row's seeds trained at different precisions ({names}); each record names its own.\n"
 
 
