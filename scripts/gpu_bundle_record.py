@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from polypnet.cli.reproduce import git_commit
+from polypnet.experiments.provenance import git_commit
 
 FORMAT = "polypnet-gpu-bundle/1"
 

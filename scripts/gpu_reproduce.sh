@@ -204,6 +204,7 @@ while :; do
     [ ${#running[@]} -eq 0 ] && break
     sleep 5
     still=()
+    ended=0
     for job in "${running[@]}"; do
         if kill -0 "${PID[$job]}" 2>/dev/null; then still+=("$job"); continue; fi
         wait "${PID[$job]}"
@@ -216,8 +217,10 @@ while :; do
             *) why="" ;;
         esac
         echo "== [$(elapsed)s] $job: exit $rc after $(( $(elapsed) - STARTED[$job] ))s$why"
-        archive
+        ended=1
     done
+    # Once for the jobs that ended since the last look: each archive starts Python and torch.
+    [ "$ended" -eq 1 ] && archive
     running=("${still[@]+"${still[@]}"}")
     if [ ${#running[@]} -gt 0 ] && [ $(( $(elapsed) - last_beat )) -ge "$HEARTBEAT_S" ]; then
         last_beat=$(elapsed)

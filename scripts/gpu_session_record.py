@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from polypnet.cli.reproduce import git_commit
+from polypnet.experiments.provenance import git_commit
 
 FORMAT = "polypnet-gpu-session/1"
 _HEADER = re.compile(r"^== gpu_reproduce\.sh (\S+): jobs \[([^\]]*)\].*?(\d+) jobs, (\d+) at once.*limit (\d+)s")

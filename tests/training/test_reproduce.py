@@ -299,20 +299,20 @@ def test_records_name_polypnets_commit_and_never_another_projects(tmp_path: Path
     import re
     import subprocess
 
-    from polypnet.cli import reproduce
+    from polypnet.experiments import provenance
 
-    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", reproduce.git_commit())  # this checkout
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", provenance.git_commit())  # this checkout
     # an installed copy in a virtual environment inside the user's own repository
     project = tmp_path / "project"
-    installed = project / ".venv" / "lib" / "site-packages" / "polypnet" / "cli"
+    installed = project / ".venv" / "lib" / "site-packages" / "polypnet"
     installed.mkdir(parents=True)
     for args in (
         ["init", "-q"],
         ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "--allow-empty", "-m", "x"],
     ):
         subprocess.run(["git", *args], cwd=project, check=True)
-    monkeypatch.setattr(reproduce, "_HERE", installed)
-    assert reproduce.git_commit() == "unknown"
+    monkeypatch.setattr(provenance, "_PACKAGE", installed)
+    assert provenance.git_commit() == "unknown"
 
 
 def test_records_name_the_commit_read_before_training(tmp_path: Path, monkeypatch) -> None:

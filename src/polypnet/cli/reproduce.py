@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,14 +35,13 @@ from ..experiments import pranet_protocol
 from ..experiments.configs import config_path
 from ..experiments.paper import PAPER, PAPER_PARAMS
 from ..experiments.protocol_table import protocol_table_markdown
+from ..experiments.provenance import git_commit
 from ..inference.checkpoint import best_checkpoints, load_checkpoint
 from ..models import count_parameters
 from ..training.callbacks import WALL_CLOCK_FILE, read_wall_clock
 from . import evaluate as evaluate_cli
 from . import fit as fit_cli
 
-#: Where this module sits: git asked here names the commit of the code that ran (none when installed).
-_HERE = Path(__file__).resolve().parent
 CONFIG_STEMS = {"cvc-clinicdb": "cvc", "kvasir-seg": "kvasir"}
 PROTOCOLS = (
     "paper",
@@ -110,23 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="further fit.py arguments, e.g. --extra --trainer.max_epochs 2 (ends the command line)",
     )
     return p
-
-
-def git_commit() -> str:
-    """The commit of polypnet's own checkout (with ``-dirty`` when it has changes) when polypnet
-    runs from one, else ``unknown``: an installed copy inside another project's repository (a
-    virtual environment in it) must not name that project's commit."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=_HERE, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        if Path(git("rev-parse", "--show-toplevel")).resolve() / "src" / "polypnet" != _HERE.parent:
-            return "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return git("rev-parse", "HEAD") + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def device_name(accelerator: str) -> str:
