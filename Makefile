@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.polypnet-installed
 PYTEST_ARGS ?=
+# The default suite leaves out the tests marked slow (pyproject.toml: long end-to-end runs), so that
+# it stays under 15 minutes on 2 cores; `make test-slow` runs those, and CI runs both.
+PYTEST_MARKS ?= not slow
 # A second environment with the `tpu` extra (torch 2.9.1 + torch_xla 2.9.0) for tests/xla, which
 # runs the Lightning XLA path on torch_xla's CPU device. XLA_PIP_ARGS: e.g. an --index-url.
 XLA_VENV ?= .venv-xla
@@ -13,12 +16,13 @@ XLA_STAMP := $(XLA_VENV)/.polypnet-installed
 XLA_PIP_ARGS ?=
 XLA_PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: help venv run summary test lint format clean venv-xla test-xla gpu-bundle docs docs-check
+.PHONY: help venv run summary test test-slow lint format clean venv-xla test-xla gpu-bundle docs docs-check
 
 help:
 	@echo "make run    the training quickstart: IAM-UNet on the bundled sample, on the CPU"
 	@echo "make summary  the layer table of the paper preset"
-	@echo "make test   the test suite"
+	@echo "make test   the test suite, without the tests marked slow"
+	@echo "make test-slow  the tests marked slow (long end-to-end runs); CI runs both"
 	@echo "make lint   ruff: lint and format check (make format rewrites)"
 	@echo "make venv   only create $(VENV) and install polypnet[dev,demo] into it"
 	@echo "make test-xla  tests/xla (Lightning on torch_xla's CPU device) in $(XLA_VENV), created when missing"
@@ -58,10 +62,14 @@ summary: $(STAMP)
 # fail, rather than pass silently.
 test: $(STAMP)
 	@rc=0; for part in "tests/cli" "tests --ignore=tests/cli"; do \
-	  $(PY) -m pytest $$part $(PYTEST_ARGS); r=$$?; \
+	  $(PY) -m pytest $$part -m "$(PYTEST_MARKS)" $(PYTEST_ARGS); r=$$?; \
 	  if [ $$r -eq 5 ]; then echo "pytest collected no tests in $$part (exit 5): treating as a failure"; fi; \
 	  if [ $$r -ne 0 ]; then rc=$$r; fi; \
 	done; exit $$rc
+
+test-slow: $(STAMP)
+	@$(PY) -m pytest tests --ignore=tests/cli --ignore=tests/xla -m slow $(PYTEST_ARGS); r=$$?; \
+	if [ $$r -eq 5 ]; then echo "pytest collected no slow tests (exit 5): treating as a failure"; fi; exit $$r
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
