@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..training.host_memory import keep_freed_memory
 from . import evaluate as evaluate_cli
 
 MODES = ("plain", "h", "v", "hv", "tta")
@@ -96,7 +95,6 @@ def table_markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every evaluation, then write the table; returns the exit code."""
-    keep_freed_memory()  # each batch reuses the heap instead of page-faulting fresh maps
     args = build_parser().parse_args(argv)
     missing = [str(c) for c in args.checkpoints if not c.is_file()]
     if missing:

@@ -42,10 +42,10 @@ def f1_groups(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
     return groups
 
 
-def f1_rows(runs: Iterable[Run], base: Path) -> list[list[str]]:
-    """One row per dataset and protocol of :func:`f1_groups`, its seeds marked where their precisions differ."""
+def f1_rows(groups: dict[tuple[str, str], list[Run]], base: Path) -> list[list[str]]:
+    """One row per group of :func:`f1_groups`, its seeds marked where their precisions differ."""
     rows = []
-    for (dataset, protocol), group in f1_groups(runs).items():
+    for (dataset, protocol), group in groups.items():
         values = [r.metrics["dice_global"] for r in group]
         seeds = seed_links(group, base) + (MIXED if mixed_precisions(group) else "")
         rows.append(
@@ -94,9 +94,9 @@ def pranet_rows(root: Path, protocols: Iterable[str], base: Path) -> list[list[s
 
 def goal_markdown(runs: Iterable[Run], root: Path, pranet_protocols: Iterable[str], base: Path) -> str:
     """The goal's table: every protocol that could meet it, its seeds and mean, and the verdict."""
-    runs = list(runs)
-    rows = f1_rows(runs, base) + pranet_rows(root, pranet_protocols, base)
+    groups = f1_groups(runs)
+    rows = f1_rows(groups, base) + pranet_rows(root, pranet_protocols, base)
     header = ["test", "protocol", "metric", "goal", "seeds", "ours (mean ± std)", "verdict"]
     if not rows:
         return "No record can be held against the goal yet.\n"
-    return table(header, rows) + precision_note(list(f1_groups(runs).values()))
+    return table(header, rows) + precision_note(list(groups.values()))
